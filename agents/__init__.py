@@ -1,0 +1,11 @@
+"""Agents over batches of independent runs, sharing one interface and one set of strategies.
+
+>>> import agents, gymnasium as gym, envs
+>>> env = gym.make("rlcourse/Bandit-v0")
+>>> agent = agents.make("epsilon-greedy:epsilon=0.1", env.observation_space, env.action_space)
+"""
+
+from agents.base import Agent, SpecError, format_spec, parse_spec
+from agents.registry import AGENTS, make
+
+__all__ = ["AGENTS", "Agent", "SpecError", "format_spec", "make", "parse_spec"]

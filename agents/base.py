@@ -1,0 +1,169 @@
+"""The agent interface every learner shares, and the shell-friendly spec strings that name agents.
+
+An agent handles a **batch of independent runs** at once: observations, actions and rewards carry
+a leading ``n_runs`` axis, so 2000 runs of the 10-armed testbed are one numpy array, not 2000
+Python loops. A single run is ``n_runs=1``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import math
+import types
+import typing
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+class SpecError(ValueError):
+    """An agent spec that names no agent, a parameter it lacks, or a value it refuses."""
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Three methods over a batch of runs (see the module docstring)."""
+
+    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
+        """Forget everything: fresh learner state for ``n_runs`` independent runs."""
+        ...
+
+    def act(self, obs: Any) -> np.ndarray:
+        """One action per run, shape ``(n_runs,)``, for the batch of observations ``obs``."""
+        ...
+
+    def update(
+        self,
+        obs: Any,
+        action: np.ndarray,
+        reward: np.ndarray,
+        next_obs: Any,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        """Learn from one real transition per run (never from an autoreset step)."""
+        ...
+
+
+def describe_space(space: Any) -> str:
+    """A short description of a Gymnasium space for error messages (Box without its bounds)."""
+    shape = getattr(space, "shape", None)
+    if type(space).__name__ == "Box":
+        return f"Box(shape={shape}, dtype={space.dtype})"
+    return str(space)
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """Split ``NAME[:KEY=VALUE[,KEY=VALUE...]]`` into the name and the raw parameter strings.
+
+    >>> parse_spec("epsilon-greedy:epsilon=0.1,alpha=0.1")
+    ('epsilon-greedy', {'epsilon': '0.1', 'alpha': '0.1'})
+    """
+    name, _, rest = spec.strip().partition(":")
+    if not name:
+        raise SpecError(f"agent spec {spec!r} has no name; expected NAME[:KEY=VALUE,...]")
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise SpecError(f"agent spec {spec!r}: {item!r} is not KEY=VALUE")
+        if key in params:
+            raise SpecError(f"agent spec {spec!r}: {key!r} given twice")
+        params[key] = value
+    return name, params
+
+
+def format_spec(name: str, params: dict[str, Any]) -> str:
+    """The inverse of :func:`parse_spec` (parameters in the given order)."""
+    if not params:
+        return name
+    return name + ":" + ",".join(f"{key}={value}" for key, value in params.items())
+
+
+def parse_number(text: str) -> float:
+    """A float, also written as a fraction (``1/128``) or a power of two (``2^-7``)."""
+    text = text.strip()
+    if "/" in text:
+        num, _, den = text.partition("/")
+        return float(num) / float(den)
+    if "^" in text:
+        base, _, exponent = text.partition("^")
+        return float(base) ** float(exponent)
+    return float(text)
+
+
+def convert(text: str, kind: Any, key: str) -> Any:
+    """Turn the string ``text`` into a value of the annotated type ``kind`` of parameter ``key``."""
+    options = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    if text.lower() == "none" and type(None) in options:
+        return None
+    target = next(option for option in options if option is not type(None))
+    try:
+        if target is bool:
+            lowered = text.lower()
+            if lowered in ("true", "yes", "1", "on"):
+                return True
+            if lowered in ("false", "no", "0", "off"):
+                return False
+            raise ValueError
+        if target is int:
+            value = parse_number(text)
+            if value != int(value):
+                raise ValueError
+            return int(value)
+        if target is float:
+            value = parse_number(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        return target(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(target, target)
+        raise SpecError(f"{key}={text!r} is not {expected}") from None
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The one-line docstrings written under each field of a dataclass (for ``--help`` lists)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            body = ast.parse(inspect.getsource(klass)).body[0].body
+        except (OSError, TypeError):
+            continue
+        for node, after in zip(body, body[1:], strict=False):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = after.value.value.strip().splitlines()[0]
+    return docs
+
+
+def check_keys(raw: dict[str, Any], known: list[str], agent: str) -> None:
+    """Refuse the first key of ``raw`` that is not a parameter of ``agent``."""
+    for key in raw:
+        if key not in known:
+            names = ", ".join(known) or "none"
+            raise SpecError(f"agent {agent!r} has no parameter {key!r} (parameters: {names})")
+
+
+def build_params(cls: type, raw: dict[str, Any], agent: str) -> Any:
+    """Instantiate the hyperparameter dataclass ``cls`` from spec strings (or Python values)."""
+    check_keys(raw, [f.name for f in dataclasses.fields(cls)], agent)
+    hints = typing.get_type_hints(cls)
+    try:
+        values = {
+            key: convert(value, hints[key], key) if isinstance(value, str) else value
+            for key, value in raw.items()
+        }
+        return cls(**values)
+    except (ValueError, TypeError) as err:  # SpecError is a ValueError
+        raise SpecError(f"agent {agent!r}: {err}") from None

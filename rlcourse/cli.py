@@ -1,0 +1,232 @@
+"""The ``rlcourse`` command line: one entry point, subcommands, ``--help`` on each.
+
+Bad input gives one line on stderr and exit status 2; set ``RLCOURSE_DEBUG=1`` for a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from agents import AGENTS, SpecError
+from rlcourse.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (with a pointer to --help) and exit status 2."""
+
+    def error(self, message):
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _env_kwargs(items: list[str]) -> dict:
+    """``K=V`` strings to a dict; values are numbers, booleans or strings."""
+    kwargs = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--env-kwargs takes KEY=VALUE, got {item!r}")
+        kwargs[key] = _literal(value)
+    return kwargs
+
+
+def _literal(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _print_summary(results) -> None:
+    table = results.summary.copy()
+    table["95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(table.ci_low, table.ci_high, strict=True)]
+    table["mean"] = table["mean"].map("{:.3f}".format)
+    window = "final 10% of " + results.manifest.get("x", "x") + "s"
+    print(f"summary ({window}, {results.manifest.get('runs')} runs):")
+    print(table[["agent", "metric", "mean", "95% CI", "n"]].to_string(index=False))
+
+
+def _save_and_plot(results, out: Path, force: bool, kind: str = "curves") -> None:
+    from rlcourse.plots import plot
+
+    results.save(out, force=force)
+    written = plot(out, kind="curves")
+    if kind == "study":
+        written += plot(out, kind="study")
+    print(f"wrote {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
+
+
+def cmd_envs(args) -> int:
+    """List the registered rlcourse environments."""
+    from rlcourse.environments import describe_envs
+
+    for env_id, alias, doc in describe_envs():
+        print(f"{env_id:24s} {alias:10s} {doc}")
+    print("\nAlso accepted: any registered Gymnasium id (e.g. FrozenLake-v1), or module:Class.")
+    return 0
+
+
+def cmd_agents(args) -> int:
+    """List agent names and their parameters."""
+    for entry in AGENTS.values():
+        print(f"{entry.name}: {entry.summary}")
+        for name, default, doc in entry.parameters():
+            default = "none" if default is None else default
+            print(f"    {name}={default}  {doc}")
+    print("\nSpec: NAME[:KEY=VALUE[,KEY=VALUE...]], e.g. epsilon-greedy:epsilon=0.1,alpha=0.1")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """Run the comparison, save the results directory, plot, print the summary."""
+    import rlcourse
+
+    out = Path(args.out or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise UsageError(f"{out} already exists; choose another --out or pass --force")
+    results = rlcourse.compare(
+        args.env, args.agents, runs=args.runs, steps=args.steps, episodes=args.episodes,
+        seed=args.seed, env_kwargs=_env_kwargs(args.env_kwargs),
+        command=shlex.join(["rlcourse", *args.argv]),
+    )
+    _save_and_plot(results, out, args.force)
+    _print_summary(results)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    """Re-plot a saved results directory."""
+    from rlcourse.plots import plot
+
+    if args.out and Path(args.out).exists() and not args.force:
+        raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
+    for path in plot(args.dir, metric=args.metric, out=args.out, kind=args.kind):
+        print(path)
+    return 0
+
+
+def cmd_figure(args) -> int:
+    """Reproduce one of Sutton & Barto's chapter-2 figures."""
+    import rlcourse
+    from rlcourse.figures import FIGURES, compare_command
+
+    if args.list or args.number is None:
+        for number, figure in FIGURES.items():
+            print(f"Figure {number}: {figure.title}\n  {compare_command(number)}")
+        return 0
+    figure = FIGURES[args.number]
+    out = Path(args.out or f"results/fig{args.number}")
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise UsageError(f"{out} already exists; choose another --out or pass --force")
+    print(f"Figure {args.number}: {figure.title}", file=sys.stderr)
+    results = rlcourse.compare(
+        "bandit", list(figure.agents), runs=args.runs, steps=args.steps, seed=args.seed,
+        env_kwargs=figure.env_kwargs, command=shlex.join(["rlcourse", *args.argv]),
+    )
+    _save_and_plot(results, out, args.force, figure.kind)
+    if figure.kind == "study":
+        _print_study(results)
+    else:
+        _print_summary(results)
+    return 0
+
+
+def _print_study(results) -> None:
+    from rlcourse.stats import mean_ci
+
+    print(f"mean reward over all {results.manifest['steps']} steps ({results.manifest['runs']} runs):")
+    for agent, means in results.run_means("reward").items():
+        mean, low, high, _ = mean_ci(means)
+        print(f"  {agent:40s} {mean:.3f}  [{low:.3f}, {high:.3f}]")
+
+
+def build_parser() -> Parser:
+    """All subcommands and their options."""
+    from rlcourse.figures import FIGURES
+
+    parser = Parser(prog="rlcourse", description="Compare reinforcement-learning agents.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+
+    sub.add_parser("envs", help="list environments", description=cmd_envs.__doc__).set_defaults(
+        func=cmd_envs)
+    sub.add_parser("agents", help="list agents and their parameters",
+                   description=cmd_agents.__doc__).set_defaults(func=cmd_agents)
+
+    p = sub.add_parser(
+        "compare", help="compare agents on an environment",
+        description="Run each agent on the same independent runs; save results, plots, summary.",
+        epilog="example: rlcourse compare bandit --agents greedy epsilon-greedy:epsilon=0.1 "
+               "--steps 1000 --runs 2000",
+    )
+    p.add_argument("env", help="registered id, alias (bandit) or module:Class")
+    p.add_argument("--agents", nargs="+", required=True, metavar="SPEC",
+                   help="agent specs NAME[:KEY=VALUE,...] (see `rlcourse agents`)")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=_positive_int, help="steps per run (per-step metrics)")
+    budget.add_argument("--episodes", type=_positive_int, help="episodes per run (per-episode metrics)")
+    p.add_argument("--runs", type=_positive_int, default=100, help="independent runs (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
+    p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("plot", help="re-plot a results directory", description=cmd_plot.__doc__)
+    p.add_argument("dir", help="results directory written by compare")
+    p.add_argument("--metric", help="one metric (default: all)")
+    p.add_argument("--kind", choices=("curves", "study"), default="curves",
+                   help="curves over x, or a parameter study (default curves)")
+    p.add_argument("--out", help="PNG file (default: DIR/<metric>.png)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("figure", help="reproduce a Sutton & Barto chapter-2 figure",
+                       description=cmd_figure.__doc__)
+    p.add_argument("number", nargs="?", choices=list(FIGURES), help="figure number")
+    p.add_argument("--list", action="store_true", help="list figures and their compare commands")
+    p.add_argument("--runs", type=_positive_int, default=2000, help="independent runs (default 2000)")
+    p.add_argument("--steps", type=_positive_int, default=1000, help="steps per run (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--out", help="results directory (default results/figN)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.set_defaults(func=cmd_figure)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rlcourse`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return args.func(args)
+    except (UsageError, SpecError) as err:
+        if os.environ.get("RLCOURSE_DEBUG"):
+            raise
+        print(f"rlcourse {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rlcourse {args.command}: interrupted; nothing was saved", file=sys.stderr)
+        return 130

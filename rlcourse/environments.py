@@ -1,0 +1,120 @@
+"""Resolve what a user calls an environment, and build a batch of independent runs of it.
+
+An env is a registered Gymnasium id (``FrozenLake-v1``, ``rlcourse/Bandit-v0``), a short alias
+(``bandit``), a ``module:Class`` entry point importable from the user's path, or (from Python) a
+callable returning a ``gymnasium.Env``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+import envs as rlcourse_envs  # registers the rlcourse/ ids
+from rlcourse.errors import UsageError
+
+EnvLike = str | Callable[..., gym.Env]
+
+
+@dataclass(frozen=True)
+class EnvSource:
+    """A resolved environment: how to make one run of it, or a native batch."""
+
+    name: str
+    """What results and plots call it (the registered id, ``module:Class`` or factory name)."""
+    make_one: Callable[[], gym.Env]
+    """Builds a single run (with its kwargs bound)."""
+    env_id: str | None = None
+    """The registered id, if it is one."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments."""
+
+    @property
+    def native_vector(self) -> bool:
+        """Whether the id registers a ``vector_entry_point`` (all runs computed in one batch)."""
+        return self.env_id is not None and gym.spec(self.env_id).vector_entry_point is not None
+
+    def make_runs(self, n_runs: int) -> VectorEnv:
+        """``n_runs`` independent runs whose episodes end without autoreset (the loop resets)."""
+        try:
+            if self.native_vector:
+                return gym.make_vec(
+                    self.env_id,
+                    num_envs=n_runs,
+                    vectorization_mode="vector_entry_point",
+                    autoreset_mode=AutoresetMode.DISABLED,
+                    **self.kwargs,
+                )
+            return gym.vector.SyncVectorEnv(
+                [self.make_one] * n_runs, autoreset_mode=AutoresetMode.DISABLED
+            )
+        except (TypeError, ValueError, gym.error.Error) as err:
+            raise UsageError(f"cannot make {self.name} with {self.kwargs or 'no kwargs'}: {err}") from None
+
+
+def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource:
+    """Turn an id, alias, ``module:Class`` or factory into an :class:`EnvSource`.
+
+    The env is built once here, so that bad names and bad kwargs fail now with a clear message.
+
+    Raises:
+        UsageError: unknown id or alias, unimportable entry point, or refused kwargs.
+    """
+    kwargs = dict(kwargs or {})
+    if callable(env):
+        name = getattr(env, "__name__", type(env).__name__)
+        source = EnvSource(name, lambda: env(**kwargs), None, kwargs)
+    elif ":" in env:
+        source = EnvSource(env, _entry_point(env, kwargs), None, kwargs)
+    else:
+        env_id = rlcourse_envs.ALIASES.get(env, env)
+        try:
+            gym.spec(env_id)
+        except gym.error.Error:
+            aliases = ", ".join(rlcourse_envs.ALIASES)
+            raise UsageError(
+                f"unknown env {env!r} (aliases: {aliases}; any registered Gymnasium id; "
+                "or module:Class)"
+            ) from None
+        source = EnvSource(env_id, lambda: gym.make(env_id, **kwargs), env_id, kwargs)
+    try:
+        probe = source.make_one()
+    except (TypeError, ValueError, gym.error.Error) as err:
+        raise UsageError(f"cannot make {source.name} with {kwargs or 'no kwargs'}: {err}") from None
+    if not isinstance(probe, gym.Env):
+        raise UsageError(f"{source.name} made a {type(probe).__name__}, not a gymnasium.Env")
+    probe.close()
+    return source
+
+
+def _entry_point(text: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
+    module_name, _, attr = text.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise UsageError(f"cannot import {module_name!r} for env {text!r}: {err}") from None
+    target = getattr(module, attr, None)
+    if target is None:
+        if attr in gym.registry:  # gymnasium's own "module:Env-v0" form
+            return lambda: gym.make(attr, **kwargs)
+        raise UsageError(f"module {module_name!r} has no {attr!r} (env {text!r})")
+    if not callable(target):
+        raise UsageError(f"{text!r} is not a class or factory")
+    return lambda: target(**kwargs)
+
+
+def describe_envs() -> list[tuple[str, str, str]]:
+    """(id, alias, first docstring line) of every env rlcourse registers."""
+    aliases = {env_id: alias for alias, env_id in rlcourse_envs.ALIASES.items()}
+    rows = []
+    for env_id in rlcourse_envs.registered_ids():
+        spec = gym.spec(env_id)
+        env_class = gym.envs.registration.load_env_creator(spec.entry_point)
+        doc = (env_class.__doc__ or "").split("## Description", 1)[-1].strip().split("\n\n")[0]
+        rows.append((env_id, aliases.get(env_id, ""), " ".join(doc.split())))
+    return rows

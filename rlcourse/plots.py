@@ -1,0 +1,155 @@
+"""Plots as a pure function of results: reward curves with 95% bands, and parameter studies.
+
+Figures are drawn with :class:`matplotlib.figure.Figure` (the Agg canvas, no pyplot state) and
+saved as PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter
+
+from agents.base import format_spec, parse_number, parse_spec
+from rlcourse.errors import UsageError
+from rlcourse.results import Results, load_results
+from rlcourse.stats import mean_ci
+
+LABELS = {
+    "reward": "Average reward",
+    "optimal_action": "% Optimal action",
+    "return": "Return per episode",
+    "length": "Steps per episode",
+}
+KINDS = ("curves", "study")
+
+
+def _title(results: Results, what: str) -> str:
+    m = results.manifest
+    n = m.get("runs", "?")
+    return f"{m.get('env', 'env')}: {what} ({n} runs, 95% CI)"
+
+
+def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
+    """One line per agent, mean over runs, with a shaded 95% confidence band."""
+    if metric not in results.metrics:
+        raise UsageError(f"no metric {metric!r} in these results (metrics: {', '.join(results.metrics)})")
+    scale = 100.0 if metric == "optimal_action" else 1.0
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    curves = results.curves[results.curves.metric == metric]
+    for agent, rows in curves.groupby("agent", sort=False):
+        (line,) = ax.plot(rows.x, rows["mean"] * scale, label=agent, linewidth=1.2)
+        ax.fill_between(rows.x, rows.ci_low * scale, rows.ci_high * scale,
+                        color=line.get_color(), alpha=0.25, linewidth=0)
+    ax.set_xlabel(results.manifest.get("x", "x").capitalize() + "s")
+    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.set_title(_title(results, LABELS.get(metric, metric).lower()))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def study_families(agents: list[str]) -> dict[str, tuple[str, list[tuple[float, str]]]]:
+    """Group agent specs into families that differ in exactly one numeric parameter.
+
+    Returns:
+        ``{family label: (parameter, [(value, agent label), ...] sorted by value)}``.
+    """
+    by_name: dict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)
+    for label in agents:
+        name, params = parse_spec(label)
+        by_name[name].append((label, params))
+    families = {}
+    for name, members in by_name.items():
+        keys = sorted({k for _, params in members for k in params})
+        varying = [k for k in keys if len({params.get(k) for _, params in members}) > 1]
+        if len(members) < 2 or len(varying) != 1:
+            raise UsageError(
+                f"a parameter study needs agents of one name that differ in exactly one parameter; "
+                f"{name!r} has {len(members)} agent(s) differing in {varying or 'nothing'}"
+            )
+        (key,) = varying
+        fixed = {k: v for k, v in members[0][1].items() if k != key}
+        try:
+            points = sorted((parse_number(params[key]), label) for label, params in members)
+        except (KeyError, ValueError, ZeroDivisionError):
+            raise UsageError(f"parameter {key!r} of {name!r} is not numeric in every agent") from None
+        families[format_spec(name, fixed)] = (key, points)
+    return families
+
+
+def _power_of_two_label(value: float, _pos=None) -> str:
+    if value >= 1:
+        return f"{value:g}"
+    return f"1/{1 / value:g}"
+
+
+def plot_study(results: Results, path: str | os.PathLike, metric: str = "reward") -> Path:
+    """Sutton & Barto Figure 2.6 style: mean of ``metric`` over all x against each parameter."""
+    means = results.run_means(metric)
+    if not means:
+        raise UsageError(f"no metric {metric!r} in these results")
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    ticks: set[float] = set()
+    for family, (key, points) in study_families(results.agents).items():
+        xs = np.array([value for value, _ in points])
+        stats = [mean_ci(means[label]) for _, label in points]
+        mean = np.array([s[0] for s in stats])
+        low, high = np.array([s[1] for s in stats]), np.array([s[2] for s in stats])
+        (line,) = ax.plot(xs, mean, marker="o", markersize=3, label=f"{family} ({key})")
+        ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
+        ticks.update(xs.tolist())
+    ax.set_xscale("log", base=2)
+    if all(t > 0 and float(np.log2(t)).is_integer() for t in ticks):
+        ax.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+        ax.xaxis.set_major_formatter(FuncFormatter(_power_of_two_label))
+    ax.set_xlabel("Parameter (ε, α, c, Q₀)")
+    steps = results.manifest.get("steps") or results.manifest.get("episodes")
+    ax.set_ylabel(f"{LABELS.get(metric, metric)} over first {steps} {results.manifest.get('x', 'x')}s")
+    ax.set_title(_title(results, "parameter study"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def plot(
+    results: Results | str | os.PathLike,
+    metric: str | None = None,
+    out: str | os.PathLike | None = None,
+    kind: str = "curves",
+) -> list[Path]:
+    """Plot results (an object or a results directory); return the PNG paths written.
+
+    Without ``out``, plots go into the results directory as ``<metric>.png`` (curves) or
+    ``study.png``; with ``out``, one plot is written there (name the metric if there are several).
+    """
+    directory = None
+    if not isinstance(results, Results):
+        directory = Path(results)
+        results = load_results(directory)
+    if kind not in KINDS:
+        raise UsageError(f"unknown plot kind {kind!r} (kinds: {', '.join(KINDS)})")
+    if kind == "study":
+        metric = metric or results.metrics[0]
+        target = Path(out) if out else _default_dir(directory) / "study.png"
+        return [plot_study(results, target, metric)]
+    metrics = [metric] if metric else results.metrics
+    if out is not None:
+        if len(metrics) > 1:
+            raise UsageError(f"--out writes one plot: choose --metric ({', '.join(metrics)})")
+        return [plot_curves(results, metrics[0], out)]
+    return [plot_curves(results, m, _default_dir(directory) / f"{m}.png") for m in metrics]
+
+
+def _default_dir(directory: Path | None) -> Path:
+    if directory is None:
+        raise UsageError("results not loaded from a directory: give out=")
+    return directory

@@ -1,0 +1,161 @@
+"""Results of a comparison: raw per-run arrays, their curves and summary, and their directory.
+
+A results directory holds:
+
+- ``manifest.json``: command, env, agents (in order), budget, seed, x-axis, versions, git commit;
+- ``runs.npz``: the raw per-run arrays, ``agent<i>.<metric>`` with shape ``(runs, x)``;
+- ``curves.csv``: ``agent,metric,x,mean,ci_low,ci_high,n`` (x counts from 1);
+- ``summary.csv``: ``agent,metric,mean,ci_low,ci_high,n`` over the final 10% of x
+  (each run's mean over that window, then the mean and 95% t-interval across runs);
+- the PNG plots (see :mod:`rlcourse.plots`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlcourse.errors import UsageError
+from rlcourse.stats import final_window, mean_ci
+
+CURVE_COLUMNS = ["agent", "metric", "x", "mean", "ci_low", "ci_high", "n"]
+SUMMARY_COLUMNS = ["agent", "metric", "mean", "ci_low", "ci_high", "n"]
+FILES = ("manifest.json", "runs.npz", "curves.csv", "summary.csv")
+
+
+class Results:
+    """Per-run arrays ``data[agent][metric]`` (shape ``(runs, x)``) and the manifest describing them."""
+
+    def __init__(self, data: dict[str, dict[str, np.ndarray]], manifest: dict[str, Any]):
+        self.data = data
+        self.manifest = manifest
+
+    @property
+    def agents(self) -> list[str]:
+        """Agent labels in the order they were given."""
+        return list(self.data)
+
+    @property
+    def metrics(self) -> list[str]:
+        """Metric names, in recording order."""
+        names: list[str] = []
+        for per_agent in self.data.values():
+            names += [m for m in per_agent if m not in names]
+        return names
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        """Mean and 95% CI across runs at every x, one row per (agent, metric, x)."""
+        frames = []
+        for agent, per_agent in self.data.items():
+            for metric, values in per_agent.items():
+                mean, low, high, n = mean_ci(values)
+                frames.append(pd.DataFrame({
+                    "agent": agent, "metric": metric, "x": np.arange(1, values.shape[1] + 1),
+                    "mean": mean, "ci_low": low, "ci_high": high, "n": n,
+                }))
+        return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """Mean and 95% CI across runs of each run's mean over the final 10% of x."""
+        rows = []
+        for agent, per_agent in self.data.items():
+            for metric, values in per_agent.items():
+                window = final_window(values.shape[1])
+                mean, low, high, n = mean_ci(values[:, -window:].mean(axis=1))
+                rows.append((agent, metric, float(mean), float(low), float(high), n))
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+    def run_means(self, metric: str) -> dict[str, np.ndarray]:
+        """Each run's mean over all of x, per agent (what a parameter study plots)."""
+        return {a: m[metric].mean(axis=1) for a, m in self.data.items() if metric in m}
+
+    def save(self, directory: str | os.PathLike, force: bool = False) -> Path:
+        """Write the directory; refuse an existing non-empty one unless ``force``.
+
+        Files go to a temporary sibling first and are renamed into place, so an interrupted save
+        leaves either the old directory or the new one, never a mixture.
+        """
+        target = Path(directory)
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{target} exists and is not a directory")
+        if target.exists() and any(target.iterdir()) and not force:
+            raise UsageError(f"{target} already exists; choose another --out or pass --force")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            arrays = {
+                f"agent{i}.{metric}": values
+                for i, per_agent in enumerate(self.data.values())
+                for metric, values in per_agent.items()
+            }
+            np.savez_compressed(staging / "runs.npz", **arrays)
+            (staging / "manifest.json").write_text(
+                json.dumps(self.manifest, indent=2, default=repr) + "\n"
+            )
+            self.curves.to_csv(staging / "curves.csv", index=False, float_format="%.6g")
+            self.summary.to_csv(staging / "summary.csv", index=False, float_format="%.6g")
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+
+def load_results(directory: str | os.PathLike) -> Results:
+    """Read a results directory written by :meth:`Results.save`.
+
+    Raises:
+        UsageError: the directory is missing, incomplete, or its files cannot be read.
+    """
+    path = Path(directory)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a results directory (no such directory)")
+    missing = [name for name in ("manifest.json", "runs.npz") if not (path / name).is_file()]
+    if missing:
+        raise UsageError(f"{path} is not a results directory (missing {', '.join(missing)})")
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        labels = manifest["agents"]
+        data: dict[str, dict[str, np.ndarray]] = {label: {} for label in labels}
+        with np.load(path / "runs.npz") as arrays:
+            for key in arrays.files:
+                index, _, metric = key.removeprefix("agent").partition(".")
+                data[labels[int(index)]][metric] = arrays[key]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as err:
+        raise UsageError(f"cannot read results in {path}: {type(err).__name__}: {err}") from None
+    if not any(data.values()):
+        raise UsageError(f"cannot read results in {path}: runs.npz holds no arrays")
+    return Results(data, manifest)
+
+
+def provenance() -> dict[str, Any]:
+    """Versions and the git commit, for the manifest."""
+    versions = {"python": platform.python_version()}
+    for package in ("rlcourse", "numpy", "gymnasium", "scipy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+            text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"versions": versions, "git_commit": commit}
