@@ -3,6 +3,9 @@
 Both keep one table per run and per observed state (a bandit has one state), shaped
 ``(n_runs, n_states, n_actions)``, and leave the choice of action to a shared strategy
 (:mod:`agents.strategies`).
+
+Tables are laid out runs-innermost (Fortran order): reductions over the few actions then run
+along contiguous memory, and one update per run is a gather/scatter on the flat table.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.strategies import Softmax, Strategy
+from agents.strategies import Softmax, Strategy, sample
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,22 @@ class Estimate:
 
     def __post_init__(self):
         if self.alpha is not None and not 0.0 < self.alpha <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1] (or none for sample averages), got {self.alpha}")
+            raise ValueError(
+                f"alpha must be in (0, 1] (or none for sample averages), got {self.alpha}"
+            )
+
+
+def batch_table(n_runs: int, n_states: int, n_actions: int, fill: float = 0.0) -> np.ndarray:
+    """A ``(n_runs, n_states, n_actions)`` table, runs-innermost in memory."""
+    return np.full((n_runs, n_states, n_actions), float(fill), order="F")
+
+
+def flat_index(rows: np.ndarray, n_states: int, states, actions) -> np.ndarray:
+    """Positions of ``table[run, states[run], actions[run]]`` in ``table.ravel("F")``.
+
+    ``rows`` is ``np.arange(n_runs)``, passed in because callers keep it.
+    """
+    return rows + len(rows) * (states + n_states * actions)
 
 
 class ActionValueAgent:
@@ -42,9 +60,9 @@ class ActionValueAgent:
     def reset(self, n_runs: int, rng: np.random.Generator) -> None:
         """Fresh estimates (all ``initial``) and counts (all 0)."""
         self.rng = rng
-        shape = (n_runs, self.n_states, self.n_actions)
-        self.q = np.full(shape, float(self.estimate.initial))
-        self.counts = np.zeros(shape)
+        self.q = batch_table(n_runs, self.n_states, self.n_actions, self.estimate.initial)
+        self.counts = batch_table(n_runs, self.n_states, self.n_actions)
+        self.q_flat, self.counts_flat = self.q.ravel("F"), self.counts.ravel("F")  # views
         self.rows = np.arange(n_runs)
         self.t = 0
 
@@ -55,15 +73,18 @@ class ActionValueAgent:
 
     def act(self, obs) -> np.ndarray:
         """The strategy's choice over the current estimates."""
-        return self.strategy.select(self._at(self.q, obs), self.rng, self.t, self._at(self.counts, obs))
+        return self.strategy.select(
+            self._at(self.q, obs), self.rng, self.t, self._at(self.counts, obs)
+        )
 
     def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """Move the chosen action's estimate toward the reward."""
-        states = 0 if self.n_states == 1 else np.asarray(obs)
-        index = (self.rows, states, action)
-        self.counts[index] += 1
-        step = self.estimate.alpha if self.estimate.alpha is not None else 1.0 / self.counts[index]
-        self.q[index] += step * (reward - self.q[index])
+        index = flat_index(self.rows, self.n_states, 0 if self.n_states == 1 else obs, action)
+        n = self.counts_flat[index] + 1.0
+        self.counts_flat[index] = n
+        q = self.q_flat[index]
+        step = self.estimate.alpha if self.estimate.alpha is not None else 1.0 / n
+        self.q_flat[index] = q + step * (reward - q)
         self.t += 1
 
 
@@ -95,31 +116,38 @@ class GradientBanditAgent:
     def reset(self, n_runs: int, rng: np.random.Generator) -> None:
         """Zero preferences, no rewards seen."""
         self.rng = rng
-        self.h = np.zeros((n_runs, self.n_states, self.n_actions))
-        self.mean_reward = np.zeros((n_runs, self.n_states))
-        self.seen = np.zeros((n_runs, self.n_states))
+        self.h = batch_table(n_runs, self.n_states, self.n_actions)
+        self.h_flat = self.h.ravel("F")  # a view
+        self.mean_reward = np.zeros(n_runs * self.n_states)  # flat (run, state), runs innermost
+        self.seen = np.zeros(n_runs * self.n_states)
         self.rows = np.arange(n_runs)
         self.t = 0
 
+    def _states(self, obs):
+        return 0 if self.n_states == 1 else np.asarray(obs)
+
     def act(self, obs) -> np.ndarray:
-        """A draw from softmax(H)."""
-        h = self.h[:, 0] if self.n_states == 1 else self.h[self.rows, np.asarray(obs)]
-        return self.policy.select(h, self.rng)
+        """A draw from softmax(H); the probabilities are kept for the update."""
+        states = self._states(obs)
+        h = self.h[:, 0] if self.n_states == 1 else self.h[self.rows, states]
+        self.pi = self.policy.probs(h)
+        return sample(self.pi, self.rng)
 
     def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """One stochastic-gradient step on the preferences of the observed state."""
-        states = np.zeros(len(self.rows), dtype=np.int64) if self.n_states == 1 else np.asarray(obs)
-        h = self.h[self.rows, states]
-        first = self.seen[self.rows, states] == 0
-        baseline = np.where(first, reward, self.mean_reward[self.rows, states])
-        if not self.preferences.baseline:
-            baseline = np.zeros_like(baseline)
-        onehot = np.zeros_like(h)
-        onehot[self.rows, action] = 1.0
+        states = self._states(obs)
+        at = self.rows + len(self.rows) * states  # (run, state) in the flat baseline arrays
+        seen = self.seen[at]
+        if self.preferences.baseline:
+            baseline = np.where(seen == 0, reward, self.mean_reward[at])
+        else:
+            baseline = 0.0
         advantage = self.preferences.alpha * (reward - baseline)
-        self.h[self.rows, states] = h + advantage[:, None] * (onehot - self.policy.probs(h))
-        self.seen[self.rows, states] += 1
-        self.mean_reward[self.rows, states] += (
-            reward - self.mean_reward[self.rows, states]
-        ) / self.seen[self.rows, states]
+        if self.n_states == 1:
+            self.h[:, 0] -= advantage[:, None] * self.pi  # in place through the view
+        else:
+            self.h[self.rows, states] -= advantage[:, None] * self.pi
+        self.h_flat[flat_index(self.rows, self.n_states, states, action)] += advantage
+        self.seen[at] = seen + 1
+        self.mean_reward[at] += (reward - self.mean_reward[at]) / (seen + 1)
         self.t += 1

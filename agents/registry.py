@@ -10,7 +10,15 @@ from typing import Any
 from gymnasium import spaces
 
 from agents.bandit import ActionValueAgent, Estimate, GradientBanditAgent, Preferences
-from agents.base import Agent, SpecError, build_params, check_keys, describe_space, field_docs, parse_spec
+from agents.base import (
+    Agent,
+    SpecError,
+    build_params,
+    check_keys,
+    describe_space,
+    field_docs,
+    parse_spec,
+)
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
 from agents.uniform import RandomAgent
 
@@ -53,14 +61,30 @@ AGENTS: dict[str, AgentEntry] = {
             lambda *, observation_space, action_space: RandomAgent(action_space),
             tabular=False,
         ),
-        AgentEntry("greedy", "action values, always the best (random tie-break)",
-                   (Greedy, Estimate), _value_agent),
-        AgentEntry("epsilon-greedy", "action values, random action with probability epsilon",
-                   (EpsilonGreedy, Estimate), _value_agent),
-        AgentEntry("decaying-epsilon", "epsilon-greedy with epsilon decaying to a floor",
-                   (DecayingEpsilon, Estimate), _value_agent),
-        AgentEntry("ucb", "action values, upper-confidence-bound action choice",
-                   (UCB, Estimate), _value_agent),
+        AgentEntry(
+            "greedy",
+            "action values, always the best (random tie-break)",
+            (Greedy, Estimate),
+            _value_agent,
+        ),
+        AgentEntry(
+            "epsilon-greedy",
+            "action values, random action with probability epsilon",
+            (EpsilonGreedy, Estimate),
+            _value_agent,
+        ),
+        AgentEntry(
+            "decaying-epsilon",
+            "epsilon-greedy with epsilon decaying to a floor",
+            (DecayingEpsilon, Estimate),
+            _value_agent,
+        ),
+        AgentEntry(
+            "ucb",
+            "action values, upper-confidence-bound action choice",
+            (UCB, Estimate),
+            _value_agent,
+        ),
         AgentEntry(
             "gradient-bandit",
             "softmax over preferences learned by gradient ascent",
@@ -104,7 +128,9 @@ def make(
         for part in entry.parts
     ]
     if not fits(entry, observation_space, action_space):
-        fitting = [other.name for other in AGENTS.values() if fits(other, observation_space, action_space)]
+        fitting = [
+            other.name for other in AGENTS.values() if fits(other, observation_space, action_space)
+        ]
         raise SpecError(
             f"agent {name!r} needs Discrete observations and actions, but the env has "
             f"observations {describe_space(observation_space)} and actions "

@@ -14,6 +14,7 @@ shared by every learner (bandit estimates, tabular Q-learning, DQN).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,16 +36,33 @@ class Strategy(Protocol):
         ...
 
 
+@functools.cache
+def _count_and_index_matrix(n_actions: int) -> np.ndarray:
+    return np.stack([np.ones(n_actions), np.arange(n_actions)], axis=1)
+
+
 def argmax_random_tie(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Index of the largest value along the last axis, ties broken uniformly at random."""
-    actions = q.argmax(axis=-1)
-    best = np.take_along_axis(q, actions[..., None], axis=-1)
-    ties = q == best
-    tied = ties.sum(axis=-1) > 1
+    """Index of the largest value along the last axis, ties broken uniformly at random.
+
+    Written as ``max``, ``==`` and one matrix product (giving each row's number of maximizers and,
+    for a single maximizer, its index) rather than ``argmax``: numpy's ``argmax`` over a short
+    last axis is an order of magnitude slower, and this runs every step of every run.
+    """
+    ties = (q == q.max(axis=-1, keepdims=True)).astype(np.float64)
+    count_and_index = ties @ _count_and_index_matrix(q.shape[-1])
+    actions = count_and_index[..., 1].astype(np.int64)
+    tied = count_and_index[..., 0] > 1
     if tied.any():
         keys = rng.random(ties[tied].shape) * ties[tied]
         actions[tied] = keys.argmax(axis=-1)
     return actions
+
+
+def sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row from the categorical distributions ``probs[..., A]`` (inverse CDF)."""
+    cdf = np.cumsum(probs, axis=-1)
+    u = rng.random(probs.shape[:-1] + (1,)) * cdf[..., -1:]
+    return np.minimum(np.count_nonzero(u >= cdf, axis=-1), probs.shape[-1] - 1)
 
 
 def greedy_probs(q: np.ndarray) -> np.ndarray:
@@ -93,12 +111,18 @@ class EpsilonRule:
         raise NotImplementedError
 
     def select(self, q, rng, t=0, counts=None):
-        """Greedy action, replaced by a uniformly random one with probability ε(t)."""
-        actions = argmax_random_tie(q, rng)
-        explore = rng.random(actions.shape) < self.epsilon_at(t)
-        if explore.any():
-            actions[explore] = rng.integers(q.shape[-1], size=int(explore.sum()))
-        return actions
+        """Greedy action, replaced by a uniformly random one with probability ε(t).
+
+        One uniform draw u per row does both: u < ε decides to explore, and then u/ε is uniform
+        on [0, 1), so ⌊A·u/ε⌋ is a uniformly random action.
+        """
+        epsilon, n_actions = self.epsilon_at(t), q.shape[-1]
+        greedy = argmax_random_tie(q, rng)
+        if epsilon == 0.0:
+            return greedy
+        u = rng.random(greedy.shape)
+        random = np.minimum((u * (n_actions / epsilon)).astype(np.int64), n_actions - 1)
+        return np.where(u < epsilon, random, greedy)
 
     def probs(self, q, t=0, counts=None):
         """(1 − ε) spread over the maximizers plus ε / A everywhere."""
@@ -147,7 +171,9 @@ class DecayingEpsilon(EpsilonRule):
         if self.duration < 1:
             raise ValueError(f"duration must be >= 1 step, got {self.duration}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+            raise ValueError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
         if self.schedule != "linear" and self.end == 0:
             raise ValueError(f"the {self.schedule} schedule never reaches end=0; use end > 0")
 
@@ -209,7 +235,5 @@ class Softmax:
         return e / e.sum(axis=-1, keepdims=True)
 
     def select(self, q, rng, t=0, counts=None):
-        """Inverse-CDF draw from the softmax probabilities."""
-        cdf = np.cumsum(self.probs(q), axis=-1)
-        u = rng.random(q.shape[:-1] + (1,))
-        return np.minimum((u > cdf).sum(axis=-1), q.shape[-1] - 1)
+        """A draw from the softmax probabilities."""
+        return sample(self.probs(q), rng)

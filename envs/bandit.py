@@ -44,14 +44,17 @@ class BanditConfig:
     def draw_values(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """True values for ``n`` fresh problems, shape (n, k); Bernoulli arms get p(a) in [0, 1]."""
         if self.arms == "bernoulli":
-            return rng.random((n, self.k))
-        return self.value_mean + self.value_std * rng.standard_normal((n, self.k))
+            values = rng.random((n, self.k))
+        else:
+            values = self.value_mean + self.value_std * rng.standard_normal((n, self.k))
+        return np.asfortranarray(values)  # runs-innermost: fast max over the k arms
 
     def pull(
         self, rng: np.random.Generator, values: np.ndarray, actions: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Rewards for pulling ``actions`` (n,) on problems with true ``values`` (n, k), and info."""
-        chosen = values[np.arange(values.shape[0]), actions]
+        """Rewards for pulling ``actions`` (n,) on problems of true ``values`` (n, k), and info."""
+        n = values.shape[0]
+        chosen = values.ravel("F")[np.arange(n) + n * actions]  # a view when runs are innermost
         best = values.max(axis=1)
         if self.arms == "bernoulli":
             rewards = (rng.random(chosen.shape) < chosen).astype(np.float64)
@@ -62,11 +65,15 @@ class BanditConfig:
     def walk(self, rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
         """The true values after one step of their random walk (clipped to [0, 1] for Bernoulli)."""
         values = values + self.walk_std * rng.standard_normal(values.shape)
-        return np.clip(values, 0.0, 1.0) if self.arms == "bernoulli" else values
+        if self.arms == "bernoulli":
+            values = np.clip(values, 0.0, 1.0)
+        return np.asfortranarray(values)
 
 
 class BanditEnv(gym.Env):
-    """## Description
+    """The k-armed bandit testbed of Sutton & Barto.
+
+    ## Description
     The k-armed bandit testbed of Sutton & Barto (*Reinforcement Learning*, 2nd ed., §2.3): at
     every reset each arm *a* gets a true value q*(a) ~ N(value_mean, value_std²); pulling it pays
     a reward ~ N(q*(a), reward_std²). Variants: Bernoulli arms (reward 1 with probability p(a),
@@ -154,7 +161,7 @@ class BanditVectorEnv(NativeVectorEnv):
             max_episode_steps,
             autoreset_mode,
         )
-        self.values = np.zeros((self.num_envs, self.config.k))
+        self.values = np.zeros((self.num_envs, self.config.k), order="F")
         self._obs = np.zeros(self.num_envs, dtype=np.int64)
 
     def _reset_runs(self, mask):

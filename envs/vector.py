@@ -7,7 +7,7 @@ autoreset modes of Gymnasium 1.x.
 Autoreset modes (``metadata["autoreset_mode"]``, chosen with the ``autoreset_mode`` argument):
 
 - ``NEXT_STEP`` (Gymnasium's default): the step after an episode ends resets that sub-environment,
-  ignores its action and returns reward 0. That step is not a real transition: learners must skip it.
+  ignores its action and returns reward 0. That step is no real transition: learners must skip it.
 - ``SAME_STEP``: the ending step returns the first observation of the next episode and puts the
   real last observation in ``info["final_obs"]`` (mask ``info["_final_obs"]``).
 - ``DISABLED``: nothing resets by itself; call ``reset(options={"reset_mask": done})``. This is what
@@ -84,7 +84,9 @@ class NativeVectorEnv(VectorEnv):
     def step(self, actions: Any):
         """Step every sub-environment with its action (see the module docstring for autoreset)."""
         actions = np.asarray(actions)
-        pending = self._needs_reset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
+        pending = (
+            self._needs_reset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
+        )
         obs, rewards, terminated, info = self._step_runs(actions)
         self.elapsed += 1
         truncated = np.zeros(self.num_envs, dtype=bool)

@@ -61,7 +61,9 @@ def _literal(text: str):
 
 def _print_summary(results) -> None:
     table = results.summary.copy()
-    table["95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(table.ci_low, table.ci_high, strict=True)]
+    table["95% CI"] = [
+        f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(table.ci_low, table.ci_high, strict=True)
+    ]
     table["mean"] = table["mean"].map("{:.3f}".format)
     window = "final 10% of " + results.manifest.get("x", "x") + "s"
     print(f"summary ({window}, {results.manifest.get('runs')} runs):")
@@ -103,12 +105,20 @@ def cmd_compare(args) -> int:
     """Run the comparison, save the results directory, plot, print the summary."""
     import rlcourse
 
-    out = Path(args.out or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(
+        args.out
+        or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     if out.exists() and any(out.iterdir()) and not args.force:
         raise UsageError(f"{out} already exists; choose another --out or pass --force")
     results = rlcourse.compare(
-        args.env, args.agents, runs=args.runs, steps=args.steps, episodes=args.episodes,
-        seed=args.seed, env_kwargs=_env_kwargs(args.env_kwargs),
+        args.env,
+        args.agents,
+        runs=args.runs,
+        steps=args.steps,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=_env_kwargs(args.env_kwargs),
         command=shlex.join(["rlcourse", *args.argv]),
     )
     _save_and_plot(results, out, args.force)
@@ -142,8 +152,13 @@ def cmd_figure(args) -> int:
         raise UsageError(f"{out} already exists; choose another --out or pass --force")
     print(f"Figure {args.number}: {figure.title}", file=sys.stderr)
     results = rlcourse.compare(
-        "bandit", list(figure.agents), runs=args.runs, steps=args.steps, seed=args.seed,
-        env_kwargs=figure.env_kwargs, command=shlex.join(["rlcourse", *args.argv]),
+        "bandit",
+        list(figure.agents),
+        runs=args.runs,
+        steps=args.steps,
+        seed=args.seed,
+        env_kwargs=figure.env_kwargs,
+        command=shlex.join(["rlcourse", *args.argv]),
     )
     _save_and_plot(results, out, args.force, figure.kind)
     if figure.kind == "study":
@@ -156,7 +171,9 @@ def cmd_figure(args) -> int:
 def _print_study(results) -> None:
     from rlcourse.stats import mean_ci
 
-    print(f"mean reward over all {results.manifest['steps']} steps ({results.manifest['runs']} runs):")
+    print(
+        f"mean reward over all {results.manifest['steps']} steps ({results.manifest['runs']} runs):"
+    )
     for agent, means in results.run_means("reward").items():
         mean, low, high, _ = mean_ci(means)
         print(f"  {agent:40s} {mean:.3f}  [{low:.3f}, {high:.3f}]")
@@ -167,25 +184,37 @@ def build_parser() -> Parser:
     from rlcourse.figures import FIGURES
 
     parser = Parser(prog="rlcourse", description="Compare reinforcement-learning agents.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, parser_class=Parser, metavar="COMMAND"
+    )
 
     sub.add_parser("envs", help="list environments", description=cmd_envs.__doc__).set_defaults(
-        func=cmd_envs)
-    sub.add_parser("agents", help="list agents and their parameters",
-                   description=cmd_agents.__doc__).set_defaults(func=cmd_agents)
+        func=cmd_envs
+    )
+    sub.add_parser(
+        "agents", help="list agents and their parameters", description=cmd_agents.__doc__
+    ).set_defaults(func=cmd_agents)
 
     p = sub.add_parser(
-        "compare", help="compare agents on an environment",
+        "compare",
+        help="compare agents on an environment",
         description="Run each agent on the same independent runs; save results, plots, summary.",
         epilog="example: rlcourse compare bandit --agents greedy epsilon-greedy:epsilon=0.1 "
-               "--steps 1000 --runs 2000",
+        "--steps 1000 --runs 2000",
     )
     p.add_argument("env", help="registered id, alias (bandit) or module:Class")
-    p.add_argument("--agents", nargs="+", required=True, metavar="SPEC",
-                   help="agent specs NAME[:KEY=VALUE,...] (see `rlcourse agents`)")
+    p.add_argument(
+        "--agents",
+        nargs="+",
+        required=True,
+        metavar="SPEC",
+        help="agent specs NAME[:KEY=VALUE,...] (see `rlcourse agents`)",
+    )
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--steps", type=_positive_int, help="steps per run (per-step metrics)")
-    budget.add_argument("--episodes", type=_positive_int, help="episodes per run (per-episode metrics)")
+    budget.add_argument(
+        "--episodes", type=_positive_int, help="episodes per run (per-episode metrics)"
+    )
     p.add_argument("--runs", type=_positive_int, default=100, help="independent runs (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
@@ -196,17 +225,24 @@ def build_parser() -> Parser:
     p = sub.add_parser("plot", help="re-plot a results directory", description=cmd_plot.__doc__)
     p.add_argument("dir", help="results directory written by compare")
     p.add_argument("--metric", help="one metric (default: all)")
-    p.add_argument("--kind", choices=("curves", "study"), default="curves",
-                   help="curves over x, or a parameter study (default curves)")
+    p.add_argument(
+        "--kind",
+        choices=("curves", "study"),
+        default="curves",
+        help="curves over x, or a parameter study (default curves)",
+    )
     p.add_argument("--out", help="PNG file (default: DIR/<metric>.png)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("figure", help="reproduce a Sutton & Barto chapter-2 figure",
-                       description=cmd_figure.__doc__)
+    p = sub.add_parser(
+        "figure", help="reproduce a Sutton & Barto chapter-2 figure", description=cmd_figure.__doc__
+    )
     p.add_argument("number", nargs="?", choices=list(FIGURES), help="figure number")
     p.add_argument("--list", action="store_true", help="list figures and their compare commands")
-    p.add_argument("--runs", type=_positive_int, default=2000, help="independent runs (default 2000)")
+    p.add_argument(
+        "--runs", type=_positive_int, default=2000, help="independent runs (default 2000)"
+    )
     p.add_argument("--steps", type=_positive_int, default=1000, help="steps per run (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", help="results directory (default results/figN)")

@@ -54,7 +54,9 @@ class EnvSource:
                 [self.make_one] * n_runs, autoreset_mode=AutoresetMode.DISABLED
             )
         except (TypeError, ValueError, gym.error.Error) as err:
-            raise UsageError(f"cannot make {self.name} with {self.kwargs or 'no kwargs'}: {err}") from None
+            raise UsageError(
+                f"cannot make {self.name} with {self.kwargs or 'no kwargs'}: {err}"
+            ) from None
 
 
 def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource:

@@ -25,7 +25,7 @@ class Figure:
 
 def _powers(low: int, high: int) -> list[str]:
     """Powers of two 2^low..2^high written as the book does: 1/128 ... 4."""
-    return [f"1/{2 ** -p}" if p < 0 else str(2**p) for p in range(low, high + 1)]
+    return [f"1/{2**-p}" if p < 0 else str(2**p) for p in range(low, high + 1)]
 
 
 FIGURES: dict[str, Figure] = {
@@ -37,7 +37,9 @@ FIGURES: dict[str, Figure] = {
         "optimistic initial values (Q1=5, greedy) vs realistic (Q1=0, epsilon=0.1), alpha=0.1",
         ("greedy:alpha=0.1,initial=5", "epsilon-greedy:epsilon=0.1,alpha=0.1"),
     ),
-    "2.4": Figure("UCB (c=2) vs epsilon-greedy (epsilon=0.1)", ("ucb:c=2", "epsilon-greedy:epsilon=0.1")),
+    "2.4": Figure(
+        "UCB (c=2) vs epsilon-greedy (epsilon=0.1)", ("ucb:c=2", "epsilon-greedy:epsilon=0.1")
+    ),
     "2.5": Figure(
         "gradient bandit with and without baseline, true values shifted to mean +4",
         (
@@ -61,7 +63,9 @@ FIGURES: dict[str, Figure] = {
 }
 
 
-def compare_command(number: str, runs: int = 2000, steps: int = 1000, out: str | None = None) -> str:
+def compare_command(
+    number: str, runs: int = 2000, steps: int = 1000, out: str | None = None
+) -> str:
     """The equivalent ``rlcourse compare`` command line."""
     figure = FIGURES[number]
     parts = ["rlcourse compare bandit", "--agents", *(f"'{a}'" for a in figure.agents)]

@@ -94,7 +94,9 @@ def _run_episodes(env, agent, obs, runs, episodes, progress, desc):
     running_return = np.zeros(runs)
     running_length = np.zeros(runs, dtype=np.int64)
     finished = np.zeros(runs, dtype=np.int64)
-    bar = tqdm(total=runs * episodes, desc=desc, disable=not progress or None, unit="ep", leave=False)
+    bar = tqdm(
+        total=runs * episodes, desc=desc, disable=not progress or None, unit="ep", leave=False
+    )
     with bar:
         while (finished < episodes).any():
             obs, reward, done, _ = _transition(env, agent, obs)
@@ -176,8 +178,16 @@ def compare(
     data, seconds = {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
-        data[label] = run(source, agent, runs=runs, steps=steps, episodes=episodes, seed=seed,
-                          progress=progress, desc=label)
+        data[label] = run(
+            source,
+            agent,
+            runs=runs,
+            steps=steps,
+            episodes=episodes,
+            seed=seed,
+            progress=progress,
+            desc=label,
+        )
         seconds[label] = round(time.perf_counter() - start, 4)
     manifest = {
         "command": command,

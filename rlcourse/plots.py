@@ -37,15 +37,23 @@ def _title(results: Results, what: str) -> str:
 def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
     """One line per agent, mean over runs, with a shaded 95% confidence band."""
     if metric not in results.metrics:
-        raise UsageError(f"no metric {metric!r} in these results (metrics: {', '.join(results.metrics)})")
+        raise UsageError(
+            f"no metric {metric!r} in these results (metrics: {', '.join(results.metrics)})"
+        )
     scale = 100.0 if metric == "optimal_action" else 1.0
     fig = Figure(figsize=(8, 4.8), layout="constrained")
     ax = fig.add_subplot()
     curves = results.curves[results.curves.metric == metric]
     for agent, rows in curves.groupby("agent", sort=False):
         (line,) = ax.plot(rows.x, rows["mean"] * scale, label=agent, linewidth=1.2)
-        ax.fill_between(rows.x, rows.ci_low * scale, rows.ci_high * scale,
-                        color=line.get_color(), alpha=0.25, linewidth=0)
+        ax.fill_between(
+            rows.x,
+            rows.ci_low * scale,
+            rows.ci_high * scale,
+            color=line.get_color(),
+            alpha=0.25,
+            linewidth=0,
+        )
     ax.set_xlabel(results.manifest.get("x", "x").capitalize() + "s")
     ax.set_ylabel(LABELS.get(metric, metric))
     ax.set_title(_title(results, LABELS.get(metric, metric).lower()))
@@ -79,7 +87,9 @@ def study_families(agents: list[str]) -> dict[str, tuple[str, list[tuple[float, 
         try:
             points = sorted((parse_number(params[key]), label) for label, params in members)
         except (KeyError, ValueError, ZeroDivisionError):
-            raise UsageError(f"parameter {key!r} of {name!r} is not numeric in every agent") from None
+            raise UsageError(
+                f"parameter {key!r} of {name!r} is not numeric in every agent"
+            ) from None
         families[format_spec(name, fixed)] = (key, points)
     return families
 
@@ -112,7 +122,9 @@ def plot_study(results: Results, path: str | os.PathLike, metric: str = "reward"
         ax.xaxis.set_major_formatter(FuncFormatter(_power_of_two_label))
     ax.set_xlabel("Parameter (ε, α, c, Q₀)")
     steps = results.manifest.get("steps") or results.manifest.get("episodes")
-    ax.set_ylabel(f"{LABELS.get(metric, metric)} over first {steps} {results.manifest.get('x', 'x')}s")
+    ax.set_ylabel(
+        f"{LABELS.get(metric, metric)} over first {steps} {results.manifest.get('x', 'x')}s"
+    )
     ax.set_title(_title(results, "parameter study"))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")

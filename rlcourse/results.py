@@ -36,7 +36,7 @@ FILES = ("manifest.json", "runs.npz", "curves.csv", "summary.csv")
 
 
 class Results:
-    """Per-run arrays ``data[agent][metric]`` (shape ``(runs, x)``) and the manifest describing them."""
+    """Per-run arrays ``data[agent][metric]``, shaped ``(runs, x)``, and their manifest."""
 
     def __init__(self, data: dict[str, dict[str, np.ndarray]], manifest: dict[str, Any]):
         self.data = data
@@ -62,10 +62,19 @@ class Results:
         for agent, per_agent in self.data.items():
             for metric, values in per_agent.items():
                 mean, low, high, n = mean_ci(values)
-                frames.append(pd.DataFrame({
-                    "agent": agent, "metric": metric, "x": np.arange(1, values.shape[1] + 1),
-                    "mean": mean, "ci_low": low, "ci_high": high, "n": n,
-                }))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "agent": agent,
+                            "metric": metric,
+                            "x": np.arange(1, values.shape[1] + 1),
+                            "mean": mean,
+                            "ci_low": low,
+                            "ci_high": high,
+                            "n": n,
+                        }
+                    )
+                )
         return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
 
     @cached_property
@@ -153,8 +162,12 @@ def provenance() -> dict[str, Any]:
             versions[package] = None
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-            text=True, timeout=5, check=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = None
