@@ -5,11 +5,25 @@
 ...                            runs=200, steps=500, progress=False)
 >>> results.summary.columns.tolist()
 ['agent', 'metric', 'mean', 'ci_low', 'ci_high', 'n']
+
+Attributes are imported on first use, so ``rlcourse --help`` does not pay for pandas, scipy and
+matplotlib.
 """
 
-from rlcourse.errors import UsageError
-from rlcourse.loop import compare, run
-from rlcourse.plots import plot
-from rlcourse.results import Results, load_results
+import importlib
 
-__all__ = ["Results", "UsageError", "compare", "load_results", "plot", "run"]
+_EXPORTS = {
+    "compare": "rlcourse.loop",
+    "run": "rlcourse.loop",
+    "Results": "rlcourse.results",
+    "load_results": "rlcourse.results",
+    "plot": "rlcourse.plots",
+    "UsageError": "rlcourse.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rlcourse' has no attribute {name!r}")

@@ -111,7 +111,7 @@ class Results:
                 for i, per_agent in enumerate(self.data.values())
                 for metric, values in per_agent.items()
             }
-            np.savez_compressed(staging / "runs.npz", **arrays)
+            np.savez(staging / "runs.npz", **arrays)  # float32 noise barely compresses
             (staging / "manifest.json").write_text(
                 json.dumps(self.manifest, indent=2, default=repr) + "\n"
             )

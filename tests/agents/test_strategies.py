@@ -17,6 +17,7 @@ from agents.strategies import (
     Random,
     Softmax,
     argmax_random_tie,
+    sample,
 )
 
 P_MIN = 1e-3  # smallest acceptable p-value of a goodness-of-fit test
@@ -92,15 +93,20 @@ def test_argmax_random_tie_is_deterministic_under_a_seed():
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: a 1-D q (no batch axis) with ties fails: q.argmax returns a numpy scalar "
-    "and `actions[tied] = ...` cannot assign into it",
-)
 def test_argmax_random_tie_on_a_single_row():
     rng = np.random.default_rng(0)
-    assert argmax_random_tie(np.array([1.0, 1.0, 0.0]), rng) in (0, 1)
+    draws = [int(argmax_random_tie(np.array([1.0, 1.0, 0.0, 1.0]), rng)) for _ in range(3000)]
+    assert_draws_follow(draws, [1 / 3, 1 / 3, 0, 1 / 3])
+    assert int(argmax_random_tie(np.array([0.0, 2.0, 1.0]), rng)) == 1
+
+
+def test_sample_draws_from_categorical_rows():
+    probs = np.array([[0.0, 0.2, 0.0, 0.8], [0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    batch = np.broadcast_to(probs, (8000, 3, 4))
+    actions = sample(batch, np.random.default_rng(12))
+    assert actions.shape == (8000, 3)
+    for row in range(3):
+        assert_draws_follow(actions[:, row], probs[row])
 
 
 # -- probs agree with select, for every strategy ----------------------------------------------------
@@ -141,7 +147,12 @@ def test_epsilon_greedy_probs_formula(epsilon):
     q = np.array([[1.0, 3.0, 3.0, 0.0], [4.0, 0.0, 0.0, 0.0], [2.0, 2.0, 2.0, 2.0]])
     expected = np.array(
         [
-            [epsilon / 4, (1 - epsilon) / 2 + epsilon / 4, (1 - epsilon) / 2 + epsilon / 4, epsilon / 4],
+            [
+                epsilon / 4,
+                (1 - epsilon) / 2 + epsilon / 4,
+                (1 - epsilon) / 2 + epsilon / 4,
+                epsilon / 4,
+            ],
             [1 - epsilon + epsilon / 4, epsilon / 4, epsilon / 4, epsilon / 4],
             [0.25, 0.25, 0.25, 0.25],
         ]

@@ -1,0 +1,365 @@
+"""The run loop and compare: seeding, common random numbers, episodes, envs, real transitions."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from rlcourse_helpers import CountingEnv, RecordingAgent
+
+import agents
+import rlcourse
+from rlcourse import UsageError
+from rlcourse.environments import resolve_env
+
+
+def _arrays(res):
+    return {(a, m): v for a, per in res.data.items() for m, v in per.items()}
+
+
+def assert_same(res1, res2):
+    one, two = _arrays(res1), _arrays(res2)
+    assert one.keys() == two.keys()
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key], err_msg=str(key))
+
+
+# -- determinism and common random numbers ---------------------------------------------------------
+BANDIT_AGENTS = ["epsilon-greedy:epsilon=0.1", "gradient-bandit:alpha=0.1", "ucb:c=2", "random"]
+
+
+def test_same_seed_same_results_different_seed_different():
+    kwargs = dict(runs=10, steps=40, progress=False)
+    first = rlcourse.compare("bandit", BANDIT_AGENTS, seed=3, **kwargs)
+    again = rlcourse.compare("bandit", BANDIT_AGENTS, seed=3, **kwargs)
+    other = rlcourse.compare("bandit", BANDIT_AGENTS, seed=4, **kwargs)
+    assert_same(first, again)
+    for agent in BANDIT_AGENTS:
+        assert not np.array_equal(first.data[agent]["reward"], other.data[agent]["reward"])
+    assert first.summary.equals(again.summary)
+
+
+def test_same_seed_same_episodes_on_a_gymnasium_env():
+    kwargs = dict(runs=4, episodes=5, progress=False)
+    first = rlcourse.compare("FrozenLake-v1", ["random"], seed=11, **kwargs)
+    assert_same(first, rlcourse.compare("FrozenLake-v1", ["random"], seed=11, **kwargs))
+    other = rlcourse.compare("FrozenLake-v1", ["random"], seed=12, **kwargs)
+    assert not np.array_equal(first.data["random"]["length"], other.data["random"]["length"])
+
+
+def test_runs_are_independent_problems():
+    res = rlcourse.compare("bandit", ["greedy"], runs=6, steps=20, progress=False)
+    rewards = res.data["greedy"]["reward"]
+    assert len({row.tobytes() for row in rewards}) == 6
+
+
+def test_results_of_an_agent_do_not_depend_on_its_neighbours():
+    kwargs = dict(runs=10, steps=40, seed=5, progress=False)
+    alone = rlcourse.compare("bandit", ["greedy"], **kwargs)
+    together = rlcourse.compare("bandit", ["greedy", "ucb"], **kwargs)
+    reversed_ = rlcourse.compare("bandit", ["ucb", "epsilon-greedy:epsilon=0.5", "greedy"], **kwargs)
+    for res in (together, reversed_):
+        for metric in ("reward", "optimal_action"):
+            np.testing.assert_array_equal(res.data["greedy"][metric], alone.data["greedy"][metric])
+    np.testing.assert_array_equal(together.data["ucb"]["reward"], reversed_.data["ucb"]["reward"])
+
+
+def test_all_agents_face_the_same_problems():
+    # A random agent's draws do not touch the env: the same seed gives the same bandits, so an
+    # agent that always pulls arm 0 sees the same optimal-action pattern whatever its label.
+    pull_zero = {"a": RecordingAgent(10, constant=0), "b": RecordingAgent(10, constant=0)}
+    res = rlcourse.compare("bandit", pull_zero, runs=8, steps=5, progress=False)
+    np.testing.assert_array_equal(res.data["a"]["reward"], res.data["b"]["reward"])
+
+
+def test_duplicate_specs_are_relabelled_and_identical():
+    res = rlcourse.compare("bandit", ["greedy", "greedy"], runs=5, steps=10, progress=False)
+    assert res.agents == ["greedy", "greedy (2)"]
+    np.testing.assert_array_equal(res.data["greedy"]["reward"], res.data["greedy (2)"]["reward"])
+
+
+def test_sync_env_seeds_run_i_with_seed_plus_i():
+    # A Python (non-native) env runs in a SyncVectorEnv: run i is seeded with seed + i.
+    def pulls(seed):
+        agent = RecordingAgent(10, constant=0)
+        res = rlcourse.compare(
+            "envs.bandit:BanditEnv", {"zero": agent}, runs=3, steps=6, seed=seed, progress=False
+        )
+        return res.data["zero"]["reward"]
+
+    batch = pulls(20)
+    for i in range(3):
+        np.testing.assert_array_equal(batch[i], pulls(20 + i)[0])
+
+
+# -- what compare records --------------------------------------------------------------------------
+def test_step_budget_shapes_and_manifest():
+    res = rlcourse.compare(
+        "bandit", ["greedy", "epsilon-greedy:epsilon=0.1"], runs=7, steps=13, seed=2, progress=False
+    )
+    assert res.agents == ["greedy", "epsilon-greedy:epsilon=0.1"]
+    for per_agent in res.data.values():
+        assert list(per_agent) == ["reward", "optimal_action"]
+        assert per_agent["reward"].shape == (7, 13)
+        assert np.issubdtype(per_agent["reward"].dtype, np.floating)
+        assert per_agent["optimal_action"].shape == (7, 13)
+        assert per_agent["optimal_action"].dtype == bool
+    m = res.manifest
+    assert m["env"] == "rlcourse/Bandit-v0"
+    assert m["agents"] == res.agents
+    assert (m["runs"], m["steps"], m["episodes"], m["seed"], m["x"]) == (7, 13, None, 2, "step")
+    assert m["env_kwargs"] == {}
+
+
+def test_labels_from_a_mapping_and_agent_objects():
+    env = gym.make("rlcourse/Bandit-v0")
+    agent = agents.make("ucb:c=1", env.observation_space, env.action_space)
+    res = rlcourse.compare(
+        "bandit", {"mine": agent, "book": "ucb:c=1"}, runs=4, steps=10, progress=False
+    )
+    assert res.agents == ["mine", "book"]
+    np.testing.assert_array_equal(res.data["mine"]["reward"], res.data["book"]["reward"])
+
+
+def test_episode_mode_on_frozen_lake():
+    res = rlcourse.compare("FrozenLake-v1", ["random"], runs=12, episodes=15, progress=False)
+    returns, lengths = res.data["random"]["return"], res.data["random"]["length"]
+    assert list(res.data["random"]) == ["return", "length"]
+    assert returns.shape == lengths.shape == (12, 15)
+    assert set(np.unique(returns)) <= {0.0, 1.0}
+    assert lengths.min() >= 1
+    assert lengths.max() <= 100  # FrozenLake-v1's time limit
+    assert res.manifest["x"] == "episode"
+    assert (res.manifest["episodes"], res.manifest["steps"]) == (15, None)
+
+
+def test_episode_mode_with_a_box_observation_env():
+    res = rlcourse.compare("CartPole-v1", ["random"], runs=3, episodes=4, progress=False)
+    returns, lengths = res.data["random"]["return"], res.data["random"]["length"]
+    assert lengths.shape == (3, 4)
+    assert ((lengths >= 1) & (lengths <= 500)).all()
+    np.testing.assert_array_equal(returns, lengths)  # CartPole pays 1 per step
+
+
+def test_episodes_end_by_truncation_too():
+    # The bandit never terminates; its registered time limit (1000 steps) ends its episodes.
+    res = rlcourse.compare("bandit", ["greedy"], runs=2, episodes=2, progress=False)
+    assert (res.data["greedy"]["length"] == 1000).all()
+
+
+def test_step_mode_runs_through_episode_ends():
+    res = rlcourse.compare(CountingEnv, ["random"], runs=2, steps=10, progress=False)
+    np.testing.assert_array_equal(res.data["random"]["reward"], np.ones((2, 10)))
+
+
+# -- environments a user brings --------------------------------------------------------------------
+def test_a_python_env_factory():
+    res = rlcourse.compare(CountingEnv, ["random", "greedy"], runs=3, episodes=4, progress=False)
+    assert res.manifest["env"] == "CountingEnv"
+    for agent in ("random", "greedy"):
+        np.testing.assert_array_equal(res.data[agent]["length"], np.full((3, 4), 3))
+        np.testing.assert_array_equal(res.data[agent]["return"], np.full((3, 4), 3.0))
+
+    def make_counting(length=3):
+        return CountingEnv(length=length)
+
+    res = rlcourse.compare(
+        make_counting, ["random"], runs=2, episodes=3, env_kwargs={"length": 5}, progress=False
+    )
+    np.testing.assert_array_equal(res.data["random"]["length"], np.full((2, 3), 5))
+    assert res.manifest["env_kwargs"] == {"length": 5}
+
+
+TINY_ENV = textwrap.dedent(
+    '''
+    """A two-state chain written by a test."""
+
+    import gymnasium as gym
+    from gymnasium import spaces
+
+
+    class Chain(gym.Env):
+        metadata = {"render_modes": []}
+
+        def __init__(self, goal=2):
+            self.goal = goal
+            self.observation_space = spaces.Discrete(goal + 1)
+            self.action_space = spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.position = 0
+            return 0, {}
+
+        def step(self, action):
+            self.position += 1
+            done = self.position >= self.goal
+            return self.position, float(done), done, False, {"optimal_action": action == 1}
+    '''
+)
+
+
+@pytest.fixture
+def tiny_env_module(tmp_path, monkeypatch):
+    name = "rlcourse_test_tiny_chain"
+    (tmp_path / f"{name}.py").write_text(TINY_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_a_module_class_entry_point(tiny_env_module):
+    spec = f"{tiny_env_module}:Chain"
+    res = rlcourse.compare(
+        spec, ["greedy", "epsilon-greedy:epsilon=0.2"], runs=3, episodes=4,
+        env_kwargs={"goal": 3}, progress=False,
+    )
+    assert res.manifest["env"] == spec
+    assert res.manifest["env_kwargs"] == {"goal": 3}
+    np.testing.assert_array_equal(res.data["greedy"]["length"], np.full((3, 4), 3))
+    np.testing.assert_array_equal(res.data["greedy"]["return"], np.ones((3, 4)))
+
+    steps = rlcourse.compare(spec, ["random"], runs=4, steps=12, progress=False)
+    assert list(steps.data["random"]) == ["reward", "optimal_action"]
+    assert steps.data["random"]["optimal_action"].shape == (4, 12)
+
+
+def test_bad_entry_points(tiny_env_module):
+    with pytest.raises(UsageError, match="cannot import"):
+        rlcourse.compare("no_such_module_xyz:Env", ["random"], runs=1, steps=1, progress=False)
+    with pytest.raises(UsageError, match="has no"):
+        rlcourse.compare(f"{tiny_env_module}:Nope", ["random"], runs=1, steps=1, progress=False)
+    with pytest.raises(UsageError):
+        rlcourse.compare(
+            f"{tiny_env_module}:Chain", ["random"], runs=1, steps=1, env_kwargs={"colour": "red"},
+            progress=False,
+        )
+
+
+# -- the agent learns only from real transitions ---------------------------------------------------
+def _check_real_transitions(agent: RecordingAgent, runs: int):
+    assert agent.log, "the agent was never updated"
+    for t, tr in enumerate(agent.log):
+        np.testing.assert_array_equal(tr.next_obs, tr.obs + 1, err_msg=f"update {t}")
+        np.testing.assert_array_equal(agent.acted_on[t], tr.obs)
+        assert tr.obs.shape == (runs,)
+        if t + 1 < len(agent.log):
+            done = tr.terminated | tr.truncated
+            following = agent.log[t + 1].obs
+            # A run whose episode ended starts the next from the reset observation 0 ...
+            np.testing.assert_array_equal(following[done], 0)
+            # ... and the others carry on from where they were.
+            np.testing.assert_array_equal(following[~done], tr.next_obs[~done])
+
+
+@pytest.mark.parametrize("budget", [{"steps": 25}, {"episodes": 6}])
+def test_no_update_from_a_finished_episode(budget):
+    agent = RecordingAgent(2)
+    rlcourse.compare(CountingEnv, {"rec": agent}, runs=4, progress=False, **budget)
+    _check_real_transitions(agent, 4)
+    assert any(tr.terminated.any() for tr in agent.log)
+
+
+def test_no_update_from_a_finished_episode_with_staggered_ends_and_truncation():
+    def make():  # action 1 ends an episode early; a time limit of 4 truncates length-6 episodes
+        return gym.wrappers.TimeLimit(CountingEnv(length=6, stop_action=1), max_episode_steps=4)
+
+    agent = RecordingAgent(2)
+    res = rlcourse.compare(make, {"rec": agent}, runs=5, episodes=8, seed=1, progress=False)
+    _check_real_transitions(agent, 5)
+    assert any(tr.truncated.any() for tr in agent.log)
+    assert any((tr.terminated != tr.terminated[0]).any() for tr in agent.log)  # staggered
+    lengths = res.data["rec"]["length"]
+    assert ((lengths >= 1) & (lengths <= 4)).all()
+    # Episode lengths are what the recorded transitions say.
+    done = np.array([tr.terminated | tr.truncated for tr in agent.log])
+    for run in range(5):
+        ends = np.flatnonzero(done[:, run]) + 1
+        np.testing.assert_array_equal(np.diff(ends, prepend=0)[:8], lengths[run])
+
+
+def test_native_vector_env_truncation_is_not_a_fake_transition():
+    # The bandit truncates after its registered 1000 steps; the step after must be a real pull
+    # (a next-step autoreset would return reward 0 and ignore the action).
+    agent = RecordingAgent(10)
+    res = rlcourse.compare("bandit", {"rec": agent}, runs=6, steps=1003, progress=False)
+    truncated = np.array([tr.truncated for tr in agent.log])
+    assert truncated[999].all() and not truncated[:999].any() and not truncated[1000:].any()
+    rewards = res.data["rec"]["reward"]
+    assert (rewards[:, 1000] != 0).all()
+    np.testing.assert_allclose(agent.log[1000].reward, rewards[:, 1000], rtol=1e-6)
+
+
+# -- env_kwargs ------------------------------------------------------------------------------------
+def test_env_kwargs_are_passed_through():
+    kwargs = dict(runs=40, steps=25, seed=0, progress=False)
+    base = rlcourse.compare("bandit", ["random"], **kwargs)
+    shifted = rlcourse.compare("bandit", ["random"], env_kwargs={"value_mean": 4}, **kwargs)
+    assert shifted.manifest["env_kwargs"] == {"value_mean": 4}
+    base_mean = base.data["random"]["reward"].mean()
+    shifted_mean = shifted.data["random"]["reward"].mean()
+    assert abs(base_mean) < 0.5
+    assert shifted_mean - base_mean == pytest.approx(4.0, abs=0.05)
+    assert abs(shifted_mean - 4.0) < 0.5
+
+
+def test_env_kwargs_change_the_spaces():
+    res = rlcourse.compare("bandit", ["random"], runs=50, steps=4, env_kwargs={"k": 3}, progress=False)
+    assert res.data["random"]["optimal_action"].mean() == pytest.approx(1 / 3, abs=0.1)
+    assert resolve_env("bandit", {"k": 3}).make_one().action_space.n == 3
+
+
+# -- refusals ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("env", "agent_specs", "budget", "match"),
+    [
+        ("no-such-env", ["greedy"], {"steps": 5}, "unknown env"),
+        ("bandit", ["no-such-agent"], {"steps": 5}, "unknown agent"),
+        ("bandit", ["epsilon-greedy:epsilon=1.5"], {"steps": 5}, "epsilon"),
+        ("bandit", ["epsilon-greedy:epsilon=-0.1"], {"steps": 5}, "epsilon"),
+        ("bandit", ["epsilon-greedy:epsilon=lots"], {"steps": 5}, "epsilon"),
+        ("bandit", ["ucb:c=-1"], {"steps": 5}, "c"),
+        ("CartPole-v1", ["greedy"], {"steps": 5}, "random"),
+        ("bandit", [], {"steps": 5}, "agent"),
+        ("bandit", ["greedy"], {"steps": 0}, "steps"),
+        ("bandit", ["greedy"], {"steps": -5}, "steps"),
+        ("bandit", ["greedy"], {"steps": 2.5}, "steps"),
+        ("bandit", ["greedy"], {"episodes": -1}, "episodes"),
+        ("bandit", ["greedy"], {"steps": 5, "runs": 0}, "runs"),
+        ("bandit", ["greedy"], {"steps": 5, "runs": -3}, "runs"),
+        ("bandit", ["greedy"], {}, "steps or episodes"),
+        ("bandit", ["greedy"], {"steps": 5, "episodes": 5}, "steps or episodes"),
+    ],
+)
+def test_compare_refuses_bad_input(env, agent_specs, budget, match):
+    budget.setdefault("runs", 2)
+    with pytest.raises(UsageError, match=match):
+        rlcourse.compare(env, agent_specs, progress=False, **budget)
+
+
+def test_compare_refuses_bad_env_kwargs():
+    with pytest.raises(UsageError, match="value_men"):
+        rlcourse.compare("bandit", ["greedy"], runs=2, steps=2, env_kwargs={"value_men": 4})
+    with pytest.raises(UsageError):
+        rlcourse.compare("bandit", ["greedy"], runs=2, steps=2, env_kwargs={"k": 0})
+
+
+def test_a_mismatch_names_the_agents_that_fit():
+    with pytest.raises(UsageError) as excinfo:
+        rlcourse.compare("CartPole-v1", ["gradient-bandit"], runs=1, steps=1, progress=False)
+    message = str(excinfo.value)
+    assert "gradient-bandit" in message and "random" in message and "Discrete" in message
+
+
+def test_run_directly():
+    source = resolve_env("bandit")
+    env = source.make_one()
+    agent = agents.make("greedy", env.observation_space, env.action_space)
+    metrics = rlcourse.run(source, agent, runs=3, steps=7, seed=1, progress=False)
+    assert set(metrics) == {"reward", "optimal_action"}
+    assert metrics["reward"].shape == (3, 7)
+    again = rlcourse.run(source, agent, runs=3, steps=7, seed=1, progress=False)
+    np.testing.assert_array_equal(metrics["reward"], again["reward"])  # reset() forgets
