@@ -126,12 +126,13 @@ class GradientBanditAgent:
     def _states(self, obs):
         return 0 if self.n_states == 1 else np.asarray(obs)
 
-    def act(self, obs) -> np.ndarray:
-        """A draw from softmax(H); the probabilities are kept for the update."""
-        states = self._states(obs)
+    def _policy(self, states) -> np.ndarray:
         h = self.h[:, 0] if self.n_states == 1 else self.h[self.rows, states]
-        self.pi = self.policy.probs(h)
-        return sample(self.pi, self.rng)
+        return self.policy.probs(h)
+
+    def act(self, obs) -> np.ndarray:
+        """A draw from softmax(H)."""
+        return sample(self._policy(self._states(obs)), self.rng)
 
     def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """One stochastic-gradient step on the preferences of the observed state."""
@@ -143,10 +144,11 @@ class GradientBanditAgent:
         else:
             baseline = 0.0
         advantage = self.preferences.alpha * (reward - baseline)
+        step = advantage[:, None] * self._policy(states)
         if self.n_states == 1:
-            self.h[:, 0] -= advantage[:, None] * self.pi  # in place through the view
+            self.h[:, 0] -= step  # in place through the view
         else:
-            self.h[self.rows, states] -= advantage[:, None] * self.pi
+            self.h[self.rows, states] -= step
         self.h_flat[flat_index(self.rows, self.n_states, states, action)] += advantage
         self.seen[at] = seen + 1
         self.mean_reward[at] += (reward - self.mean_reward[at]) / (seen + 1)

@@ -91,7 +91,10 @@ def parse_number(text: str) -> float:
         return float(num) / float(den)
     if "^" in text:
         base, _, exponent = text.partition("^")
-        return float(base) ** float(exponent)
+        value = float(base) ** float(exponent)
+        if isinstance(value, complex):
+            raise ValueError(f"{text} is not a real number")
+        return value
     return float(text)
 
 

@@ -121,7 +121,8 @@ class EpsilonRule:
         if epsilon == 0.0:
             return greedy
         u = rng.random(greedy.shape)
-        random = np.minimum((u * (n_actions / epsilon)).astype(np.int64), n_actions - 1)
+        uniform = np.minimum(u / epsilon, 1.0)  # capped: no overflow for a tiny epsilon
+        random = np.minimum((uniform * n_actions).astype(np.int64), n_actions - 1)
         return np.where(u < epsilon, random, greedy)
 
     def probs(self, q, t=0, counts=None):
@@ -179,7 +180,9 @@ class DecayingEpsilon(EpsilonRule):
 
     def epsilon_at(self, t: int) -> float:
         """The scheduled ε at step ``t``."""
-        start, end, frac = self.start, self.end, min(t / self.duration, 1.0)
+        start, end, frac = self.start, self.end, t / self.duration
+        if frac >= 1.0:
+            return end
         if self.schedule == "linear" or start == end:
             eps = start + (end - start) * frac
         elif self.schedule == "exponential":

@@ -1,4 +1,4 @@
-"""Bandit learners (agents.bandit) and the random agent (agents.uniform), checked against S&B ch. 2."""
+"""Bandit learners (agents.bandit) and the random agent (agents.uniform), per S&B ch. 2."""
 
 import gymnasium as gym
 import numpy as np
@@ -26,7 +26,7 @@ def feed(agent, obs, actions, rewards):
         agent.update(o, a, r, o, no_flags(len(a)), no_flags(len(a)))
 
 
-# -- action-value estimates -------------------------------------------------------------------------
+# -- action-value estimates ------------------------------------------------------------------------
 
 
 def test_sample_average_estimates_are_per_run_action_means():
@@ -131,7 +131,7 @@ def test_ucb_agent_tries_every_arm_then_follows_the_bound():
     np.testing.assert_array_equal(agent.act(obs), expected)
 
 
-# -- gradient bandit --------------------------------------------------------------------------------
+# -- gradient bandit -------------------------------------------------------------------------------
 
 
 def reference_gradient_bandit(alpha, baseline, n_actions, actions, rewards):
@@ -238,7 +238,7 @@ def test_gradient_bandit_acts_from_softmax_of_preferences():
     assert chisquare(counts, probs * n_runs).pvalue > P_MIN
 
 
-# -- random agent -----------------------------------------------------------------------------------
+# -- random agent ----------------------------------------------------------------------------------
 
 
 def test_random_agent_on_discrete_space():
@@ -340,3 +340,16 @@ def test_same_seed_same_actions(name):
     first = run_agent(name, seed=21)
     np.testing.assert_array_equal(first, run_agent(name, seed=21))
     assert not np.array_equal(first, run_agent(name, seed=22))
+
+
+def test_gradient_bandit_update_uses_current_preferences_without_act():
+    """Eq. 2.12 holds for consecutive updates with no act() between them (no stale policy)."""
+    agent = GradientBanditAgent(Preferences(alpha=0.1, baseline=False), 1, 3)
+    agent.reset(2, np.random.default_rng(0))
+    obs, flags = np.zeros(2, dtype=int), np.zeros(2, dtype=bool)
+    h = np.zeros((2, 3))
+    for action in (np.array([0, 1]), np.array([2, 1])):
+        agent.update(obs, action, np.ones(2), obs, flags, flags)
+        onehot = np.eye(3)[action]
+        h = h + 0.1 * 1.0 * (onehot - softmax(h, axis=1))
+        np.testing.assert_allclose(agent.h[:, 0], h)

@@ -28,7 +28,7 @@ def raises_exactly(message):
     return pytest.raises(SpecError, match=f"^{re.escape(message)}$")
 
 
-# -- spec strings -----------------------------------------------------------------------------------
+# -- spec strings ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_spec_values_reach_every_part():
     np.testing.assert_array_equal(agent.q, 3.0)
 
 
-# -- the registry -----------------------------------------------------------------------------------
+# -- the registry ----------------------------------------------------------------------------------
 
 EXPECTED_TYPES = {
     "random": (RandomAgent, None),
@@ -157,7 +157,7 @@ def test_every_agent_builds_on_the_bandit_with_defaults(name):
 @pytest.mark.parametrize("name", list(agents.AGENTS))
 def test_defaults_listed_by_parameters_are_the_defaults_used(name):
     entry = agents.AGENTS[name]
-    for param, default, doc in entry.parameters():
+    for param, _, doc in entry.parameters():
         assert doc, f"{name}.{param} has no docstring"
     if entry.parts:
         built = make(name)
@@ -190,7 +190,7 @@ def test_keyword_params_override_spec_params():
     assert make("ucb", c="1/2").strategy.c == 0.5  # strings are parsed like spec values
 
 
-# -- errors -----------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 
 
 def test_spec_error_is_a_value_error():
@@ -232,11 +232,13 @@ def test_unknown_agent_lists_the_known_names():
         ("epsilon-greedy:epsilon=2", "agent 'epsilon-greedy': epsilon must be in [0, 1], got 2.0"),
         (
             "epsilon-greedy:alpha=0",
-            "agent 'epsilon-greedy': alpha must be in (0, 1] (or none for sample averages), got 0.0",
+            "agent 'epsilon-greedy': alpha must be in (0, 1] (or none for sample averages), "
+            "got 0.0",
         ),
         (
             "epsilon-greedy:alpha=1.5",
-            "agent 'epsilon-greedy': alpha must be in (0, 1] (or none for sample averages), got 1.5",
+            "agent 'epsilon-greedy': alpha must be in (0, 1] (or none for sample averages), "
+            "got 1.5",
         ),
         ("ucb:c=-1", "agent 'ucb': c must be >= 0, got -1.0"),
         ("gradient-bandit:alpha=0", "agent 'gradient-bandit': alpha must be > 0, got 0.0"),
@@ -257,11 +259,6 @@ def test_bad_specs_raise_spec_error_with_exact_message(spec, message):
         make(spec)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_number('-2^0.5') returns a complex number; the TypeError it causes is "
-    "reported as \"agent 'epsilon-greedy': must be real number, not complex\", naming no field",
-)
 def test_negative_base_with_fractional_power_is_not_a_number():
     with raises_exactly("agent 'epsilon-greedy': epsilon='-2^0.5' is not a number"):
         make("epsilon-greedy:epsilon=-2^0.5")

@@ -1,4 +1,4 @@
-"""Exploration strategies (agents.strategies): distributions, schedules, UCB, softmax, validation."""
+"""Exploration strategies (agents.strategies): distributions, schedules, UCB, softmax."""
 
 import math
 import re
@@ -109,7 +109,7 @@ def test_sample_draws_from_categorical_rows():
         assert_draws_follow(actions[:, row], probs[row])
 
 
-# -- probs agree with select, for every strategy ----------------------------------------------------
+# -- probs agree with select, for every strategy ---------------------------------------------------
 
 Q_ROWS = np.array([[1.0, 3.0, 3.0, 0.0], [0.5, -1.0, 2.0, 2.1], [0.0, 0.0, 0.0, 0.0]])
 COUNTS = np.array([[1.0, 2.0, 2.0, 4.0], [3.0, 0.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0]])
@@ -185,11 +185,6 @@ def test_schedule_endpoints_and_monotonicity(schedule, start, end, duration):
     assert (eps[:duration] > end).all()  # strictly above the floor before the end
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the linear schedule ends at start + (end - start) * 1.0 = 0.010000000000000009, "
-    "not exactly end=0.01 (max(eps, end) keeps the rounding error)",
-)
 def test_linear_schedule_reaches_end_exactly():
     rule = DecayingEpsilon(start=1.0, end=0.01, duration=1000, schedule="linear")
     assert rule.epsilon_at(1000) == 0.01
@@ -236,7 +231,7 @@ def test_decaying_epsilon_probs_use_the_scheduled_epsilon():
         np.testing.assert_allclose(rule.probs(q, t), [[eps / 2, 1 - eps / 2]])
 
 
-# -- UCB --------------------------------------------------------------------------------------------
+# -- UCB -------------------------------------------------------------------------------------------
 
 
 def test_ucb_chooses_untried_actions_first():
@@ -274,7 +269,7 @@ def test_ucb_needs_counts():
         UCB().probs(np.zeros((2, 3)), t=1)
 
 
-# -- softmax ----------------------------------------------------------------------------------------
+# -- softmax ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("temperature", [0.25, 1.0, 3.0])
@@ -297,7 +292,7 @@ def test_softmax_low_temperature_approaches_greedy():
     assert Softmax(temperature=1e-3).probs(q)[0, 1] == pytest.approx(1.0)
 
 
-# -- validation -------------------------------------------------------------------------------------
+# -- validation ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from rlcourse_helpers import CliResult
 
 from rlcourse.cli import main
-from rlcourse_helpers import CliResult
+
 
 @pytest.fixture
 def cli(capsys, monkeypatch):

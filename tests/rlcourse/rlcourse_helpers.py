@@ -12,7 +12,6 @@ import numpy as np
 from gymnasium import spaces
 
 
-
 class CountingEnv(gym.Env):
     """Observation = steps taken in this episode; terminates after ``length`` steps.
 
@@ -71,8 +70,11 @@ class RecordingAgent:
 
     def update(self, obs, action, reward, next_obs, terminated, truncated):
         self.log.append(
-            Transition(*(np.array(v, copy=True) for v in (obs, action, reward, next_obs)),
-                       np.array(terminated, copy=True), np.array(truncated, copy=True))
+            Transition(
+                *(np.array(v, copy=True) for v in (obs, action, reward, next_obs)),
+                np.array(terminated, copy=True),
+                np.array(truncated, copy=True),
+            )
         )
 
 

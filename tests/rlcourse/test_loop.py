@@ -60,7 +60,9 @@ def test_results_of_an_agent_do_not_depend_on_its_neighbours():
     kwargs = dict(runs=10, steps=40, seed=5, progress=False)
     alone = rlcourse.compare("bandit", ["greedy"], **kwargs)
     together = rlcourse.compare("bandit", ["greedy", "ucb"], **kwargs)
-    reversed_ = rlcourse.compare("bandit", ["ucb", "epsilon-greedy:epsilon=0.5", "greedy"], **kwargs)
+    reversed_ = rlcourse.compare(
+        "bandit", ["ucb", "epsilon-greedy:epsilon=0.5", "greedy"], **kwargs
+    )
     for res in (together, reversed_):
         for metric in ("reward", "optimal_action"):
             np.testing.assert_array_equal(res.data["greedy"][metric], alone.data["greedy"][metric])
@@ -214,8 +216,12 @@ def tiny_env_module(tmp_path, monkeypatch):
 def test_a_module_class_entry_point(tiny_env_module):
     spec = f"{tiny_env_module}:Chain"
     res = rlcourse.compare(
-        spec, ["greedy", "epsilon-greedy:epsilon=0.2"], runs=3, episodes=4,
-        env_kwargs={"goal": 3}, progress=False,
+        spec,
+        ["greedy", "epsilon-greedy:epsilon=0.2"],
+        runs=3,
+        episodes=4,
+        env_kwargs={"goal": 3},
+        progress=False,
     )
     assert res.manifest["env"] == spec
     assert res.manifest["env_kwargs"] == {"goal": 3}
@@ -234,7 +240,11 @@ def test_bad_entry_points(tiny_env_module):
         rlcourse.compare(f"{tiny_env_module}:Nope", ["random"], runs=1, steps=1, progress=False)
     with pytest.raises(UsageError):
         rlcourse.compare(
-            f"{tiny_env_module}:Chain", ["random"], runs=1, steps=1, env_kwargs={"colour": "red"},
+            f"{tiny_env_module}:Chain",
+            ["random"],
+            runs=1,
+            steps=1,
+            env_kwargs={"colour": "red"},
             progress=False,
         )
 
@@ -307,12 +317,14 @@ def test_env_kwargs_are_passed_through():
 
 
 def test_env_kwargs_change_the_spaces():
-    res = rlcourse.compare("bandit", ["random"], runs=50, steps=4, env_kwargs={"k": 3}, progress=False)
+    res = rlcourse.compare(
+        "bandit", ["random"], runs=50, steps=4, env_kwargs={"k": 3}, progress=False
+    )
     assert res.data["random"]["optimal_action"].mean() == pytest.approx(1 / 3, abs=0.1)
     assert resolve_env("bandit", {"k": 3}).make_one().action_space.n == 3
 
 
-# -- refusals ----------------------------------------------------------------------------------------
+# -- refusals --------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("env", "agent_specs", "budget", "match"),
     [

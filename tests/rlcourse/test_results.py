@@ -117,7 +117,9 @@ def test_summary_window_is_ceil_of_ten_percent(points, window):
     values = rng.normal(size=(4, points))
     summary = Results({"a": {"reward": values}}, {"runs": 4}).summary
     mean, low, high = hand_mean_ci(values[:, -window:].mean(axis=1))
-    assert summary.loc[0, ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx([mean, low, high])
+    assert summary.loc[0, ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx(
+        [mean, low, high]
+    )
 
 
 def test_results_from_known_arrays_give_known_numbers():

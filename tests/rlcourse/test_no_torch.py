@@ -1,0 +1,39 @@
+"""Bandit work must not pay for torch: importing envs/agents and comparing bandits stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+HEAVY = ("torch", "stable_baselines3", "supervised")
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    import envs, agents, rlcourse
+    from rlcourse.cli import main
+
+    assert main(["agents"]) == 0
+    assert main(["compare", "bandit", "--agents", "greedy", "epsilon-greedy:epsilon=0.1",
+                 "ucb", "gradient-bandit", "--steps", "20", "--runs", "5", "--out", "out"]) == 0
+    assert main(["plot", "out", "--metric", "reward", "--out", "again.png"]) == 0
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+    print("HEAVY:", heavy)
+    """
+)
+
+
+def test_bandit_comparison_does_not_import_torch(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(heavy=set(HEAVY))],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "HEAVY: []" in completed.stdout, completed.stdout
+    assert (tmp_path / "out" / "runs.npz").is_file()
+    assert (tmp_path / "again.png").is_file()
