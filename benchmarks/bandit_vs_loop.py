@@ -77,7 +77,9 @@ def main() -> None:
 
     ours, results = best_of(
         args.repeats,
-        lambda: rlcourse.compare("bandit", agents, runs=args.runs, steps=args.steps, progress=False),
+        lambda: rlcourse.compare(
+            "bandit", agents, runs=args.runs, steps=args.steps, progress=False
+        ),
     )
     loop_measured = 0.0
     loop_rewards = {}

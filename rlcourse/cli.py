@@ -104,13 +104,13 @@ def cmd_agents(args) -> int:
 def cmd_compare(args) -> int:
     """Run the comparison, save the results directory, plot, print the summary."""
     import rlcourse
+    from rlcourse.results import check_output_dir
 
     out = Path(
         args.out
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise UsageError(f"{out} already exists; choose another --out or pass --force")
+    check_output_dir(out, args.force)
     results = rlcourse.compare(
         args.env,
         args.agents,
@@ -141,6 +141,7 @@ def cmd_figure(args) -> int:
     """Reproduce one of Sutton & Barto's chapter-2 figures."""
     import rlcourse
     from rlcourse.figures import FIGURES, compare_command
+    from rlcourse.results import check_output_dir
 
     if args.list or args.number is None:
         for number, figure in FIGURES.items():
@@ -148,8 +149,7 @@ def cmd_figure(args) -> int:
         return 0
     figure = FIGURES[args.number]
     out = Path(args.out or f"results/fig{args.number}")
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise UsageError(f"{out} already exists; choose another --out or pass --force")
+    check_output_dir(out, args.force)
     print(f"Figure {args.number}: {figure.title}", file=sys.stderr)
     results = rlcourse.compare(
         "bandit",

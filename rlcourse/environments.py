@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 import envs as rlcourse_envs  # registers the rlcourse/ ids
+from envs.vector import NativeVectorEnv
 from rlcourse.errors import UsageError
 
 EnvLike = str | Callable[..., gym.Env]
@@ -36,8 +38,16 @@ class EnvSource:
 
     @property
     def native_vector(self) -> bool:
-        """Whether the id registers a ``vector_entry_point`` (all runs computed in one batch)."""
-        return self.env_id is not None and gym.spec(self.env_id).vector_entry_point is not None
+        """Whether the id's ``vector_entry_point`` is an rlcourse batch (runs in one numpy batch).
+
+        Other native vector envs (Gymnasium's CartPole, …) autoreset on their own, so they run as
+        a ``SyncVectorEnv`` of single envs instead.
+        """
+        if self.env_id is None or gym.spec(self.env_id).vector_entry_point is None:
+            return False
+        entry_point = gym.spec(self.env_id).vector_entry_point
+        creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+        return isinstance(creator, type) and issubclass(creator, NativeVectorEnv)
 
     def make_runs(self, n_runs: int) -> VectorEnv:
         """``n_runs`` independent runs whose episodes end without autoreset (the loop resets)."""
@@ -68,11 +78,10 @@ def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource
         UsageError: unknown id or alias, unimportable entry point, or refused kwargs.
     """
     kwargs = dict(kwargs or {})
-    if callable(env):
-        name = getattr(env, "__name__", type(env).__name__)
-        source = EnvSource(name, lambda: env(**kwargs), None, kwargs)
-    elif ":" in env:
-        source = EnvSource(env, _entry_point(env, kwargs), None, kwargs)
+    if callable(env) or ":" in env:
+        factory = env if callable(env) else _entry_point(env)
+        name = env if isinstance(env, str) else getattr(env, "__name__", type(env).__name__)
+        source = EnvSource(name, _time_limited(factory, kwargs), None, kwargs)
     else:
         env_id = rlcourse_envs.ALIASES.get(env, env)
         try:
@@ -86,15 +95,22 @@ def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource
         source = EnvSource(env_id, lambda: gym.make(env_id, **kwargs), env_id, kwargs)
     try:
         probe = source.make_one()
-    except (TypeError, ValueError, gym.error.Error) as err:
-        raise UsageError(f"cannot make {source.name} with {kwargs or 'no kwargs'}: {err}") from None
+    except Exception as err:  # the env's own code: whatever it raises, say so in one line
+        raise _cannot_make(source.name, kwargs, err) from None
     if not isinstance(probe, gym.Env):
         raise UsageError(f"{source.name} made a {type(probe).__name__}, not a gymnasium.Env")
     probe.close()
     return source
 
 
-def _entry_point(text: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
+def _cannot_make(name: str, kwargs: dict[str, Any], err: Exception) -> UsageError:
+    return UsageError(
+        f"cannot make {name} with {kwargs or 'no kwargs'}: {type(err).__name__}: {err}"
+    )
+
+
+def _entry_point(text: str) -> Callable[..., gym.Env]:
+    """The class or factory ``module:Attr`` names (or gymnasium's ``module:Env-v0`` form)."""
     module_name, _, attr = text.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -102,12 +118,27 @@ def _entry_point(text: str, kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
         raise UsageError(f"cannot import {module_name!r} for env {text!r}: {err}") from None
     target = getattr(module, attr, None)
     if target is None:
-        if attr in gym.registry:  # gymnasium's own "module:Env-v0" form
-            return lambda: gym.make(attr, **kwargs)
+        if attr in gym.registry:
+            return lambda **kwargs: gym.make(attr, **kwargs)
         raise UsageError(f"module {module_name!r} has no {attr!r} (env {text!r})")
     if not callable(target):
         raise UsageError(f"{text!r} is not a class or factory")
-    return lambda: target(**kwargs)
+    return target
+
+
+def _time_limited(factory: Callable[..., gym.Env], kwargs: dict[str, Any]) -> Callable[[], gym.Env]:
+    """``factory(**kwargs)``, wrapped in a TimeLimit when ``max_episode_steps`` is given.
+
+    This is what ``gym.make`` does for registered ids.
+    """
+    kwargs = dict(kwargs)
+    limit = kwargs.pop("max_episode_steps", None)
+
+    def make() -> gym.Env:
+        env = factory(**kwargs)
+        return gym.wrappers.TimeLimit(env, int(limit)) if limit is not None else env
+
+    return make
 
 
 def describe_envs() -> list[tuple[str, str, str]]:
@@ -116,7 +147,7 @@ def describe_envs() -> list[tuple[str, str, str]]:
     rows = []
     for env_id in rlcourse_envs.registered_ids():
         spec = gym.spec(env_id)
-        env_class = gym.envs.registration.load_env_creator(spec.entry_point)
+        env_class = load_env_creator(spec.entry_point)
         doc = (env_class.__doc__ or "").split("## Description", 1)[-1].strip().split("\n\n")[0]
         rows.append((env_id, aliases.get(env_id, ""), " ".join(doc.split())))
     return rows

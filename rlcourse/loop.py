@@ -21,14 +21,18 @@ from rlcourse.results import Results, provenance
 
 STEP_METRICS = ("reward", "optimal_action")
 EPISODE_METRICS = ("return", "length")
+MAX_EPISODE_LENGTH = 1_000_000
+"""Episode mode stops with an error, not a hang, when an episode runs this long."""
 
 
-def _check_budget(runs: int, steps: int | None, episodes: int | None) -> None:
+def _check_budget(runs: int, steps: int | None, episodes: int | None, seed: int) -> None:
     if (steps is None) == (episodes is None):
         raise UsageError("give exactly one of steps or episodes")
     for name, value in (("runs", runs), ("steps", steps), ("episodes", episodes)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def run(
@@ -49,7 +53,7 @@ def run(
     The env is seeded with ``seed`` (a vectorized batch seeds run *i* with ``seed + i``), the agent
     with a generator of its own derived from ``seed``.
     """
-    _check_budget(runs, steps, episodes)
+    _check_budget(runs, steps, episodes, seed)
     env = source.make_runs(runs)
     try:
         obs, _ = env.reset(seed=seed)
@@ -111,6 +115,11 @@ def _run_episodes(env, agent, obs, runs, episodes, progress, desc):
             finished += done
             running_return[done] = 0.0
             running_length[done] = 0
+            if running_length.max() >= MAX_EPISODE_LENGTH:
+                raise UsageError(
+                    f"an episode ran {MAX_EPISODE_LENGTH} steps without ending; give the env a "
+                    "time limit (--env-kwargs max_episode_steps=N) or use --steps"
+                )
     return {"return": returns, "length": lengths}
 
 
@@ -161,7 +170,7 @@ def compare(
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
     """
-    _check_budget(runs, steps, episodes)
+    _check_budget(runs, steps, episodes, seed)
     source = resolve_env(env, env_kwargs)
     probe = source.make_one()
     observation_space, action_space = probe.observation_space, probe.action_space

@@ -18,7 +18,6 @@ import platform
 import shutil
 import subprocess
 import tempfile
-import zipfile
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -99,10 +98,7 @@ class Results:
         leaves either the old directory or the new one, never a mixture.
         """
         target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise UsageError(f"{target} exists and is not a directory")
-        if target.exists() and any(target.iterdir()) and not force:
-            raise UsageError(f"{target} already exists; choose another --out or pass --force")
+        check_output_dir(target, force)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
@@ -125,6 +121,27 @@ class Results:
         return target
 
 
+def check_output_dir(target: Path, force: bool) -> None:
+    """Refuse to write results over anything but an empty directory or, with ``force``, results.
+
+    Even ``force`` never replaces a file or a non-empty directory without a ``manifest.json``:
+    that would delete what is not ours.
+
+    Raises:
+        UsageError: saying what is in the way.
+    """
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise UsageError(f"{target} exists and is not a directory; choose another --out")
+    if not any(target.iterdir()):
+        return
+    if not (target / "manifest.json").is_file():
+        raise UsageError(f"{target} is a non-empty directory without results; choose another --out")
+    if not force:
+        raise UsageError(f"{target} already exists; choose another --out or pass --force")
+
+
 def load_results(directory: str | os.PathLike) -> Results:
     """Read a results directory written by :meth:`Results.save`.
 
@@ -145,10 +162,17 @@ def load_results(directory: str | os.PathLike) -> Results:
             for key in arrays.files:
                 index, _, metric = key.removeprefix("agent").partition(".")
                 data[labels[int(index)]][metric] = arrays[key]
-    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as err:
+    except Exception as err:  # a damaged file can fail in many ways (zip, zlib, json, pickle)
         raise UsageError(f"cannot read results in {path}: {type(err).__name__}: {err}") from None
-    if not any(data.values()):
-        raise UsageError(f"cannot read results in {path}: runs.npz holds no arrays")
+    for label, per_agent in data.items():
+        if not per_agent:
+            raise UsageError(f"cannot read results in {path}: no arrays for agent {label!r}")
+        for metric, values in per_agent.items():
+            if values.ndim != 2 or values.shape[1] == 0:
+                raise UsageError(
+                    f"cannot read results in {path}: {label!r} {metric} has shape {values.shape}, "
+                    "not (runs, x)"
+                )
     return Results(data, manifest)
 
 

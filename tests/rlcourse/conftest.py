@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+
 import pytest
 from rlcourse_helpers import CliResult
 
@@ -13,10 +16,12 @@ def cli(capsys, monkeypatch):
     """Run ``rlcourse.cli.main(argv)`` in-process; argparse's SystemExit becomes the exit code."""
     monkeypatch.delenv("RLCOURSE_DEBUG", raising=False)
 
-    def run(*argv: str) -> CliResult:
+    def run(*parts: str | os.PathLike) -> CliResult:
+        """Strings are split like a shell would; paths are single arguments."""
+        argv = [a for p in parts for a in (shlex.split(p) if isinstance(p, str) else [str(p)])]
         capsys.readouterr()
         try:
-            code = main([str(a) for a in argv])
+            code = main(argv)
         except SystemExit as exit_:
             code = exit_.code
         captured = capsys.readouterr()

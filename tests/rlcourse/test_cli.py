@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import shutil
 import struct
 import subprocess
@@ -21,7 +22,10 @@ from rlcourse import UsageError, load_results
 from rlcourse.cli import main
 
 AGENT_NAMES = ["random", "greedy", "epsilon-greedy", "decaying-epsilon", "ucb", "gradient-bandit"]
-SMALL = ["--steps", "30", "--runs", "8"]
+SMALL = "--steps 30 --runs 8"
+FILES = ["manifest.json", "curves.csv", "summary.csv", "runs.npz", "reward.png"]
+FILES += ["optimal_action.png"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +37,8 @@ def _in_tmp(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def _saved_once(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("template") / "saved"
-    assert main(["compare", "bandit", "--agents", "greedy", "ucb", *SMALL, "--out", str(out)]) == 0
+    argv = shlex.split(f"compare bandit --agents greedy ucb {SMALL}") + ["--out", str(out)]
+    assert main(argv) == 0
     return out
 
 
@@ -72,16 +77,16 @@ def test_agents_lists_all_six(cli):
     assert "    c=2.0" in result.out
 
 
-@pytest.mark.parametrize("command", [[], ["envs"], ["agents"], ["compare"], ["plot"], ["figure"]])
+@pytest.mark.parametrize("command", ["", "envs", "agents", "compare", "plot", "figure"])
 def test_help_of_every_subcommand(cli, command):
-    result = cli(*command, "--help")
+    result = cli(command, "--help")
     assert result.code == 0
     assert "usage: rlcourse" in result.out
     assert result.err == ""
 
 
 def test_compare_help_has_an_example(cli):
-    result = cli("compare", "--help")
+    result = cli("compare --help")
     assert "--agents" in result.out and "--steps" in result.out and "example:" in result.out
 
 
@@ -93,31 +98,14 @@ def test_no_subcommand_is_a_usage_error(cli):
 def test_compare_writes_the_results_directory_and_prints_the_summary(cli, tmp_path):
     out = tmp_path / "run"
     result = cli(
-        "compare",
-        "bandit",
-        "--agents",
-        "greedy",
-        "epsilon-greedy:epsilon=0.1",
-        "--steps",
-        "40",
-        "--runs",
-        "10",
-        "--seed",
-        "3",
+        "compare bandit --agents greedy epsilon-greedy:epsilon=0.1 --steps 40 --runs 10 --seed 3",
         "--out",
         out,
     )
     assert result.code == 0, result.err
-    assert sorted(p.name for p in out.iterdir()) == [
-        "curves.csv",
-        "manifest.json",
-        "optimal_action.png",
-        "reward.png",
-        "runs.npz",
-        "summary.csv",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     for png in ("reward.png", "optimal_action.png"):
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / png).read_bytes()[:8] == PNG_MAGIC
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["agents"] == ["greedy", "epsilon-greedy:epsilon=0.1"]
@@ -135,31 +123,17 @@ def test_compare_writes_the_results_directory_and_prints_the_summary(cli, tmp_pa
         assert line.split()[-1] == "10"
     # The same numbers a Python compare with the same arguments gives.
     same = rlcourse.compare(
-        "bandit",
-        ["greedy", "epsilon-greedy:epsilon=0.1"],
-        runs=10,
-        steps=40,
-        seed=3,
+        "bandit", ["greedy", "epsilon-greedy:epsilon=0.1"], runs=10, steps=40, seed=3,
         progress=False,
-    )
+    )  # fmt: skip
     np.testing.assert_allclose(summary["mean"], same.summary["mean"], rtol=1e-5)
 
 
 def test_compare_episodes_and_env_kwargs(cli, tmp_path):
     out = tmp_path / "lake"
     result = cli(
-        "compare",
-        "FrozenLake-v1",
-        "--agents",
-        "random",
-        "--episodes",
-        "5",
-        "--runs",
-        "4",
-        "--env-kwargs",
-        "is_slippery=false",
-        "map_name=4x4",
-        "--out",
+        "compare FrozenLake-v1 --agents random --episodes 5 --runs 4",
+        "--env-kwargs is_slippery=false map_name=4x4 --out",
         out,
     )
     assert result.code == 0, result.err
@@ -171,14 +145,9 @@ def test_compare_episodes_and_env_kwargs(cli, tmp_path):
 
 
 def test_env_kwargs_numbers_reach_the_env(cli, tmp_path):
-    args = ["--agents", "random", "--steps", "20", "--runs", "30", "--seed", "1"]
-    assert cli("compare", "bandit", *args, "--out", tmp_path / "a").code == 0
-    assert (
-        cli(
-            "compare", "bandit", *args, "--env-kwargs", "value_mean=4", "--out", tmp_path / "b"
-        ).code
-        == 0
-    )
+    command = "compare bandit --agents random --steps 20 --runs 30 --seed 1"
+    assert cli(command, "--out a").code == 0
+    assert cli(command, "--env-kwargs value_mean=4 --out b").code == 0
     base, shifted = load_results(tmp_path / "a"), load_results(tmp_path / "b")
     assert shifted.manifest["env_kwargs"] == {"value_mean": 4}
     difference = shifted.data["random"]["reward"].mean() - base.data["random"]["reward"].mean()
@@ -191,94 +160,53 @@ def test_compare_a_module_class_env(cli, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         result = cli(
-            "compare",
-            f"{name}:Counting",
-            "--agents",
-            "random",
-            "--episodes",
-            "3",
-            "--runs",
-            "2",
-            "--env-kwargs",
-            "length=4",
-            "--out",
-            tmp_path / "mine",
+            f"compare {name}:Counting --agents random --episodes 3 --runs 2",
+            "--env-kwargs length=4 --out mine",
         )
     finally:
         sys.modules.pop(name, None)
     assert result.code == 0, result.err
-    np.testing.assert_array_equal(
-        load_results(tmp_path / "mine").data["random"]["length"], np.full((2, 3), 4)
-    )
+    lengths = load_results(tmp_path / "mine").data["random"]["length"]
+    np.testing.assert_array_equal(lengths, np.full((2, 3), 4))
 
 
 def test_same_seed_same_results_different_seed_different(cli, tmp_path):
     def arrays(out, seed):
-        assert (
-            cli(
-                "compare",
-                "bandit",
-                "--agents",
-                "epsilon-greedy:epsilon=0.1",
-                *SMALL,
-                "--seed",
-                seed,
-                "--out",
-                out,
-            ).code
-            == 0
-        )
+        command = f"compare bandit --agents epsilon-greedy:epsilon=0.1 {SMALL} --seed {seed}"
+        assert cli(command, "--out", out).code == 0
         return load_results(out).data["epsilon-greedy:epsilon=0.1"]["reward"]
 
     first, again, other = arrays("a", 5), arrays("b", 5), arrays("c", 6)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
-    assert (tmp_path / "a" / "summary.csv").read_bytes() == (
-        tmp_path / "b" / "summary.csv"
-    ).read_bytes()
+    summaries = [(tmp_path / d / "summary.csv").read_bytes() for d in "ab"]
+    assert summaries[0] == summaries[1]
 
 
 def test_default_out_is_under_results(cli, tmp_path):
-    result = cli("compare", "bandit", "--agents", "greedy", "--steps", "5", "--runs", "2")
+    result = cli("compare bandit --agents greedy --steps 5 --runs 2")
     assert result.code == 0, result.err
     (made,) = (tmp_path / "results").iterdir()
-    assert made.name.startswith("Bandit-v0-") or made.name.startswith("bandit-")
+    assert made.name.startswith("bandit-")
     assert (made / "runs.npz").is_file()
 
 
+def run_script(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the installed ``rlcourse`` console script, as a user would."""
+    return subprocess.run(
+        [console_script(), *shlex.split(command)],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
 def test_the_console_script(tmp_path):
-    completed = subprocess.run(
-        [
-            console_script(),
-            "compare",
-            "bandit",
-            "--agents",
-            "greedy",
-            "ucb:c=1",
-            "--steps",
-            "50",
-            "--runs",
-            "20",
-            "--out",
-            "out",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    completed = run_script(
+        "compare bandit --agents greedy ucb:c=1 --steps 50 --runs 20 --out out", tmp_path
     )
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     out = tmp_path / "out"
-    for name in (
-        "manifest.json",
-        "curves.csv",
-        "summary.csv",
-        "runs.npz",
-        "reward.png",
-        "optimal_action.png",
-    ):
-        assert (out / name).is_file(), name
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     rows = [line.split() for line in completed.stdout.splitlines()]
     assert rows[1] == ["agent", "metric", "mean", "95%", "CI", "n"]
     assert [row[:2] for row in rows[2:]] == [
@@ -290,26 +218,13 @@ def test_the_console_script(tmp_path):
     assert all(row[-1] == "20" for row in rows[2:])
     loaded = load_results(out)
     assert loaded.data["greedy"]["reward"].shape == (20, 50)
+    summary = pd.read_csv(out / "summary.csv")
+    for row, (_, expected) in zip(rows[2:], summary.iterrows(), strict=True):
+        assert row[2] == f"{expected['mean']:.3f}"
 
 
 def test_the_console_script_refuses_bad_input(tmp_path):
-    completed = subprocess.run(
-        [
-            console_script(),
-            "compare",
-            "bandit",
-            "--agents",
-            "nobody",
-            "--steps",
-            "5",
-            "--out",
-            "out",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    completed = run_script("compare bandit --agents nobody --steps 5 --out out", tmp_path)
     assert completed.returncode == 2
     lines = [line for line in completed.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "nobody" in lines[0]
@@ -319,103 +234,54 @@ def test_the_console_script_refuses_bad_input(tmp_path):
 
 
 # -- bad input: one line on stderr, exit 2, nothing written ----------------------------------------
-BAD_COMPARE = {
-    "unknown env": (["compare", "nowhere-v0", "--agents", "greedy", "--steps", "5"], "nowhere-v0"),
-    "unknown agent": (
-        ["compare", "bandit", "--agents", "greedy", "wizard", "--steps", "5"],
-        "wizard",
-    ),
-    "epsilon above 1": (
-        ["compare", "bandit", "--agents", "epsilon-greedy:epsilon=1.5", "--steps", "5"],
-        "epsilon",
-    ),
-    "epsilon below 0": (
-        ["compare", "bandit", "--agents", "epsilon-greedy:epsilon=-0.1", "--steps", "5"],
-        "epsilon",
-    ),
-    "non-numeric epsilon": (
-        ["compare", "bandit", "--agents", "epsilon-greedy:epsilon=abc", "--steps", "5"],
-        "epsilon",
-    ),
-    "unknown parameter": (
-        ["compare", "bandit", "--agents", "ucb:temperature=2", "--steps", "5"],
-        "temperature",
-    ),
-    "not KEY=VALUE": (["compare", "bandit", "--agents", "ucb:c", "--steps", "5"], "ucb:c"),
-    "negative steps": (["compare", "bandit", "--agents", "greedy", "--steps", "-5"], "--steps"),
-    "zero steps": (["compare", "bandit", "--agents", "greedy", "--steps", "0"], "--steps"),
-    "non-numeric steps": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "many"],
-        "--steps",
-    ),
-    "negative episodes": (
-        ["compare", "bandit", "--agents", "greedy", "--episodes", "-2"],
-        "--episodes",
-    ),
-    "negative runs": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--runs", "-1"],
-        "--runs",
-    ),
-    "zero runs": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--runs", "0"],
-        "--runs",
-    ),
-    "no budget": (["compare", "bandit", "--agents", "greedy"], "--steps"),
-    "two budgets": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--episodes", "5"],
-        "--episodes",
-    ),
-    "no agents": (["compare", "bandit", "--steps", "5"], "--agents"),
-    "greedy on CartPole": (
-        ["compare", "CartPole-v1", "--agents", "greedy", "--steps", "5"],
-        "random",
-    ),
-    "ucb on CartPole": (
-        ["compare", "CartPole-v1", "--agents", "random", "ucb", "--episodes", "2"],
-        "ucb",
-    ),
+BAD_INPUT = {
+    # name: (command line, a word the error line must mention)
+    "unknown env": ("compare nowhere-v0 --agents greedy --steps 5", "nowhere-v0"),
+    "unknown agent": ("compare bandit --agents greedy wizard --steps 5", "wizard"),
+    "epsilon above 1": ("compare bandit --agents epsilon-greedy:epsilon=1.5 --steps 5", "epsilon"),
+    "epsilon below 0": ("compare bandit --agents epsilon-greedy:epsilon=-0.1 --steps 5", "epsilon"),
+    "non-numeric epsilon": ("compare bandit --agents epsilon-greedy:epsilon=abc --steps 5", "abc"),
+    "unknown parameter": ("compare bandit --agents ucb:temperature=2 --steps 5", "temperature"),
+    "not KEY=VALUE": ("compare bandit --agents ucb:c --steps 5", "ucb:c"),
+    "negative steps": ("compare bandit --agents greedy --steps -5", "--steps"),
+    "zero steps": ("compare bandit --agents greedy --steps 0", "--steps"),
+    "non-numeric steps": ("compare bandit --agents greedy --steps many", "--steps"),
+    "negative episodes": ("compare bandit --agents greedy --episodes -2", "--episodes"),
+    "negative runs": ("compare bandit --agents greedy --steps 5 --runs -1", "--runs"),
+    "zero runs": ("compare bandit --agents greedy --steps 5 --runs 0", "--runs"),
+    "non-numeric runs": ("compare bandit --agents greedy --steps 5 --runs lots", "--runs"),
+    "no budget": ("compare bandit --agents greedy", "--steps"),
+    "two budgets": ("compare bandit --agents greedy --steps 5 --episodes 5", "--episodes"),
+    "no agents": ("compare bandit --steps 5", "--agents"),
+    "greedy on CartPole": ("compare CartPole-v1 --agents greedy --steps 5", "random"),
+    "ucb on CartPole": ("compare CartPole-v1 --agents random ucb --episodes 2", "ucb"),
     "unknown env kwarg": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--env-kwargs", "arms_count=3"],
+        "compare bandit --agents greedy --steps 5 --env-kwargs arms_count=3",
         "arms_count",
     ),
-    "bad env kwarg value": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--env-kwargs", "k=-1"],
-        "k",
-    ),
+    "bad env kwarg value": ("compare bandit --agents greedy --steps 5 --env-kwargs k=-1", "k"),
     "env kwarg not K=V": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--env-kwargs", "value_mean"],
+        "compare bandit --agents greedy --steps 5 --env-kwargs value_mean",
         "value_mean",
     ),
     "unimportable module:Class": (
-        ["compare", "no_such_module_abc:Env", "--agents", "random", "--steps", "5"],
+        "compare no_such_module_abc:Env --agents random --steps 5",
         "no_such_module_abc",
     ),
-    "negative seed": (
-        ["compare", "bandit", "--agents", "greedy", "--steps", "5", "--seed", "-1"],
-        "seed",
-    ),
+    "negative seed": ("compare bandit --agents greedy --steps 5 --seed -1", "seed"),
     "env kwarg the env refuses with KeyError": (
-        [
-            "compare",
-            "FrozenLake-v1",
-            "--agents",
-            "random",
-            "--episodes",
-            "2",
-            "--env-kwargs",
-            "map_name=9x9",
-        ],
+        "compare FrozenLake-v1 --agents random --episodes 2 --env-kwargs map_name=9x9",
         "9x9",
     ),
-    "unknown figure": (["figure", "9.9"], "9.9"),
-    "figure with zero runs": (["figure", "2.2", "--runs", "0"], "--runs"),
+    "unknown figure": ("figure 9.9", "9.9"),
+    "figure with zero runs": ("figure 2.2 --runs 0", "--runs"),
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_COMPARE))
-def test_bad_compare_input(cli, tmp_path, case):
-    argv, mentioned = BAD_COMPARE[case]
-    result = cli(*argv, "--out", tmp_path / "out")
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input(cli, tmp_path, case):
+    command, mentioned = BAD_INPUT[case]
+    result = cli(command, "--out", tmp_path / "out")
     line = assert_usage_error(result)
     assert mentioned in line
     assert result.out == ""
@@ -424,20 +290,7 @@ def test_bad_compare_input(cli, tmp_path, case):
 
 def test_existing_out_is_refused_and_kept(cli, saved):
     before = snapshot(saved)
-    result = cli(
-        "compare",
-        "bandit",
-        "--agents",
-        "ucb",
-        "--steps",
-        "9",
-        "--runs",
-        "3",
-        "--seed",
-        "9",
-        "--out",
-        saved,
-    )
+    result = cli("compare bandit --agents ucb --steps 9 --runs 3 --seed 9 --out", saved)
     line = assert_usage_error(result)
     assert "--force" in line and str(saved) in line
     assert snapshot(saved) == before
@@ -446,33 +299,19 @@ def test_existing_out_is_refused_and_kept(cli, saved):
 def test_existing_out_with_user_files_is_refused_and_kept(cli, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
-    assert_usage_error(cli("compare", "bandit", "--agents", "greedy", *SMALL, "--out", "mine"))
+    assert_usage_error(cli(f"compare bandit --agents greedy {SMALL} --out mine"))
     assert snapshot(tmp_path / "mine") == {"thesis.tex": b"precious"}
 
 
 def test_bad_input_with_force_loses_nothing(cli, saved):
     before = snapshot(saved)
-    result = cli("compare", "bandit", "--agents", "wizard", *SMALL, "--out", saved, "--force")
+    result = cli(f"compare bandit --agents wizard {SMALL} --force --out", saved)
     assert_usage_error(result)
     assert snapshot(saved) == before
 
 
 def test_force_overwrites(cli, saved):
-    result = cli(
-        "compare",
-        "bandit",
-        "--agents",
-        "ucb",
-        "--steps",
-        "9",
-        "--runs",
-        "3",
-        "--seed",
-        "9",
-        "--out",
-        saved,
-        "--force",
-    )
+    result = cli("compare bandit --agents ucb --steps 9 --runs 3 --seed 9 --force --out", saved)
     assert result.code == 0, result.err
     loaded = load_results(saved)
     assert loaded.agents == ["ucb"]
@@ -483,7 +322,7 @@ def test_force_overwrites(cli, saved):
 
 def test_out_that_is_a_file_is_refused(cli, tmp_path):
     (tmp_path / "notes").write_text("keep me")
-    result = cli("compare", "bandit", "--agents", "greedy", *SMALL, "--out", "notes")
+    result = cli(f"compare bandit --agents greedy {SMALL} --out notes")
     assert_usage_error(result)
     assert (tmp_path / "notes").read_text() == "keep me"
 
@@ -502,46 +341,46 @@ def test_plot_replots_from_disk(cli, saved):
     assert result.code == 0, result.err
     assert {Path(line).name for line in result.out.split()} == {"reward.png", "optimal_action.png"}
     for name in ("reward.png", "optimal_action.png"):
-        assert (saved / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (saved / name).read_bytes()[:8] == PNG_MAGIC
 
 
 def test_plot_one_metric_to_a_file_and_force(cli, saved, tmp_path):
     target = tmp_path / "curve.png"
-    result = cli("plot", saved, "--metric", "optimal_action", "--out", target)
+    result = cli("plot", saved, "--metric optimal_action --out", target)
     assert result.code == 0, result.err
     assert result.out.strip() == str(target)
-    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert target.read_bytes()[:8] == PNG_MAGIC
 
     target.write_bytes(b"old")
-    line = assert_usage_error(cli("plot", saved, "--metric", "reward", "--out", target))
+    line = assert_usage_error(cli("plot", saved, "--metric reward --out", target))
     assert "--force" in line
     assert target.read_bytes() == b"old"
 
-    assert cli("plot", saved, "--metric", "reward", "--out", target, "--force").code == 0
-    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli("plot", saved, "--metric reward --force --out", target).code == 0
+    assert target.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_plot_study(cli, tmp_path):
     out = tmp_path / "study"
-    agents = ["epsilon-greedy:epsilon=1/16", "epsilon-greedy:epsilon=1/4", "ucb:c=1", "ucb:c=2"]
-    assert cli("compare", "bandit", "--agents", *agents, *SMALL, "--out", out).code == 0
-    result = cli("plot", out, "--kind", "study")
+    agents = "epsilon-greedy:epsilon=1/16 epsilon-greedy:epsilon=1/4 ucb:c=1 ucb:c=2"
+    assert cli(f"compare bandit --agents {agents} {SMALL} --out", out).code == 0
+    result = cli("plot", out, "--kind study")
     assert result.code == 0, result.err
-    assert (out / "study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "study.png").read_bytes()[:8] == PNG_MAGIC
 
 
 @pytest.mark.parametrize(
     "extra",
     [
-        ["--metric", "regret"],
-        ["--kind", "study"],  # greedy and ucb are no parameter study
-        ["--kind", "violin"],
-        ["--out", "one.png"],  # two metrics, one file
+        "--metric regret",
+        "--kind study",  # greedy and ucb are no parameter study
+        "--kind violin",
+        "--out one.png",  # two metrics, one file
     ],
 )
 def test_plot_refuses_bad_requests(cli, saved, extra):
     before = snapshot(saved)
-    assert_usage_error(cli("plot", saved, *extra))
+    assert_usage_error(cli("plot", saved, extra))
     assert snapshot(saved) == before
     assert not Path("one.png").exists()
 
@@ -607,7 +446,7 @@ def test_plot_a_missing_directory(cli, tmp_path):
 
 # -- figure ----------------------------------------------------------------------------------------
 def test_figure_list(cli):
-    result = cli("figure", "--list")
+    result = cli("figure --list")
     assert result.code == 0
     for number in ("2.2", "2.3", "2.4", "2.5", "2.6"):
         assert f"Figure {number}:" in result.out
@@ -616,7 +455,7 @@ def test_figure_list(cli):
 
 def test_figure_runs_small(cli, tmp_path):
     out = tmp_path / "fig"
-    result = cli("figure", "2.2", "--runs", "6", "--steps", "20", "--out", out)
+    result = cli("figure 2.2 --runs 6 --steps 20 --out", out)
     assert result.code == 0, result.err
     assert {"reward.png", "optimal_action.png", "runs.npz"} <= {p.name for p in out.iterdir()}
     assert load_results(out).agents == [
@@ -624,12 +463,12 @@ def test_figure_runs_small(cli, tmp_path):
         "epsilon-greedy:epsilon=0.01",
         "epsilon-greedy:epsilon=0.1",
     ]
-    assert_usage_error(cli("figure", "2.2", "--runs", "6", "--steps", "20", "--out", out))
+    assert_usage_error(cli("figure 2.2 --runs 6 --steps 20 --out", out))  # exists already
 
 
 def test_figure_study_runs_small(cli, tmp_path):
     out = tmp_path / "fig26"
-    result = cli("figure", "2.6", "--runs", "3", "--steps", "10", "--out", out)
+    result = cli("figure 2.6 --runs 3 --steps 10 --out", out)
     assert result.code == 0, result.err
     assert (out / "study.png").is_file()
     assert "mean reward over all 10 steps" in result.out

@@ -241,12 +241,13 @@ def test_hand_built_results_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.data["a"]["reward"], data["a"]["reward"])
 
 
-def test_save_refuses_a_non_empty_directory_without_force(results, tmp_path):
+@pytest.mark.parametrize("force", [False, True])
+def test_save_never_replaces_a_directory_that_holds_no_results(results, tmp_path, force):
     target = tmp_path / "res"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
-    with pytest.raises(UsageError, match="exists"):
-        results.save(target)
+    with pytest.raises(UsageError, match="non-empty directory without results"):
+        results.save(target, force=force)
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
     assert (target / "notes.txt").read_text() == "mine"
 
@@ -395,6 +396,7 @@ def _fake(labels):
         # a parameter that is not numeric
         ["decaying-epsilon:schedule=linear", "decaying-epsilon:schedule=inverse"],
     ],
+    ids=["two-parameters-vary", "family-of-one", "nothing-varies", "not-numeric"],
 )
 def test_plot_study_refuses_what_is_not_a_one_parameter_study(labels, tmp_path):
     with pytest.raises(UsageError):
