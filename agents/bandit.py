@@ -1,11 +1,6 @@
-"""Bandit learners (Sutton & Barto ch. 2) over a batch of runs: action-value estimates, preferences.
+"""The gradient bandit (Sutton & Barto §2.8): action preferences learned by gradient ascent.
 
-Both keep one table per run and per observed state (a bandit has one state), shaped
-``(n_runs, n_states, n_actions)``, and leave the choice of action to a shared strategy
-(:mod:`agents.strategies`).
-
-Tables are laid out runs-innermost (Fortran order): reductions over the few actions then run
-along contiguous memory, and one update per run is a gather/scatter on the flat table.
+Action-value learners (bandit estimates and tabular TD control) are in :mod:`agents.tabular`.
 """
 
 from __future__ import annotations
@@ -14,78 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.strategies import Softmax, Strategy, sample
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """How action values are estimated from rewards."""
-
-    alpha: float | None = None
-    """Constant step size in (0, 1]; none averages the samples (step 1/n)."""
-    initial: float = 0.0
-    """Initial estimate Q1 of every action value (high values explore: optimistic)."""
-
-    def __post_init__(self):
-        if self.alpha is not None and not 0.0 < self.alpha <= 1.0:
-            raise ValueError(
-                f"alpha must be in (0, 1] (or none for sample averages), got {self.alpha}"
-            )
-
-
-def batch_table(n_runs: int, n_states: int, n_actions: int, fill: float = 0.0) -> np.ndarray:
-    """A ``(n_runs, n_states, n_actions)`` table, runs-innermost in memory."""
-    return np.full((n_runs, n_states, n_actions), float(fill), order="F")
-
-
-def flat_index(rows: np.ndarray, n_states: int, states, actions) -> np.ndarray:
-    """Positions of ``table[run, states[run], actions[run]]`` in ``table.ravel("F")``.
-
-    ``rows`` is ``np.arange(n_runs)``, passed in because callers keep it.
-    """
-    return rows + len(rows) * (states + n_states * actions)
-
-
-class ActionValueAgent:
-    """Action-value estimates Q(a) learned from rewards, acted on by an exploration strategy.
-
-    Update (Sutton & Barto eq. 2.3/2.5): ``Q(a) += step · (R − Q(a))`` with ``step = 1/N(a)``
-    (sample average) or a constant ``alpha``.
-    """
-
-    def __init__(self, strategy: Strategy, estimate: Estimate, n_states: int, n_actions: int):
-        self.strategy, self.estimate = strategy, estimate
-        self.n_states, self.n_actions = n_states, n_actions
-
-    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
-        """Fresh estimates (all ``initial``) and counts (all 0)."""
-        self.rng = rng
-        self.q = batch_table(n_runs, self.n_states, self.n_actions, self.estimate.initial)
-        self.counts = batch_table(n_runs, self.n_states, self.n_actions)
-        self.q_flat, self.counts_flat = self.q.ravel("F"), self.counts.ravel("F")  # views
-        self.rows = np.arange(n_runs)
-        self.t = 0
-
-    def _at(self, table: np.ndarray, obs) -> np.ndarray:
-        if self.n_states == 1:
-            return table[:, 0]  # a view: no copy on the bandit's hot path
-        return table[self.rows, np.asarray(obs)]
-
-    def act(self, obs) -> np.ndarray:
-        """The strategy's choice over the current estimates."""
-        return self.strategy.select(
-            self._at(self.q, obs), self.rng, self.t, self._at(self.counts, obs)
-        )
-
-    def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
-        """Move the chosen action's estimate toward the reward."""
-        index = flat_index(self.rows, self.n_states, 0 if self.n_states == 1 else obs, action)
-        n = self.counts_flat[index] + 1.0
-        self.counts_flat[index] = n
-        q = self.q_flat[index]
-        step = self.estimate.alpha if self.estimate.alpha is not None else 1.0 / n
-        self.q_flat[index] = q + step * (reward - q)
-        self.t += 1
+from agents.strategies import Softmax, sample
+from agents.tabular import batch_table, flat_index
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from gymnasium import spaces
 
-from agents.bandit import ActionValueAgent, Estimate, GradientBanditAgent, Preferences
+from agents.bandit import GradientBanditAgent, Preferences
 from agents.base import (
     Agent,
     SpecError,
@@ -20,6 +20,7 @@ from agents.base import (
     parse_spec,
 )
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
+from agents.tabular import ActionValueAgent, Estimate
 from agents.uniform import RandomAgent
 
 

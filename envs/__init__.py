@@ -8,13 +8,21 @@
 from gymnasium.envs.registration import register, registry
 
 #: Short names accepted wherever an env id is (the CLI, ``rlcourse.compare``).
-ALIASES: dict[str, str] = {"bandit": "rlcourse/Bandit-v0"}
+ALIASES: dict[str, str] = {"bandit": "rlcourse/Bandit-v0", "gridworld": "rlcourse/GridWorld-v0"}
 
 if "rlcourse/Bandit-v0" not in registry:
     register(
         id="rlcourse/Bandit-v0",
         entry_point="envs.bandit:BanditEnv",
         vector_entry_point="envs.bandit:BanditVectorEnv",
+        max_episode_steps=1000,
+    )
+
+if "rlcourse/GridWorld-v0" not in registry:
+    register(
+        id="rlcourse/GridWorld-v0",
+        entry_point="envs.gridworld:GridWorldEnv",
+        vector_entry_point="envs.gridworld:GridWorldVectorEnv",
         max_episode_steps=1000,
     )
 

@@ -9,8 +9,9 @@ from scipy.stats import chisquare
 
 import agents
 import envs  # noqa: F401  (registers rlcourse/Bandit-v0)
-from agents.bandit import ActionValueAgent, Estimate, GradientBanditAgent, Preferences
+from agents.bandit import GradientBanditAgent, Preferences
 from agents.strategies import UCB, EpsilonGreedy, Greedy
+from agents.tabular import ActionValueAgent, Estimate
 from agents.uniform import RandomAgent
 
 P_MIN = 1e-3
@@ -52,13 +53,13 @@ def test_sample_average_estimates_are_per_run_action_means():
     assert agent.t == steps
 
 
-def test_sample_averages_per_state_for_tabular_observations():
+def test_bandit_learner_averages_rewards_per_state():
     n_runs, n_states, n_actions, steps = 10, 3, 4, 80
     rng = np.random.default_rng(2)
     obs = rng.integers(n_states, size=(steps, n_runs))
     actions = rng.integers(n_actions, size=(steps, n_runs))
     rewards = rng.normal(size=(steps, n_runs))
-    agent = ActionValueAgent(Greedy(), Estimate(initial=3.0), n_states, n_actions)
+    agent = ActionValueAgent(Greedy(), Estimate(initial=3.0, learner="bandit"), n_states, n_actions)
     agent.reset(n_runs, np.random.default_rng(3))
     feed(agent, obs, actions, rewards)
 

@@ -10,9 +10,10 @@ from gymnasium import spaces
 import agents
 import envs  # noqa: F401  (registers rlcourse/Bandit-v0)
 from agents import SpecError, format_spec, parse_spec
-from agents.bandit import ActionValueAgent, GradientBanditAgent
+from agents.bandit import GradientBanditAgent
 from agents.base import parse_number
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
+from agents.tabular import ActionValueAgent
 from agents.uniform import RandomAgent
 
 BANDIT = gym.make("rlcourse/Bandit-v0")
@@ -210,11 +211,11 @@ def test_unknown_agent_lists_the_known_names():
     [
         (
             "epsilon-greedy:eps=0.1",
-            "agent 'epsilon-greedy' has no parameter 'eps' (parameters: epsilon, alpha, initial)",
+            "agent 'epsilon-greedy' has no parameter 'eps' (parameters: epsilon, alpha, initial, learner, gamma)",
         ),
         (
             "ucb:temperature=1",
-            "agent 'ucb' has no parameter 'temperature' (parameters: c, alpha, initial)",
+            "agent 'ucb' has no parameter 'temperature' (parameters: c, alpha, initial, learner, gamma)",
         ),
         ("random:epsilon=0.1", "agent 'random' has no parameter 'epsilon' (parameters: none)"),
         ("epsilon-greedy:epsilon=abc", "agent 'epsilon-greedy': epsilon='abc' is not a number"),
@@ -274,7 +275,7 @@ def test_parse_spec_alone_refuses_malformed_specs():
 def test_bad_keyword_params_raise_spec_error():
     with raises_exactly("agent 'epsilon-greedy': epsilon must be in [0, 1], got 3"):
         make("epsilon-greedy", epsilon=3)
-    with raises_exactly("agent 'ucb' has no parameter 'k' (parameters: c, alpha, initial)"):
+    with raises_exactly("agent 'ucb' has no parameter 'k' (parameters: c, alpha, initial, learner, gamma)"):
         make("ucb", k=3)
 
 
