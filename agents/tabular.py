@@ -86,15 +86,15 @@ class ActionValueAgent:
         self.t = 0
         self.planned: np.ndarray | None = None  # SARSA's next actions, chosen at update
 
-    def _at(self, table: np.ndarray, states) -> np.ndarray:
-        """Each run's row of ``table`` for its state: ``(n_runs, n_actions)``."""
-        if self.n_states == 1:
+    def _at(self, table: np.ndarray, states, rows=None) -> np.ndarray:
+        """Each run's row of ``table`` for its state: ``(n_runs, n_actions)`` (or ``rows`` only)."""
+        if self.n_states == 1 and rows is None:
             return table[:, 0]  # a view: no copy on the bandit's hot path
-        return table[self.rows, np.asarray(states)]
+        return table[self.rows if rows is None else rows, np.asarray(states)]
 
-    def _choose(self, states) -> np.ndarray:
+    def _choose(self, states, rows=None) -> np.ndarray:
         return self.strategy.select(
-            self._at(self.q, states), self.rng, self.t, self._at(self.counts, states)
+            self._at(self.q, states, rows), self.rng, self.t, self._at(self.counts, states, rows)
         )
 
     def act(self, obs) -> np.ndarray:
@@ -102,9 +102,10 @@ class ActionValueAgent:
         planned, self.planned = self.planned, None
         if planned is None:
             return self._choose(obs)
-        if (planned >= 0).all():
-            return planned
-        return np.where(planned >= 0, planned, self._choose(obs))  # -1: the episode restarted
+        restarted = np.flatnonzero(planned < 0)  # their episode ended: choose in the new one
+        if len(restarted):
+            planned[restarted] = self._choose(np.asarray(obs)[restarted], restarted)
+        return planned
 
     def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """Move ``Q(obs, action)`` toward the learner's target."""

@@ -131,9 +131,11 @@ def make_model(layout: str | Layout, **rewards: float) -> GridModel:
 class _Observer:
     """Observation space and encoding for one of :data:`OBSERVATIONS`."""
 
-    def __init__(self, model: GridModel, kind: str, cell: int):
+    def __init__(self, model: GridModel, kind: str, cell: int | None):
         if kind not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {kind!r}")
+        if cell is None:  # at least 40 pixels a side: SB3's CnnPolicy needs 36
+            cell = max(1, -(-40 // min(model.rows, model.cols)))
         if int(cell) < 1:
             raise ValueError(f"cell_size must be >= 1 pixel, got {cell}")
         self.model, self.kind, self.cell = model, kind, int(cell)
@@ -193,7 +195,8 @@ class GridWorldEnv(gym.Env):
     ## Observation Space
     `observation="index"` (default): `Discrete(rows*cols)`, the cell `row*cols + col`.
     `"onehot"`: `Box(0, 1, (rows*cols,), float32)`. `"coords"`: `MultiDiscrete([rows, cols])`.
-    `"rgb"`: `Box(0, 255, (rows*cell_size, cols*cell_size, 3), uint8)`, the agent a red square.
+    `"rgb"`: `Box(0, 255, (rows*cell_size, cols*cell_size, 3), uint8)`, the agent a red square;
+    `cell_size` defaults to the smallest giving at least 40 pixels a side.
 
     ## Rewards
     `step_reward` per step (default −1), `goal_reward` for the step into `G` (default −1),
@@ -208,7 +211,7 @@ class GridWorldEnv(gym.Env):
     The model `P[s][a] = [(prob, next_state, reward, terminated), ...]` is `env.unwrapped.P`.
 
     ## Arguments
-    `layout` (default `"4x4"`), `observation`, `cell_size` (8), `step_reward`, `goal_reward`,
+    `layout` (default `"4x4"`), `observation`, `cell_size`, `step_reward`, `goal_reward`,
     `pit_reward`, `cliff_reward`, `slip`, `render_mode` (`"ansi"`, `"rgb_array"`).
     """
 
@@ -218,7 +221,7 @@ class GridWorldEnv(gym.Env):
         self,
         layout: str | Layout = "4x4",
         observation: str = "index",
-        cell_size: int = 8,
+        cell_size: int | None = None,
         render_mode: str | None = None,
         **rewards: float,
     ):
@@ -278,7 +281,7 @@ class GridWorldVectorEnv(NativeVectorEnv):
         num_envs: int = 1,
         layout: str | Layout = "4x4",
         observation: str = "index",
-        cell_size: int = 8,
+        cell_size: int | None = None,
         max_episode_steps: int | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
