@@ -34,6 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
 def _env_kwargs(items: list[str]) -> dict:
     """``K=V`` strings to a dict; values are numbers, booleans or strings."""
     kwargs = {}
@@ -138,7 +148,7 @@ def cmd_plot(args) -> int:
 
 
 def cmd_figure(args) -> int:
-    """Reproduce one of Sutton & Barto's chapter-2 figures."""
+    """Reproduce a figure of Sutton & Barto (2nd ed.): the chapter-2 testbed, Figure 6.4."""
     import rlcourse
     from rlcourse.figures import FIGURES, compare_command
     from rlcourse.results import check_output_dir
@@ -148,18 +158,24 @@ def cmd_figure(args) -> int:
             print(f"Figure {number}: {figure.title}\n  {compare_command(number)}")
         return 0
     figure = FIGURES[args.number]
+    if (args.steps and not figure.steps) or (args.episodes and not figure.episodes):
+        unit = "--steps" if figure.steps else "--episodes"
+        raise UsageError(f"figure {args.number} has a budget in {unit[2:]}: use {unit}")
     out = Path(args.out or f"results/fig{args.number}")
     check_output_dir(out, args.force)
     print(f"Figure {args.number}: {figure.title}", file=sys.stderr)
     results = rlcourse.compare(
-        "bandit",
+        figure.env,
         list(figure.agents),
-        runs=args.runs,
-        steps=args.steps,
+        runs=args.runs or figure.runs,
+        steps=(args.steps or figure.steps) if figure.steps else None,
+        episodes=(args.episodes or figure.episodes) if figure.episodes else None,
         seed=args.seed,
         env_kwargs=figure.env_kwargs,
         command=shlex.join(["rlcourse", *args.argv]),
     )
+    if figure.ylim:
+        results.manifest["plot"] = {"ylim": figure.ylim}
     _save_and_plot(results, out, args.force, figure.kind)
     if figure.kind == "study":
         _print_study(results)
@@ -216,7 +232,7 @@ def build_parser() -> Parser:
         "--episodes", type=_positive_int, help="episodes per run (per-episode metrics)"
     )
     p.add_argument("--runs", type=_positive_int, default=100, help="independent runs (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of everything (default 0)")
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
@@ -236,15 +252,15 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(
-        "figure", help="reproduce a Sutton & Barto chapter-2 figure", description=cmd_figure.__doc__
+        "figure", help="reproduce a Sutton & Barto figure", description=cmd_figure.__doc__
     )
     p.add_argument("number", nargs="?", choices=list(FIGURES), help="figure number")
     p.add_argument("--list", action="store_true", help="list figures and their compare commands")
-    p.add_argument(
-        "--runs", type=_positive_int, default=2000, help="independent runs (default 2000)"
-    )
-    p.add_argument("--steps", type=_positive_int, default=1000, help="steps per run (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--runs", type=_positive_int, help="independent runs (default: the book's)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=_positive_int, help="steps per run (default: the book's)")
+    budget.add_argument("--episodes", type=_positive_int, help="episodes per run (likewise)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
     p.add_argument("--out", help="results directory (default results/figN)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_figure)

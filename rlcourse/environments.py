@@ -99,6 +99,12 @@ def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource
         raise _cannot_make(source.name, kwargs, err) from None
     if not isinstance(probe, gym.Env):
         raise UsageError(f"{source.name} made a {type(probe).__name__}, not a gymnasium.Env")
+    for kind in ("observation", "action"):
+        space = getattr(probe, f"{kind}_space", None)
+        if not isinstance(space, gym.spaces.Space):
+            raise UsageError(
+                f"env {source.name} has no valid {kind}_space ({space!r}): no agent fits it"
+            )
     probe.close()
     return source
 
@@ -136,6 +142,9 @@ def _time_limited(factory: Callable[..., gym.Env], kwargs: dict[str, Any]) -> Ca
 
     def make() -> gym.Env:
         env = factory(**kwargs)
+        if not isinstance(env, gym.Env):
+            return env  # refused by resolve_env
+        env = gym.wrappers.PassiveEnvChecker(env)  # clear errors for a broken step API
         return gym.wrappers.TimeLimit(env, int(limit)) if limit is not None else env
 
     return make

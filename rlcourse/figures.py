@@ -1,4 +1,4 @@
-"""Sutton & Barto (2nd ed.) chapter 2 testbed figures as data: env, agents and plot of each.
+"""Sutton & Barto (2nd ed.) figures as data: env, agents, budget and plot of each.
 
 ``rlcourse figure 2.2`` runs one of them; each is also an ordinary ``rlcourse compare`` command
 (:func:`compare_command`), printed by ``rlcourse figure --list``.
@@ -7,20 +7,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One published figure of the 10-armed testbed."""
+    """One published figure."""
 
     title: str
     """What the figure shows."""
     agents: tuple[str, ...]
     """Agent specs, in legend order."""
-    env_kwargs: dict[str, float] = field(default_factory=dict)
-    """Bandit arguments (Figure 2.5 shifts the true values to mean +4)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Env arguments (Figure 2.5 shifts the true values to mean +4)."""
     kind: str = "curves"
-    """``curves`` (per-step reward and % optimal) or ``study`` (parameter study)."""
+    """``curves`` (per step or episode) or ``study`` (parameter study)."""
+    env: str = "bandit"
+    """The env (alias or id)."""
+    runs: int = 2000
+    """Independent runs, as in the book."""
+    steps: int | None = 1000
+    """Steps per run (None: an episode budget)."""
+    episodes: int | None = None
+    """Episodes per run."""
+    ylim: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Y-axis range per metric, as the book draws it."""
 
 
 def _powers(low: int, high: int) -> list[str]:
@@ -60,18 +71,37 @@ FIGURES: dict[str, Figure] = {
         ),
         kind="study",
     ),
+    "6.4": Figure(
+        "cliff walking: SARSA vs Q-learning, epsilon=0.1, alpha=0.5 (online sum of rewards)",
+        (
+            "epsilon-greedy:epsilon=0.1,alpha=0.5,learner=sarsa",
+            "epsilon-greedy:epsilon=0.1,alpha=0.5,learner=q-learning",
+        ),
+        {"layout": "cliff"},
+        env="gridworld",
+        runs=100,
+        steps=None,
+        episodes=500,
+        ylim={"return": (-100.0, 0.0)},
+    ),
 }
 
 
-def compare_command(
-    number: str, runs: int = 2000, steps: int = 1000, out: str | None = None
-) -> str:
-    """The equivalent ``rlcourse compare`` command line."""
-    figure = FIGURES[number]
-    parts = ["rlcourse compare bandit", "--agents", *(f"'{a}'" for a in figure.agents)]
-    parts += [f"--steps {steps}", f"--runs {runs}"]
+def compare_command(number: str) -> str:
+    """The equivalent ``rlcourse compare`` command line (and ``plot --kind study`` for 2.6)."""
+    figure, out = FIGURES[number], f"results/fig{number}"
+    parts = [f"rlcourse compare {figure.env}", "--agents", *(f"'{a}'" for a in figure.agents)]
+    budget = f"--steps {figure.steps}" if figure.steps else f"--episodes {figure.episodes}"
+    parts += [budget, f"--runs {figure.runs}"]
     if figure.env_kwargs:
-        parts += ["--env-kwargs", *(f"{k}={v:g}" for k, v in figure.env_kwargs.items())]
-    if out:
-        parts.append(f"--out {out}")
+        parts += [
+            "--env-kwargs",
+            *(
+                f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in figure.env_kwargs.items()
+            ),
+        ]
+    parts.append(f"--out {out}")
+    if figure.kind == "study":
+        parts.append(f"&& rlcourse plot {out} --kind study")
     return " ".join(parts)

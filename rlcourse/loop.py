@@ -6,6 +6,7 @@ same problems (common random numbers) and an agent's results do not depend on it
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,19 +57,32 @@ def run(
     _check_budget(runs, steps, episodes, seed)
     env = source.make_runs(runs)
     try:
-        obs, _ = env.reset(seed=seed)
+        try:
+            obs, _ = env.reset(seed=seed)
+        except Exception as err:  # the env's own code
+            raise UsageError(
+                f"env {source.name} failed in reset: {type(err).__name__}: {err}"
+            ) from err
         agent.reset(runs, np.random.default_rng([seed, 1]))
+        step = functools.partial(_transition, env, agent, source.name)
         if steps is not None:
-            return _run_steps(env, agent, obs, runs, steps, progress, desc)
-        return _run_episodes(env, agent, obs, runs, episodes, progress, desc)
+            return _run_steps(step, obs, runs, steps, progress, desc)
+        return _run_episodes(step, obs, runs, episodes, progress, desc)
     finally:
         env.close()
 
 
-def _transition(env, agent, obs):
+def _transition(env, agent, name: str, obs):
     """One real transition for every run; runs whose episode ended are reset (no autoreset)."""
     action = agent.act(obs)
-    next_obs, reward, terminated, truncated, info = env.step(action)
+    try:
+        next_obs, reward, terminated, truncated, info = env.step(action)
+    except Exception as err:  # the env's own code: name it, keep the cause for Python users
+        raise UsageError(f"env {name} failed in step: {type(err).__name__}: {err}") from err
+    reward = np.asarray(reward, dtype=np.float64)
+    if not np.isfinite(reward).all():
+        bad = int(np.flatnonzero(~np.isfinite(reward))[0])
+        raise UsageError(f"env {name} returned a non-finite reward {reward[bad]} (run {bad})")
     agent.update(obs, action, reward, next_obs, terminated, truncated)
     done = terminated | truncated
     if done.any():
@@ -76,11 +90,11 @@ def _transition(env, agent, obs):
     return next_obs, reward, done, info
 
 
-def _run_steps(env, agent, obs, runs, steps, progress, desc):
+def _run_steps(step, obs, runs, steps, progress, desc):
     rewards = np.empty((steps, runs), dtype=np.float32)
     optimal = None
     for t in tqdm(range(steps), desc=desc, disable=not progress or None, unit="step", leave=False):
-        obs, reward, _, info = _transition(env, agent, obs)
+        obs, reward, _, info = step(obs)
         rewards[t] = reward
         if "optimal_action" in info:
             if optimal is None:
@@ -92,7 +106,7 @@ def _run_steps(env, agent, obs, runs, steps, progress, desc):
     return metrics
 
 
-def _run_episodes(env, agent, obs, runs, episodes, progress, desc):
+def _run_episodes(step, obs, runs, episodes, progress, desc):
     returns = np.zeros((runs, episodes), dtype=np.float64)
     lengths = np.zeros((runs, episodes), dtype=np.int64)
     running_return = np.zeros(runs)
@@ -103,7 +117,7 @@ def _run_episodes(env, agent, obs, runs, episodes, progress, desc):
     )
     with bar:
         while (finished < episodes).any():
-            obs, reward, done, _ = _transition(env, agent, obs)
+            obs, reward, done, _ = step(obs)
             running_return += reward
             running_length += 1
             record = done & (finished < episodes)

@@ -56,6 +56,9 @@ def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
         )
     ax.set_xlabel(results.manifest.get("x", "x").capitalize() + "s")
     ax.set_ylabel(LABELS.get(metric, metric))
+    ylim = results.manifest.get("plot", {}).get("ylim", {}).get(metric)
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.set_title(_title(results, LABELS.get(metric, metric).lower()))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
