@@ -86,6 +86,10 @@ class ActionValueAgent:
         self.t = 0
         self.planned: np.ndarray | None = None  # SARSA's next actions, chosen at update
 
+    def values(self) -> np.ndarray:
+        """The learned action values ``Q[run, state, action]``."""
+        return self.q
+
     def _at(self, table: np.ndarray, states, rows=None) -> np.ndarray:
         """Each run's row of ``table`` for its state: ``(n_runs, n_actions)`` (or ``rows`` only)."""
         if self.n_states == 1 and rows is None:

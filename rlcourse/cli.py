@@ -243,9 +243,9 @@ def build_parser() -> Parser:
     p.add_argument("--metric", help="one metric (default: all)")
     p.add_argument(
         "--kind",
-        choices=("curves", "study"),
+        choices=("curves", "study", "values"),
         default="curves",
-        help="curves over x, or a parameter study (default curves)",
+        help="curves over x, a parameter study, or value heatmaps (default curves)",
     )
     p.add_argument("--out", help="PNG file (default: DIR/<metric>.png)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")

@@ -198,7 +198,7 @@ def compare(
                 raise UsageError(str(err)) from None
         built[label] = agent
 
-    data, seconds = {}, {}
+    data, seconds, tables = {}, {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
         data[label] = run(
@@ -212,6 +212,9 @@ def compare(
             desc=label,
         )
         seconds[label] = round(time.perf_counter() - start, 4)
+        learned = getattr(agent, "values", None)
+        if callable(learned):
+            tables[label] = np.asarray(learned(), dtype=np.float32)
     manifest = {
         "command": command,
         "env": source.name,
@@ -225,4 +228,4 @@ def compare(
         "seconds": seconds,
         **provenance(),
     }
-    return Results(data, manifest)
+    return Results(data, manifest, tables)

@@ -25,7 +25,8 @@ LABELS = {
     "return": "Return per episode",
     "length": "Steps per episode",
 }
-KINDS = ("curves", "study")
+KINDS = ("curves", "study", "values")
+ARROWS = {"up": (0, -1), "right": (1, 0), "down": (0, 1), "left": (-1, 0)}
 
 
 def _title(results: Results, what: str) -> str:
@@ -135,6 +136,91 @@ def plot_study(results: Results, path: str | os.PathLike, metric: str = "reward"
     return Path(path)
 
 
+def _grid_of(results: Results):
+    """(characters (rows, cols), action names, P or None) of the env the results came from."""
+    from rlcourse.environments import resolve_env
+
+    m = results.manifest
+    env = resolve_env(m["env"], m.get("env_kwargs") or {}).make_one().unwrapped
+    model = getattr(env, "model", None)
+    if model is not None and hasattr(model, "layout"):  # rlcourse/GridWorld-v0
+        from envs.gridworld import ACTION_NAMES
+
+        return model.layout.as_array(), ACTION_NAMES, model.P
+    desc = getattr(env, "desc", None)
+    if desc is not None and type(env).__name__ == "FrozenLakeEnv":
+        chars = np.vectorize(lambda b: b.decode())(desc)
+        return chars, ("left", "down", "right", "up"), env.P
+    shape = getattr(env, "shape", None)
+    if type(env).__name__ == "CliffWalkingEnv" and shape is not None:
+        return np.full(shape, "."), ("up", "right", "down", "left"), env.P
+    raise UsageError(f"value heatmaps need a grid env (rlcourse/GridWorld-v0, ...), not {m['env']}")
+
+
+def _draw_values(ax, chars: np.ndarray, q: np.ndarray, actions, title: str, norm) -> object:
+    rows, cols = chars.shape
+    values = q.max(axis=1).reshape(rows, cols).astype(float)
+    blocked = np.isin(chars, ["#", "C"])  # cells never occupied: walls, and cliffs (teleport)
+    image = ax.imshow(np.ma.masked_where(blocked, values), cmap="viridis", norm=norm)
+    ax.imshow(np.ma.masked_where(~blocked, np.ones_like(values)), cmap="Greys", vmin=0, vmax=1.2)
+    greedy = q.argmax(axis=1).reshape(rows, cols)
+    for r in range(rows):
+        for c in range(cols):
+            ch = chars[r, c]
+            if ch in "GHXC#":
+                ax.text(c, r, ch.strip("#"), ha="center", va="center", color="white")
+                continue
+            dx, dy = ARROWS[actions[greedy[r, c]]]
+            ax.annotate(
+                "",
+                (c + 0.3 * dx, r + 0.3 * dy),
+                (c - 0.3 * dx, r - 0.3 * dy),
+                arrowprops={"arrowstyle": "->", "color": "white", "lw": 1.2},
+            )
+    ax.set_title(title, fontsize="small")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image
+
+
+def plot_values(results: Results, path: str | os.PathLike) -> Path:
+    """Heatmaps of max_a Q(s, a) with the greedy policy as arrows, per agent (mean over runs).
+
+    Beside them, the optimum from value iteration, with the γ of the first agent's spec.
+    """
+    from matplotlib.colors import Normalize
+
+    from agents.planning import value_iteration
+
+    if not results.tables:
+        raise UsageError("these results hold no learned values (tabular agents save them)")
+    chars, actions, P = _grid_of(results)
+    panels = {label: q.mean(axis=0) for label, q in results.tables.items()}
+    try:
+        gamma = parse_number(parse_spec(next(iter(panels)))[1].get("gamma", "1"))
+    except (ValueError, ZeroDivisionError):
+        gamma = 1.0
+    try:
+        panels["optimal (value iteration)"] = value_iteration(P, gamma).q
+    except ValueError:
+        pass  # no optimum with gamma = 1 (a state that cannot end): show the agents only
+    occupied = ~np.isin(chars.ravel(), ["#", "C"])
+    lows = [q.max(axis=1)[occupied].min() for q in panels.values()]
+    highs = [q.max(axis=1)[occupied].max() for q in panels.values()]
+    norm = Normalize(min(lows), max(highs))
+    rows, cols = chars.shape
+    fig = Figure(
+        figsize=(min(4 * len(panels), 16), 1 + 3.2 * rows / cols * 1.2), layout="constrained"
+    )
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (label, q) in zip(axes, panels.items(), strict=True):
+        image = _draw_values(ax, chars, q, actions, label, norm)
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="max_a Q(s, a)")
+    fig.suptitle(f"{results.manifest.get('env')}: learned values and greedy policy")
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
 def plot(
     results: Results | str | os.PathLike,
     metric: str | None = None,
@@ -156,6 +242,9 @@ def plot(
         metric = metric or results.metrics[0]
         target = Path(out) if out else _default_dir(directory) / "study.png"
         return [plot_study(results, target, metric)]
+    if kind == "values":
+        target = Path(out) if out else _default_dir(directory) / "values.png"
+        return [plot_values(results, target)]
     metrics = [metric] if metric else results.metrics
     if out is not None:
         if len(metrics) > 1:

@@ -7,6 +7,8 @@ A results directory holds:
 - ``curves.csv``: ``agent,metric,x,mean,ci_low,ci_high,n`` (x counts from 1);
 - ``summary.csv``: ``agent,metric,mean,ci_low,ci_high,n`` over the final 10% of x
   (each run's mean over that window, then the mean and 95% t-interval across runs);
+- ``values.npz``: learned action values ``agent<i>``, ``(runs, states, actions)``, of the agents
+  that keep a table (value heatmaps are drawn from it);
 - the PNG plots (see :mod:`rlcourse.plots`).
 """
 
@@ -37,9 +39,16 @@ FILES = ("manifest.json", "runs.npz", "curves.csv", "summary.csv")
 class Results:
     """Per-run arrays ``data[agent][metric]``, shaped ``(runs, x)``, and their manifest."""
 
-    def __init__(self, data: dict[str, dict[str, np.ndarray]], manifest: dict[str, Any]):
+    def __init__(
+        self,
+        data: dict[str, dict[str, np.ndarray]],
+        manifest: dict[str, Any],
+        tables: dict[str, np.ndarray] | None = None,
+    ):
         self.data = data
         self.manifest = manifest
+        self.tables = tables or {}
+        """Learned action values per agent that has them, ``(runs, states, actions)``."""
 
     @property
     def agents(self) -> list[str]:
@@ -108,6 +117,12 @@ class Results:
                 for metric, values in per_agent.items()
             }
             np.savez(staging / "runs.npz", **arrays)  # float32 noise barely compresses
+            if self.tables:
+                index = {label: i for i, label in enumerate(self.data)}
+                np.savez_compressed(
+                    staging / "values.npz",
+                    **{f"agent{index[label]}": q for label, q in self.tables.items()},
+                )
             (staging / "manifest.json").write_text(
                 json.dumps(self.manifest, indent=2, default=repr) + "\n"
             )
@@ -162,6 +177,12 @@ def load_results(directory: str | os.PathLike) -> Results:
             for key in arrays.files:
                 index, _, metric = key.removeprefix("agent").partition(".")
                 data[labels[int(index)]][metric] = arrays[key]
+        tables = {}
+        if (path / "values.npz").is_file():
+            with np.load(path / "values.npz") as arrays:
+                tables = {
+                    labels[int(key.removeprefix("agent"))]: arrays[key] for key in arrays.files
+                }
     except Exception as err:  # a damaged file can fail in many ways (zip, zlib, json, pickle)
         raise UsageError(f"cannot read results in {path}: {type(err).__name__}: {err}") from None
     for label, per_agent in data.items():
@@ -173,7 +194,7 @@ def load_results(directory: str | os.PathLike) -> Results:
                     f"cannot read results in {path}: {label!r} {metric} has shape {values.shape}, "
                     "not (runs, x)"
                 )
-    return Results(data, manifest)
+    return Results(data, manifest, tables)
 
 
 def provenance() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Text layouts of gridworlds (envs.layouts): parsing, the built-ins, and the errors bad ones raise."""
+"""Gridworld text layouts (envs.layouts): parsing, the built-ins, the errors bad ones raise."""
 
 import re
 from collections import deque
@@ -20,7 +20,7 @@ def raises_exactly(message):
     return pytest.raises(LayoutError, match=f"^{re.escape(message)}$")
 
 
-# -- parsing ----------------------------------------------------------------------------------------
+# -- parsing ---------------------------------------------------------------------------------------
 
 
 def test_indentation_and_blank_lines_are_ignored():
@@ -67,9 +67,7 @@ def test_cells_are_listed_row_by_row_and_shape_is_rows_by_columns():
     assert layout.cells("C") == [(1, 2)]
     assert layout.cells("GX") == [(1, 1), (1, 3)]
     assert layout.cells("Z") == []
-    np.testing.assert_array_equal(
-        layout.as_array(), [list("S.#."), list(".XCG"), list("S...")]
-    )
+    np.testing.assert_array_equal(layout.as_array(), [list("S.#."), list(".XCG"), list("S...")])
 
 
 def test_custom_layouts_have_no_defaults():
@@ -77,7 +75,7 @@ def test_custom_layouts_have_no_defaults():
     assert parse_layout("S.G", {"slip": 0.5}).defaults == {"slip": 0.5}
 
 
-# -- errors -----------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 
 
 def test_layout_error_is_a_value_error():
@@ -178,7 +176,7 @@ def test_get_layout_locates_an_unknown_character_in_a_layout_string(text):
         get_layout(text)
 
 
-# -- built-ins ----------------------------------------------------------------------------------------
+# -- built-ins -------------------------------------------------------------------------------------
 
 SHAPES = {"4x4": (4, 4), "cliff": (4, 12), "four-rooms": (13, 13), "frozen-8x8": (8, 8)}
 
