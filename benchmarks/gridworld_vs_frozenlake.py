@@ -127,10 +127,10 @@ def main() -> None:
         f"  >= 50x {ok(ratio_b >= 50)}"
     )
     print(
-        f"    steps: (a) {single_steps:,} per env; (b) {native_batches:,} native and"
-        f" {sync_batches:,} sync batch steps; mean episode length under random actions"
-        f" {ours_len:.1f} vs {lake_len:.1f}"
+        f"    (a) {single_steps:,} steps each; mean episode length {ours_len:.1f} vs"
+        f" {lake_len:.1f} (random actions: same dynamics, same length)"
     )
+    print(f"    (b) {native_batches:,} native and {sync_batches:,} sync batch steps")
     target = f"< 10 s {ok(wall < 10)}" if runs == 100 else "(--quick: no target)"
     print(
         f"(c) Figure 6.4, 2 learners x {runs} runs x 500 episodes on the cliff:"

@@ -275,7 +275,9 @@ def test_parse_spec_alone_refuses_malformed_specs():
 def test_bad_keyword_params_raise_spec_error():
     with raises_exactly("agent 'epsilon-greedy': epsilon must be in [0, 1], got 3"):
         make("epsilon-greedy", epsilon=3)
-    with raises_exactly("agent 'ucb' has no parameter 'k' (parameters: c, alpha, initial, learner, gamma)"):
+    with raises_exactly(
+        "agent 'ucb' has no parameter 'k' (parameters: c, alpha, initial, learner, gamma)"
+    ):
         make("ucb", k=3)
 
 

@@ -24,7 +24,7 @@ from rlcourse.cli import main
 AGENT_NAMES = ["random", "greedy", "epsilon-greedy", "decaying-epsilon", "ucb", "gradient-bandit"]
 SMALL = "--steps 30 --runs 8"
 FILES = ["manifest.json", "curves.csv", "summary.csv", "runs.npz", "reward.png"]
-FILES += ["optimal_action.png"]
+FILES += ["optimal_action.png", "values.npz"]  # values.npz: tabular agents keep Q
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -172,7 +172,7 @@ def test_run_means(results):
 
 
 # -- the results directory -------------------------------------------------------------------------
-def test_save_writes_the_four_files_with_exact_headers(results, tmp_path):
+def test_save_writes_the_files_with_exact_headers(results, tmp_path):
     out = results.save(tmp_path / "res")
     assert out == tmp_path / "res"
     assert sorted(p.name for p in out.iterdir()) == [
@@ -180,7 +180,13 @@ def test_save_writes_the_four_files_with_exact_headers(results, tmp_path):
         "manifest.json",
         "runs.npz",
         "summary.csv",
+        "values.npz",  # the agents keep action-value tables
     ]
+    loaded = rlcourse.load_results(out)
+    assert loaded.tables.keys() == results.tables.keys()
+    for label, q in results.tables.items():
+        assert q.shape == (results.manifest["runs"], 1, 10)
+        np.testing.assert_array_equal(loaded.tables[label], q)
     assert (out / "curves.csv").read_text().splitlines()[0] == ",".join(CURVE_COLUMNS)
     assert (out / "summary.csv").read_text().splitlines()[0] == ",".join(SUMMARY_COLUMNS)
     manifest = json.loads((out / "manifest.json").read_text())
