@@ -204,7 +204,7 @@ class GridWorldEnv(gym.Env):
     layouts bring their published values (`frozen-8x8`: 0 per step, +1 at the goal).
 
     ## Episode End
-    Terminates on entering `G` or `X`; truncated after `max_episode_steps` (registered: 500).
+    Terminates on entering `G` or `X`; truncated after `max_episode_steps` (registered: 1000).
 
     ## Information
     `prob`: the probability of the transition taken (as in Gymnasium's toy-text envs).
@@ -308,7 +308,8 @@ class GridWorldVectorEnv(NativeVectorEnv):
 
     def _step_runs(self, actions):
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.isin(actions, np.arange(4)).all():
+        valid = np.issubdtype(actions.dtype, np.integer) and np.isin(actions, np.arange(4)).all()
+        if actions.shape != (self.num_envs,) or not valid:
             raise ValueError(f"actions must be {self.num_envs} values in 0..3, got {actions!r}")
         m, s = self.model, self.states
         u = self.np_random.random(self.num_envs)

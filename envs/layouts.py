@@ -90,7 +90,7 @@ def _check_reachable(layout: Layout) -> None:
             r, c = queue.popleft()
             if (r, c) in goals:
                 break
-            if layout.grid[r][c] == "X":
+            if layout.grid[r][c] in "XC":  # a pit ends the episode; a cliff sends back to start
                 continue
             for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
                 nr, nc = r + dr, c + dc
@@ -173,7 +173,8 @@ def get_layout(layout: str | Layout) -> Layout:
     if layout in BUILTIN:
         return BUILTIN[layout]
     text = layout.replace("/", "\n")
-    if not set(text) <= set(CELLS) | set(" \t\n"):
+    looks_like_rows = "\n" in text or set(text) <= set(CELLS) | set(" \t")
+    if not looks_like_rows:
         names = ", ".join(BUILTIN)
         raise LayoutError(
             f"unknown layout {layout!r} (built-in: {names}; or rows of {''.join(CELLS)})"

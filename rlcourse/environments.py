@@ -8,6 +8,8 @@ callable returning a ``gymnasium.Env``.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +120,8 @@ def _cannot_make(name: str, kwargs: dict[str, Any], err: Exception) -> UsageErro
 def _entry_point(text: str) -> Callable[..., gym.Env]:
     """The class or factory ``module:Attr`` names (or gymnasium's ``module:Env-v0`` form)."""
     module_name, _, attr = text.partition(":")
+    if os.getcwd() not in sys.path:  # as `python -m` does; a console script's path lacks it
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

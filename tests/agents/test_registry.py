@@ -211,11 +211,13 @@ def test_unknown_agent_lists_the_known_names():
     [
         (
             "epsilon-greedy:eps=0.1",
-            "agent 'epsilon-greedy' has no parameter 'eps' (parameters: epsilon, alpha, initial, learner, gamma)",
+            "agent 'epsilon-greedy' has no parameter 'eps' "
+            "(parameters: epsilon, alpha, initial, learner, gamma)",
         ),
         (
             "ucb:temperature=1",
-            "agent 'ucb' has no parameter 'temperature' (parameters: c, alpha, initial, learner, gamma)",
+            "agent 'ucb' has no parameter 'temperature' "
+            "(parameters: c, alpha, initial, learner, gamma)",
         ),
         ("random:epsilon=0.1", "agent 'random' has no parameter 'epsilon' (parameters: none)"),
         ("epsilon-greedy:epsilon=abc", "agent 'epsilon-greedy': epsilon='abc' is not a number"),

@@ -803,11 +803,6 @@ def test_vector_env_bad_action_batch(actions):
         vec.step(actions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: float actions equal to 0..3 pass GridWorldVectorEnv's check and then raise "
-    "IndexError when used as indices",
-)
 def test_vector_env_float_actions_are_refused_with_value_error():
     vec = make_vec(3)
     vec.reset(seed=0)

@@ -137,11 +137,6 @@ def test_goal_only_behind_a_pit_is_unreachable():
         parse_layout("SXG")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a cliff cell sends the agent back to the start, but the reachability check "
-    "walks through it, so a goal only behind cliff cells is accepted",
-)
 def test_goal_only_behind_a_cliff_is_unreachable():
     with raises_exactly("layout row 1, column 1: no goal is reachable from this start"):
         parse_layout("SCG")
@@ -165,11 +160,6 @@ def test_get_layout_reports_parse_errors_of_layout_strings():
         get_layout("S../...")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: get_layout treats any string with a character outside SG#.XC (and blanks) as an "
-    "unknown built-in name, so an unknown character in a layout string is not located",
-)
 @pytest.mark.parametrize("text", ["S.Z/..G", "S.Z\n..G"])
 def test_get_layout_locates_an_unknown_character_in_a_layout_string(text):
     with raises_exactly(f"layout row 1, column 3: unknown character 'Z' ({KNOWN})"):
