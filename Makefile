@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bandit_vs_loop.py
+	$(BIN)/python benchmarks/gridworld_vs_frozenlake.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -179,7 +179,7 @@ def _ansi(model: GridModel, state: int) -> str:
 
 
 class GridWorldEnv(gym.Env):
-    """A gridworld whose layout is text.
+    """A gridworld drawn as text: built-in layouts (4x4, cliff, four-rooms, frozen-8x8) or yours.
 
     ## Description
     The agent moves between the cells of a layout: ``S`` start (several: one at random), ``G``

@@ -282,3 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rlcourse {args.command}: interrupted; nothing was saved", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rlcourse agents | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

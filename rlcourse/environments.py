@@ -161,6 +161,6 @@ def describe_envs() -> list[tuple[str, str, str]]:
     for env_id in rlcourse_envs.registered_ids():
         spec = gym.spec(env_id)
         env_class = load_env_creator(spec.entry_point)
-        doc = (env_class.__doc__ or "").split("## Description", 1)[-1].strip().split("\n\n")[0]
-        rows.append((env_id, aliases.get(env_id, ""), " ".join(doc.split())))
+        summary = (env_class.__doc__ or "").strip().splitlines()[0]
+        rows.append((env_id, aliases.get(env_id, ""), summary))
     return rows
