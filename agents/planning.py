@@ -1,6 +1,6 @@
 """Dynamic programming on a known model ``P[s][a] = [(prob, next_state, reward, terminated)]``.
 
-The format of Gymnasium's toy-text envs (``FrozenLake-v1``, ``CliffWalking-v1``, ``Taxi-v3``) and
+The format of Gymnasium's toy-text envs (``FrozenLake-v1``, ``CliffWalking-v1``, ``Taxi``) and
 of ``rlcourse/GridWorld-v0``: value iteration and policy iteration (Sutton & Barto §4.3–4.4) give
 the optimal reference that learned policies are checked against.
 """

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from agents import AGENTS, SpecError
@@ -267,14 +269,26 @@ def build_parser() -> Parser:
     return parser
 
 
+def _one_line(message) -> str:
+    """A warning's text without gymnasium's colour codes, on one line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(message))
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rlcourse`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return args.func(args)
-    except (UsageError, SpecError) as err:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            code = args.func(args)
+        shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
+        for message in dict.fromkeys(_one_line(w.message) for w in shown):
+            print(f"rlcourse {args.command}: warning: {message}", file=sys.stderr)
+        return code
+    except (UsageError, SpecError) as err:  # the warnings that led here say less than this
         if os.environ.get("RLCOURSE_DEBUG"):
             raise
         print(f"rlcourse {args.command}: error: {err}", file=sys.stderr)

@@ -88,7 +88,9 @@ def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource
         env_id = rlcourse_envs.ALIASES.get(env, env)
         try:
             gym.spec(env_id)
-        except gym.error.Error:
+        except gym.error.Error as err:
+            if isinstance(err, gym.error.DeprecatedEnv):  # gymnasium names the successor
+                raise UsageError(f"unknown env {env!r}: {err}") from None
             aliases = ", ".join(rlcourse_envs.ALIASES)
             raise UsageError(
                 f"unknown env {env!r} (aliases: {aliases}; any registered Gymnasium id; "
@@ -100,7 +102,10 @@ def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource
     except Exception as err:  # the env's own code: whatever it raises, say so in one line
         raise _cannot_make(source.name, kwargs, err) from None
     if not isinstance(probe, gym.Env):
-        raise UsageError(f"{source.name} made a {type(probe).__name__}, not a gymnasium.Env")
+        raise UsageError(
+            f"{source.name} returned an object of type {type(probe).__name__!r}, "
+            "not a gymnasium.Env"
+        )
     for kind in ("observation", "action"):
         space = getattr(probe, f"{kind}_space", None)
         if not isinstance(space, gym.spaces.Space):

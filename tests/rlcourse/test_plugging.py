@@ -1,0 +1,348 @@
+"""Plugging environments in: Gymnasium ids, module:Class, factories, env kwargs, and broken envs.
+
+Every broken env gives one clear error naming the env and what is wrong: ``UsageError`` in Python,
+exit status 2 and exactly one stderr line (no traceback) on the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from rlcourse_helpers import assert_usage_error
+
+import rlcourse
+from rlcourse import UsageError, load_results
+
+TAXI = "Taxi-v3" if "Taxi-v3" in gym.registry else "Taxi-v4"  # gymnasium >= 1.3: Taxi-v4 only
+MODULE = "rlcourse_test_plugging_envs"
+
+ENV_MODULE = textwrap.dedent(
+    '''
+    """Envs written by test_plugging.py: one that never ends, and broken ones."""
+
+    import gymnasium as gym
+    from gymnasium import spaces
+
+
+    class Treadmill(gym.Env):
+        """Never terminates: the observation cycles through n_states cells, reward -1 a step."""
+
+        metadata = {"render_modes": []}
+
+        def __init__(self, n_states=3):
+            self.n_states = n_states
+            self.observation_space = spaces.Discrete(n_states)
+            self.action_space = spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.position = 0
+            return 0, {}
+
+        def step(self, action):
+            self.position = (self.position + 1) % self.n_states
+            return self.position, -1.0, False, False, {}
+
+
+    class NanReward(Treadmill):
+        def step(self, action):
+            return 1, float("nan"), False, False, {}
+
+
+    class FourTuple(Treadmill):
+        def step(self, action):
+            return 1, -1.0, True, {}
+
+
+    class StepRaises(Treadmill):
+        def step(self, action):
+            raise RuntimeError("the simulator crashed")
+
+
+    class ResetRaises(Treadmill):
+        def reset(self, *, seed=None, options=None):
+            raise RuntimeError("no map loaded")
+
+
+    class NoActionSpace(Treadmill):
+        def __init__(self):
+            super().__init__()
+            self.action_space = None
+
+
+    class NoObservationSpace(Treadmill):
+        def __init__(self):
+            super().__init__()
+            self.observation_space = None
+
+
+    def not_an_env():
+        return object()
+    '''
+)
+
+
+@pytest.fixture
+def plug(tmp_path, monkeypatch):
+    """The env module above, importable from the user's path, and a working directory."""
+    (tmp_path / f"{MODULE}.py").write_text(ENV_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop(MODULE, None)
+    yield tmp_path
+    sys.modules.pop(MODULE, None)
+
+
+def success_rate(results, agent):
+    row = results.summary[(results.summary.agent == agent) & (results.summary.metric == "return")]
+    return float(row["mean"].iloc[0])
+
+
+# -- registered Gymnasium ids ----------------------------------------------------------------------
+def test_frozen_lake_q_learning_learns_to_reach_the_goal():
+    learner = "greedy:alpha=0.2,initial=1,learner=q-learning,gamma=0.99"  # optimism explores
+    results = rlcourse.compare(
+        "FrozenLake-v1", [learner, "random"], runs=4, episodes=250, seed=0, progress=False
+    )
+    assert results.manifest["env"] == "FrozenLake-v1" and results.manifest["x"] == "episode"
+    for agent in (learner, "random"):
+        returns = results.data[agent]["return"]
+        assert returns.shape == (4, 250)
+        assert set(np.unique(returns)) <= {0.0, 1.0}  # 1 for reaching the goal
+        assert (results.data[agent]["length"] >= 2).all()
+        assert (results.data[agent]["length"] <= 100).all()  # FrozenLake's time limit
+    assert results.tables[learner].shape == (4, 16, 4)
+    # Final 10% of episodes: the learner reaches the goal far more often than random (~1.5%).
+    learned, random = success_rate(results, learner), success_rate(results, "random")
+    assert learned > 0.4 and random < 0.1 and learned > random + 0.3, (learned, random)
+
+
+def test_cliff_walking_with_sarsa_and_q_learning():
+    specs = [
+        "epsilon-greedy:epsilon=0.1,alpha=0.5,learner=sarsa",
+        "epsilon-greedy:epsilon=0.1,alpha=0.5,learner=q-learning",
+    ]
+    results = rlcourse.compare("CliffWalking-v1", specs, runs=3, episodes=60, progress=False)
+    for spec in specs:
+        returns, lengths = results.data[spec]["return"], results.data[spec]["length"]
+        assert returns.shape == lengths.shape == (3, 60)
+        assert (lengths >= 13).all()  # no shorter way from S to G
+        # -1 a step, -100 (not -1) for a step onto the cliff: return = -length - 99 * falls.
+        falls = (-returns - lengths) / 99
+        np.testing.assert_array_equal(falls, np.round(falls))
+        assert (falls >= 0).all()
+        assert returns[:, -10:].mean() > returns[:, :10].mean()  # it learns
+        assert results.tables[spec].shape == (3, 48, 4)
+
+
+def test_taxi_with_tabular_agents():
+    spec = "epsilon-greedy:epsilon=0.1,alpha=0.5,learner=expected-sarsa,gamma=0.99"
+    results = rlcourse.compare(TAXI, [spec, "random"], runs=3, episodes=30, progress=False)
+    assert results.manifest["env"] == TAXI
+    for agent in (spec, "random"):
+        lengths = results.data[agent]["length"]
+        assert lengths.shape == (3, 30)
+        assert ((lengths >= 1) & (lengths <= 200)).all()  # Taxi's time limit truncates at 200
+        assert (results.data[agent]["return"] <= 20).all()
+    assert results.tables[spec].shape == (3, 500, 6)
+    assert results.data[spec]["return"][:, -10:].mean() > results.data["random"]["return"].mean()
+
+
+@pytest.mark.skipif("Taxi-v3" in gym.registry, reason="this gymnasium still registers Taxi-v3")
+def test_a_deprecated_id_names_its_successor():
+    with pytest.raises(UsageError) as excinfo:
+        rlcourse.compare("Taxi-v3", ["random"], runs=1, episodes=1, progress=False)
+    assert "Taxi-v4" in str(excinfo.value)
+
+
+def test_cartpole_with_random():
+    results = rlcourse.compare("CartPole-v1", ["random"], runs=3, episodes=10, progress=False)
+    lengths, returns = results.data["random"]["length"], results.data["random"]["return"]
+    assert lengths.shape == (3, 10)
+    assert ((lengths >= 1) & (lengths <= 500)).all()
+    np.testing.assert_array_equal(returns, lengths)  # +1 a step
+    assert results.tables == {}
+    capped = rlcourse.compare(
+        "CartPole-v1",
+        ["random"],
+        runs=3,
+        episodes=10,
+        env_kwargs={"max_episode_steps": 8},
+        progress=False,
+    )
+    assert (capped.data["random"]["length"] <= 8).all()
+    assert (capped.data["random"]["length"] == 8).any()
+
+
+def test_gridworld_max_episode_steps_from_env_kwargs():
+    results = rlcourse.compare(
+        "gridworld",
+        ["random"],
+        runs=4,
+        episodes=3,
+        env_kwargs={"layout": "four-rooms", "max_episode_steps": 5},
+        progress=False,
+    )
+    np.testing.assert_array_equal(results.data["random"]["length"], np.full((4, 3), 5))
+
+
+# -- envs the user brings --------------------------------------------------------------------------
+def test_an_env_factory_with_kwargs_and_a_time_limit(plug):
+    from rlcourse_test_plugging_envs import Treadmill
+
+    def treadmill(n_states=3):
+        return Treadmill(n_states)
+
+    results = rlcourse.compare(
+        treadmill,
+        ["greedy:learner=sarsa", "random"],
+        runs=2,
+        episodes=4,
+        env_kwargs={"n_states": 5, "max_episode_steps": 6},
+        progress=False,
+    )
+    assert results.manifest["env"] == "treadmill"
+    assert results.manifest["env_kwargs"] == {"n_states": 5, "max_episode_steps": 6}
+    for agent in ("greedy:learner=sarsa", "random"):
+        np.testing.assert_array_equal(results.data[agent]["length"], np.full((2, 4), 6))
+        np.testing.assert_array_equal(results.data[agent]["return"], np.full((2, 4), -6.0))
+    assert results.tables["greedy:learner=sarsa"].shape == (2, 5, 2)  # n_states reached it
+
+
+def test_module_class_with_max_episode_steps_truncates_a_never_ending_env(plug):
+    spec = f"{MODULE}:Treadmill"
+    results = rlcourse.compare(
+        spec,
+        ["epsilon-greedy:learner=q-learning", "random"],
+        runs=3,
+        episodes=4,
+        env_kwargs={"max_episode_steps": 7, "n_states": 4},
+        progress=False,
+    )
+    assert results.manifest["env"] == spec
+    for agent in results.agents:
+        np.testing.assert_array_equal(results.data[agent]["length"], np.full((3, 4), 7))
+        np.testing.assert_array_equal(results.data[agent]["return"], np.full((3, 4), -7.0))
+    # Truncation is not termination: Q-learning bootstraps, so values fall below -1.
+    assert results.tables["epsilon-greedy:learner=q-learning"].min() < -1.0
+
+
+def test_cli_env_kwargs_reach_a_module_class(plug, cli):
+    out = plug / "out"
+    result = cli(
+        f"compare {MODULE}:Treadmill --agents greedy random --episodes 3 --runs 2",
+        "--env-kwargs max_episode_steps=7 n_states=5 --out",
+        out,
+    )
+    assert result.code == 0, result.err
+    saved = load_results(out)
+    assert saved.manifest["env"] == f"{MODULE}:Treadmill"
+    assert saved.manifest["env_kwargs"] == {"max_episode_steps": 7, "n_states": 5}
+    for agent in ("greedy", "random"):
+        np.testing.assert_array_equal(saved.data[agent]["length"], np.full((2, 3), 7))
+    assert saved.tables["greedy"].shape == (2, 5, 2)
+    assert "summary" in result.out
+
+
+def test_cli_env_kwargs_reach_a_gymnasium_id(tmp_path, cli):
+    out = tmp_path / "lake"
+    result = cli(
+        "compare FrozenLake-v1 --agents 'epsilon-greedy:learner=q-learning' --episodes 4",
+        "--runs 2 --env-kwargs map_name=8x8 is_slippery=false --out",
+        out,
+    )
+    assert result.code == 0, result.err
+    saved = load_results(out)
+    assert saved.manifest["env_kwargs"] == {"map_name": "8x8", "is_slippery": False}
+    assert saved.tables["epsilon-greedy:learner=q-learning"].shape == (2, 64, 4)  # 8x8 map
+    assert saved.data["epsilon-greedy:learner=q-learning"]["length"].shape == (2, 4)
+    assert (out / "return.png").is_file() and (out / "length.png").is_file()
+
+
+# -- broken envs: one clear error ------------------------------------------------------------------
+BROKEN = {  # class or factory name -> what the message must say besides the env's name
+    "NanReward": "returned a non-finite reward nan (run 0)",
+    "FourTuple": "failed in step: ValueError: not enough values to unpack (expected 5, got 4)",
+    "StepRaises": "failed in step: RuntimeError: the simulator crashed",
+    "ResetRaises": "failed in reset: RuntimeError: no map loaded",
+    "NoActionSpace": "action space does not inherit from `gymnasium.spaces.Space`",
+    "NoObservationSpace": "observation space does not inherit from `gymnasium.spaces.Space`",
+    "not_an_env": "returned an object of type 'object', not a gymnasium.Env",
+}
+
+
+# gymnasium's passive checker warns about these before the loop refuses them (see the last test).
+quiet_checker = pytest.mark.filterwarnings(
+    "ignore:.*(The reward is a NaN value|old step API):UserWarning",
+    "ignore:.*(The reward is a NaN value|old step API):DeprecationWarning",
+)
+
+
+@quiet_checker
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_env_python_error_names_the_env_and_the_fault(plug, name):
+    import rlcourse_test_plugging_envs as module
+
+    for env, label in ((f"{MODULE}:{name}", f"{MODULE}:{name}"), (getattr(module, name), name)):
+        with pytest.raises(UsageError) as excinfo:
+            rlcourse.compare(env, ["random"], runs=2, episodes=2, progress=False)
+        message = str(excinfo.value)
+        assert label in message and BROKEN[name] in message, message
+        assert "\n" not in message
+
+
+@quiet_checker
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_env_cli_exit_2_and_one_line(plug, cli, name):
+    spec = f"{MODULE}:{name}"
+    with pytest.raises(UsageError) as excinfo:
+        rlcourse.compare(spec, ["random"], runs=2, episodes=2, progress=False)
+    out = plug / "out"
+    result = cli(f"compare {spec} --agents random --episodes 2 --runs 2 --out", out)
+    line = assert_usage_error(result)
+    assert line == f"rlcourse compare: error: {excinfo.value}"
+    assert result.out == ""
+    assert not out.exists()  # nothing written
+
+
+def test_greedy_on_cartpole_names_the_agents_that_fit(tmp_path, cli):
+    with pytest.raises(UsageError) as excinfo:
+        rlcourse.compare("CartPole-v1", ["greedy"], runs=1, episodes=1, progress=False)
+    message = str(excinfo.value)
+    assert message.startswith("agent 'greedy' needs Discrete observations and actions")
+    assert "Box(shape=(4,), dtype=float32)" in message
+    assert message.endswith("agents that fit: random")
+    result = cli("compare CartPole-v1 --agents greedy --episodes 2 --runs 2 --out", tmp_path / "o")
+    assert assert_usage_error(result) == f"rlcourse compare: error: {message}"
+
+
+def run_console(plug, name):
+    """The real ``python -m rlcourse`` (warnings go to stderr as they would for a user)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RLCOURSE_DEBUG", "PYTHONWARNINGS")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plug), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "rlcourse", "compare", f"{MODULE}:{name}", "--agents", "random"]
+    argv += ["--episodes", "2", "--runs", "2", "--out", str(plug / "out")]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=plug, env=env, timeout=120)
+
+
+def test_console_step_error_is_one_line(plug):
+    proc = run_console(plug, "StepRaises")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"rlcourse compare: error: env {MODULE}:StepRaises " + BROKEN["StepRaises"]
+    ]
+
+
+@pytest.mark.parametrize("name", ["NanReward", "FourTuple"])
+def test_console_nan_and_old_step_api_errors_are_one_line(plug, name):
+    proc = run_console(plug, name)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"rlcourse compare: error: env {MODULE}:{name} {BROKEN[name]}"
+    ]
