@@ -16,6 +16,7 @@ from pathlib import Path
 
 from agents import AGENTS, SpecError
 from rlcourse.errors import UsageError
+from supervised.data import DataError
 
 
 class Parser(argparse.ArgumentParser):
@@ -197,6 +198,34 @@ def _print_study(results) -> None:
         print(f"  {agent:40s} {mean:.3f}  [{low:.3f}, {high:.3f}]")
 
 
+def cmd_supervised(args) -> int:
+    """Train one of the course's supervised models; write metrics.json and plots into --out."""
+    import shutil
+
+    from rlcourse.results import check_output_dir
+    from supervised.experiments import run
+
+    out = Path(args.out)
+    check_output_dir(out, args.force, marker="metrics.json")
+    if out.exists() and args.force:
+        shutil.rmtree(out)
+    options = {"epochs": args.epochs, "seed": args.seed}
+    if args.name == "cnn" and (args.mnist_images or args.mnist_labels):
+        if not (args.mnist_images and args.mnist_labels):
+            raise UsageError("give both --mnist-images and --mnist-labels")
+        options.update(mnist_images=args.mnist_images, mnist_labels=args.mnist_labels)
+    metrics = run(args.name, out, **options)
+    width = max(map(len, metrics), default=0)
+    for key, value in metrics.items():
+        print(
+            f"{key:{width}s}  {value:.4g}"
+            if isinstance(value, float)
+            else f"{key:{width}s}  {value}"
+        )
+    print(f"wrote {out}/", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> Parser:
     """All subcommands and their options."""
     from rlcourse.figures import FIGURES
@@ -266,6 +295,22 @@ def build_parser() -> Parser:
     p.add_argument("--out", help="results directory (default results/figN)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_figure)
+    from supervised.experiments import EXPERIMENTS
+
+    p = sub.add_parser(
+        "supervised",
+        help="train a supervised model (regression ... GAN)",
+        description=cmd_supervised.__doc__,
+        epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
+    )
+    p.add_argument("name", choices=list(EXPERIMENTS), help="which model")
+    p.add_argument("--epochs", type=_positive_int, help="training epochs (default: the model's)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument("--mnist-images", help="cnn: an MNIST IDX image file (plain or .gz)")
+    p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
+    p.set_defaults(func=cmd_supervised)
     return parser
 
 
@@ -288,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         for message in dict.fromkeys(_one_line(w.message) for w in shown):
             print(f"rlcourse {args.command}: warning: {message}", file=sys.stderr)
         return code
-    except (UsageError, SpecError) as err:  # the warnings that led here say less than this
+    except (UsageError, SpecError, DataError) as err:  # the warnings before say less than this
         if os.environ.get("RLCOURSE_DEBUG"):
             raise
         print(f"rlcourse {args.command}: error: {err}", file=sys.stderr)

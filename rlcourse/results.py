@@ -136,11 +136,11 @@ class Results:
         return target
 
 
-def check_output_dir(target: Path, force: bool) -> None:
+def check_output_dir(target: Path, force: bool, marker: str = "manifest.json") -> None:
     """Refuse to write results over anything but an empty directory or, with ``force``, results.
 
-    Even ``force`` never replaces a file or a non-empty directory without a ``manifest.json``:
-    that would delete what is not ours.
+    Even ``force`` never replaces a file or a non-empty directory without the ``marker`` file
+    of a results directory: that would delete what is not ours.
 
     Raises:
         UsageError: saying what is in the way.
@@ -151,7 +151,7 @@ def check_output_dir(target: Path, force: bool) -> None:
         raise UsageError(f"{target} exists and is not a directory; choose another --out")
     if not any(target.iterdir()):
         return
-    if not (target / "manifest.json").is_file():
+    if not (target / marker).is_file():
         raise UsageError(f"{target} is a non-empty directory without results; choose another --out")
     if not force:
         raise UsageError(f"{target} already exists; choose another --out or pass --force")

@@ -1,0 +1,34 @@
+"""The course's supervised experiments, one per ``rlcourse supervised NAME`` command.
+
+Each is a function ``experiment(out, *, epochs=None, seed=0, progress=True, **options) -> metrics``
+in its model's module: it trains on offline data, writes ``metrics.json`` and its plots into
+``out``, and returns the metrics. ``epochs=None`` is the default budget (under a minute here).
+Modules are imported on demand, so listing experiments does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+EXPERIMENTS: dict[str, tuple[str, str]] = {
+    "regression": ("supervised.regression", "least squares to logistic regression (numpy)"),
+    "mlp": ("supervised.networks", "a multilayer perceptron: XOR, then digits"),
+    "cnn": ("supervised.networks", "a convolutional classifier of digits (or your MNIST files)"),
+    "autoencoder": ("supervised.autoencoder", "dense 784-...-32 and convolutional autoencoders"),
+    "vae": ("supervised.vae", "a variational autoencoder with a 2-D latent space"),
+    "gan": ("supervised.gan", "a small DCGAN on digits"),
+}
+
+
+def run(name: str, out: str | os.PathLike, **options: Any) -> dict[str, float]:
+    """Run experiment ``name`` into ``out``; return its metrics."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r} (experiments: {', '.join(EXPERIMENTS)})")
+    module = importlib.import_module(EXPERIMENTS[name][0])
+    function = getattr(
+        module, "experiment" if name != "mlp" and name != "cnn" else f"{name}_experiment"
+    )
+    return function(Path(out), **options)

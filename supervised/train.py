@@ -1,0 +1,214 @@
+"""One small training loop for every torch model: epochs, mini-batches, validation, early stopping.
+
+>>> history = fit(model, loss, (x_train, y_train), (x_val, y_val), TrainConfig(epochs=20))
+>>> history.save(out)          # history.csv and history.png
+
+``loss(model, x, y)`` returns the mean loss of a batch as a scalar tensor (so autoencoders and
+VAEs, whose loss needs more than the outputs, use the same loop). Extra ``metrics`` are computed
+on the validation set after every epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+Loss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+Metric = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], float]
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of :func:`fit`."""
+
+    epochs: int = 20
+    """Passes over the training set."""
+    batch_size: int = 64
+    """Examples per gradient step."""
+    lr: float = 1e-3
+    """Learning rate."""
+    optimizer: str = "adam"
+    """``adam`` or ``sgd`` (with ``momentum``)."""
+    momentum: float = 0.9
+    """SGD momentum."""
+    weight_decay: float = 0.0
+    """L2 penalty added by the optimizer."""
+    patience: int | None = None
+    """Stop after this many epochs without a better validation loss (None: never)."""
+    seed: int = 0
+    """Seeds initialisation-independent randomness here: the batch order."""
+    progress: bool = True
+    """Show a progress bar over epochs (on a terminal)."""
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+            )
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+
+
+@dataclass
+class History:
+    """One row per epoch: ``epoch``, ``train_loss``, ``val_loss`` and the metrics."""
+
+    rows: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    """The epoch whose weights the model ends with (lowest validation loss)."""
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as an array."""
+        return np.array([row[name] for row in self.rows])
+
+    def save(self, directory: str | os.PathLike, name: str = "history") -> None:
+        """Write ``<name>.csv`` and ``<name>.png`` (losses per epoch, best epoch marked)."""
+        import pandas as pd
+        from matplotlib.figure import Figure
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(self.rows)
+        frame.to_csv(directory / f"{name}.csv", index=False, float_format="%.6g")
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.add_subplot()
+        for column in ("train_loss", "val_loss"):
+            if column in frame:
+                ax.plot(frame.epoch, frame[column], marker="o", markersize=3, label=column)
+        if self.best_epoch:
+            ax.axvline(self.best_epoch, color="grey", linestyle=":", label="best (kept)")
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("Loss")
+        ax.set_title("Training history")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.savefig(directory / f"{name}.png", dpi=110)
+
+
+def as_tensor(array, dtype=torch.float32) -> torch.Tensor:
+    """A tensor from a numpy array (no copy when possible)."""
+    return array if isinstance(array, torch.Tensor) else torch.as_tensor(array, dtype=dtype)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
+    """Index tensors covering ``range(n)`` in mini-batches, shuffled when a generator is given."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def evaluate(model: torch.nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, batch_size=512):
+    """Mean loss over a data set, in evaluation mode, without gradients."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for index in batches(len(x), batch_size):
+            total += float(loss(model, x[index], y[index])) * len(index)
+    return total / max(len(x), 1)
+
+
+def fit(
+    model: torch.nn.Module,
+    loss: Loss,
+    train: tuple,
+    val: tuple | None = None,
+    config: TrainConfig = TrainConfig(),
+    metrics: dict[str, Metric] | None = None,
+) -> History:
+    """Train ``model`` by mini-batch gradient descent; keep the weights of the best epoch.
+
+    Args:
+        model: any ``torch.nn.Module``.
+        loss: ``loss(model, x, y)`` -> mean batch loss.
+        train: ``(x, y)`` arrays or tensors.
+        val: ``(x, y)`` for validation (loss every epoch, early stopping, best weights).
+        config: epochs, batch size, optimizer, ...
+        metrics: ``{name: metric(model, x, y)}`` computed on the validation set every epoch.
+
+    Raises:
+        ValueError: the training loss became NaN or infinite (lower the learning rate).
+    """
+    x, y = as_tensor(train[0]), as_tensor(train[1], dtype=None)
+    xv, yv = (as_tensor(val[0]), as_tensor(val[1], dtype=None)) if val is not None else (None, None)
+    generator = torch.Generator().manual_seed(config.seed)
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(
+            model.parameters(), config.lr, weight_decay=config.weight_decay
+        )
+    else:
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+    history, best, best_state, waited = History(), math.inf, None, 0
+    epochs = tqdm(
+        range(1, config.epochs + 1), disable=not config.progress or None, unit="epoch", leave=False
+    )
+    for epoch in epochs:
+        model.train()
+        total = 0.0
+        for index in batches(len(x), config.batch_size, generator):
+            optimizer.zero_grad()
+            batch_loss = loss(model, x[index], y[index])
+            batch_loss.backward()
+            optimizer.step()
+            total += float(batch_loss.detach()) * len(index)
+        train_loss = total / len(x)
+        if not math.isfinite(train_loss):
+            raise ValueError(f"training loss became {train_loss} in epoch {epoch}; lower the lr")
+        row = {"epoch": epoch, "train_loss": train_loss}
+        if xv is not None:
+            row["val_loss"] = evaluate(model, loss, xv, yv)
+            model.eval()
+            with torch.no_grad():
+                row.update({name: float(m(model, xv, yv)) for name, m in (metrics or {}).items()})
+        history.rows.append(row)
+        current = row.get("val_loss", train_loss)
+        epochs.set_postfix(loss=f"{train_loss:.4f}", val=f"{current:.4f}")
+        if current < best:
+            best, best_state, waited = current, copy.deepcopy(model.state_dict()), 0
+            history.best_epoch = epoch
+        else:
+            waited += 1
+            if config.patience is not None and waited >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def save_metrics(directory: str | os.PathLike, metrics: dict[str, float]) -> Path:
+    """Write ``metrics.json`` (sorted keys, plain floats) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "metrics.json"
+    clean = {
+        k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) else v)
+        for k, v in metrics.items()
+    }
+    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def seed_torch(seed: int) -> None:
+    """Seed torch's global generator, which initialises layers' weights."""
+    torch.manual_seed(seed)
