@@ -122,9 +122,16 @@ def convert(text: str, kind: Any, key: str) -> Any:
             if not math.isfinite(value):
                 raise ValueError
             return value
+        if target is tuple:  # layer sizes: 256x256
+            return tuple(int(part) for part in text.lower().split("x"))
         return target(text)
     except (ValueError, ZeroDivisionError, OverflowError):
-        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(target, target)
+        expected = {
+            bool: "true or false",
+            int: "an integer",
+            float: "a number",
+            tuple: "sizes like 64x64",
+        }.get(target, target)
         raise SpecError(f"{key}={text!r} is not {expected}") from None
 
 

@@ -19,6 +19,7 @@ from agents.base import (
     field_docs,
     parse_spec,
 )
+from agents.dqn_config import DQNConfig
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
 from agents.tabular import ActionValueAgent, Estimate
 from agents.uniform import RandomAgent
@@ -36,8 +37,10 @@ class AgentEntry:
     """Hyperparameter dataclasses; a spec's keys go to the part that has that field."""
     build: Callable[..., Agent]
     """``build(*parts, observation_space=..., action_space=...)`` -> agent."""
-    tabular: bool = True
-    """Needs Discrete observations and actions (tables indexed by state and action)."""
+    fits: Callable[[spaces.Space, spaces.Space], bool] = lambda obs, act: True
+    """Whether it can act with these (single-run) observation and action spaces."""
+    needs: str = ""
+    """What it needs of the spaces, for the message when it does not fit."""
 
     def parameters(self) -> list[tuple[str, Any, str]]:
         """(name, default, one-line doc) of every hyperparameter."""
@@ -52,6 +55,23 @@ def _value_agent(strategy, estimate, *, observation_space, action_space) -> Agen
     return ActionValueAgent(strategy, estimate, int(observation_space.n), int(action_space.n))
 
 
+def _dqn(config, *, observation_space, action_space) -> Agent:
+    from agents.dqn import DQNAgent  # torch is imported only when a DQN is built
+
+    return DQNAgent(config, observation_space, action_space)
+
+
+def _tabular(obs: spaces.Space, act: spaces.Space) -> bool:
+    return isinstance(obs, spaces.Discrete) and isinstance(act, spaces.Discrete)
+
+
+def _dqn_fits(obs: spaces.Space, act: spaces.Space) -> bool:
+    return isinstance(act, spaces.Discrete) and isinstance(obs, (spaces.Box, spaces.Discrete))
+
+
+TABULAR = {"fits": _tabular, "needs": "Discrete observations and actions"}
+
+
 AGENTS: dict[str, AgentEntry] = {
     entry.name: entry
     for entry in (
@@ -60,31 +80,34 @@ AGENTS: dict[str, AgentEntry] = {
             "uniformly random actions (fits every env)",
             (),
             lambda *, observation_space, action_space: RandomAgent(action_space),
-            tabular=False,
         ),
         AgentEntry(
             "greedy",
             "action values, always the best (random tie-break)",
             (Greedy, Estimate),
             _value_agent,
+            **TABULAR,
         ),
         AgentEntry(
             "epsilon-greedy",
             "action values, random action with probability epsilon",
             (EpsilonGreedy, Estimate),
             _value_agent,
+            **TABULAR,
         ),
         AgentEntry(
             "decaying-epsilon",
             "epsilon-greedy with epsilon decaying to a floor",
             (DecayingEpsilon, Estimate),
             _value_agent,
+            **TABULAR,
         ),
         AgentEntry(
             "ucb",
             "action values, upper-confidence-bound action choice",
             (UCB, Estimate),
             _value_agent,
+            **TABULAR,
         ),
         AgentEntry(
             "gradient-bandit",
@@ -93,18 +116,18 @@ AGENTS: dict[str, AgentEntry] = {
             lambda prefs, *, observation_space, action_space: GradientBanditAgent(
                 prefs, int(observation_space.n), int(action_space.n)
             ),
+            **TABULAR,
+        ),
+        AgentEntry(
+            "dqn",
+            "deep Q-network with experience replay (torch)",
+            (DQNConfig,),
+            _dqn,
+            fits=_dqn_fits,
+            needs="Discrete actions and Box or Discrete observations",
         ),
     )
 }
-
-
-def fits(entry: AgentEntry, observation_space: spaces.Space, action_space: spaces.Space) -> bool:
-    """Whether the agent can act in an env with these (single-run) spaces."""
-    if not entry.tabular:
-        return True
-    return isinstance(observation_space, spaces.Discrete) and isinstance(
-        action_space, spaces.Discrete
-    )
 
 
 def make(
@@ -128,12 +151,10 @@ def make(
         build_params(part, {k: v for k, v in raw.items() if owners[k] is part}, name)
         for part in entry.parts
     ]
-    if not fits(entry, observation_space, action_space):
-        fitting = [
-            other.name for other in AGENTS.values() if fits(other, observation_space, action_space)
-        ]
+    if not entry.fits(observation_space, action_space):
+        fitting = [o.name for o in AGENTS.values() if o.fits(observation_space, action_space)]
         raise SpecError(
-            f"agent {name!r} needs Discrete observations and actions, but the env has "
+            f"agent {name!r} needs {entry.needs}, but the env has "
             f"observations {describe_space(observation_space)} and actions "
             f"{describe_space(action_space)}; "
             f"agents that fit: {', '.join(fitting)}"

@@ -226,6 +226,58 @@ def cmd_supervised(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    """Train one DQN; save checkpoint.pt, curves and metrics.json into --out."""
+    import shutil
+
+    from rlcourse.results import check_output_dir
+    from rlcourse.training import dqn_config, train_dqn
+
+    out = Path(args.out)
+    check_output_dir(out, args.force, marker="checkpoint.pt")
+    config = dqn_config(_env_kwargs_strings(args.set, "--set"))
+    if out.exists() and args.force:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = train_dqn(
+        args.env,
+        out,
+        steps=args.steps,
+        seed=args.seed,
+        config=config,
+        env_kwargs=_env_kwargs(args.env_kwargs),
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        tensorboard=args.tensorboard,
+    )
+    for key, value in metrics.items():
+        print(f"{key:18s} {value}")
+    print(f"wrote {out}/", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Run a trained agent's greedy policy; print and write evaluation.json."""
+    from rlcourse.training import evaluate_checkpoint
+
+    result = evaluate_checkpoint(Path(args.dir), args.episodes, args.seed, args.env)
+    print(
+        f"{result['env']}: mean return {result['mean_return']:.2f} "
+        f"[{result['ci_low']:.2f}, {result['ci_high']:.2f}] over {result['episodes']} episodes"
+    )
+    return 0
+
+
+def _env_kwargs_strings(items: list[str] | None, flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"{flag} takes KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
 def build_parser() -> Parser:
     """All subcommands and their options."""
     from rlcourse.figures import FIGURES
@@ -295,6 +347,37 @@ def build_parser() -> Parser:
     p.add_argument("--out", help="results directory (default results/figN)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_figure)
+    p = sub.add_parser(
+        "train", help="train one DQN agent and save it", description=cmd_train.__doc__
+    )
+    p.add_argument("algorithm", choices=["dqn"], help="what to train")
+    p.add_argument("env", help="registered id, alias or module:Class")
+    p.add_argument("--steps", type=_positive_int, default=50_000, help="env steps (default 50000)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
+    p.add_argument(
+        "--set", nargs="+", metavar="KEY=VALUE", help="DQN hyperparameters (rlcourse agents)"
+    )
+    p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
+    p.add_argument(
+        "--eval-every", type=_positive_int, default=5000, help="steps between evaluations"
+    )
+    p.add_argument(
+        "--eval-episodes", type=_positive_int, default=20, help="episodes per evaluation"
+    )
+    p.add_argument("--tensorboard", action="store_true", help="log to OUT/tensorboard")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="run a trained agent greedily", description=cmd_evaluate.__doc__
+    )
+    p.add_argument("dir", help="directory written by rlcourse train")
+    p.add_argument("--episodes", type=_positive_int, default=20, help="episodes (default 20)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the first episode (default 0)")
+    p.add_argument("--env", help="evaluate on another env with the same spaces")
+    p.set_defaults(func=cmd_evaluate)
+
     from supervised.experiments import EXPERIMENTS
 
     p = sub.add_parser(

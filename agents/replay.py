@@ -1,0 +1,67 @@
+"""Experience replay: a preallocated ring buffer of transitions over numpy arrays.
+
+``terminated`` and ``truncated`` are stored apart: a TD target drops the bootstrap only where the
+episode really ended (``terminated``); a time limit (``truncated``) is not the end of the task, so
+the target still bootstraps from ``next_obs`` there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A uniform sample of transitions, one row each."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+
+
+class ReplayBuffer:
+    """The last ``capacity`` transitions; the oldest is overwritten first."""
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32):
+        if capacity < 1:
+            raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
+        self.capacity = int(capacity)
+        self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros_like(self.obs)
+        self.action = np.zeros(self.capacity, dtype=np.int64)
+        self.reward = np.zeros(self.capacity, dtype=np.float32)
+        self.terminated = np.zeros(self.capacity, dtype=bool)
+        self.truncated = np.zeros(self.capacity, dtype=bool)
+        self.position = 0  # where the next transition goes
+        self.size = 0  # how many slots hold a transition
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """Store one transition, overwriting the oldest when full."""
+        i = self.position
+        self.obs[i], self.next_obs[i] = obs, next_obs
+        self.action[i], self.reward[i] = action, reward
+        self.terminated[i], self.truncated[i] = terminated, truncated
+        self.position = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """``batch_size`` transitions drawn uniformly, with replacement, from those stored."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        index = rng.integers(self.size, size=batch_size)
+        return Batch(
+            self.obs[index],
+            self.action[index],
+            self.reward[index],
+            self.next_obs[index],
+            self.terminated[index],
+            self.truncated[index],
+        )
