@@ -68,7 +68,7 @@ class DQNLearner:
             self.target = q_network(net_space, self.n_actions, config.hidden)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, fused=True)
         dtype = observation_space.dtype if isinstance(observation_space, spaces.Box) else np.float32
         self.buffer = ReplayBuffer(config.buffer_size, shape, dtype)
         self.strategy = config.strategy()

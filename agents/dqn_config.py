@@ -27,8 +27,9 @@ class DQNConfig:
     """Env steps between training phases."""
     gradient_steps: int = 128
     """Gradient steps per training phase."""
-    target_update: int = 10
-    """Gradient steps between hard copies of the online network into the target network."""
+    target_update: int = 128
+    """Gradient steps between target updates (rl-zoo's "every 10 env steps" in SB3, whose
+    counter is env steps, means once per training phase: 128 gradient steps here)."""
     tau: float = 1.0
     """Polyak factor of each target update (1: a hard copy)."""
     max_grad_norm: float = 10.0
