@@ -4,8 +4,9 @@ Both use the rl-zoo CartPole-v1 settings (lr 2.3e-3, batch 64, buffer 100 000, l
 1000, gamma 0.99, target update every 10, train_freq 256, gradient_steps 128, exploration fraction
 0.16 of 50 000 steps, final epsilon 0.04, net [256, 256]). SB3 counts its target update interval
 in env steps, so "every 10" with train_freq 256 syncs the target once before each training phase:
-rlcourse's target_update=128 gradient steps (its default) is the same schedule. Every ``--eval-every`` env steps both
-are evaluated greedily over 20 episodes; evaluation time is not training time. A seed is solved
+rlcourse's target_update=128 gradient steps (its default) is the same schedule. Every
+``--eval-every`` env steps both are evaluated greedily over 20 episodes; evaluation time is not
+training time. A seed is solved
 at the first evaluation with mean return >= 475; training stops there (``--no-stop`` runs on).
 
     python benchmarks/dqn_vs_sb3.py [--seeds 5] [--steps 50000] [--eval-every 2500]
