@@ -104,6 +104,7 @@ def convert(text: str, kind: Any, key: str) -> Any:
     if text.lower() == "none" and type(None) in options:
         return None
     target = next(option for option in options if option is not type(None))
+    target = typing.get_origin(target) or target  # tuple[int, ...] -> tuple
     try:
         if target is bool:
             lowered = text.lower()
