@@ -81,6 +81,12 @@ def train_dqn(
     from agents.dqn import DQNLearner, check_spaces
 
     config = config or DQNConfig()
+    source = resolve_env(env, env_kwargs)
+    train_env, eval_env = source.make_one(), source.make_one()
+    try:
+        check_spaces(train_env.observation_space, train_env.action_space)
+    except ValueError as err:
+        raise UsageError(f"{err}; agents that fit {source.name}: random") from None
     if steps < 1:
         raise UsageError(f"steps must be >= 1, got {steps}")
     if config.learning_starts >= steps:
@@ -88,12 +94,6 @@ def train_dqn(
             f"learning_starts ({config.learning_starts}) >= steps ({steps}): the agent would "
             "never take a gradient step; lower learning_starts or raise --steps"
         )
-    source = resolve_env(env, env_kwargs)
-    train_env, eval_env = source.make_one(), source.make_one()
-    try:
-        check_spaces(train_env.observation_space, train_env.action_space)
-    except ValueError as err:
-        raise UsageError(f"{err}; agents that fit {source.name}: random") from None
     learner = DQNLearner(
         config,
         train_env.observation_space,
@@ -206,6 +206,7 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
             refused, never unpickled), or an env whose spaces differ from the checkpoint's.
     """
     import pickle
+    import re
     import zipfile
 
     import torch
@@ -215,12 +216,15 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
     path = Path(directory) / "checkpoint.pt"
     if not path.is_file():
         raise UsageError(f"{directory} holds no checkpoint.pt (train one with rlcourse train)")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise UsageError(f"{path} is corrupt: not a torch checkpoint archive")
     try:
         checkpoint = torch.load(path, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0]
+        found = re.search(r"Unsupported global: \S+ \S+", str(err))
+        why = found.group(0) if found else "it holds more than tensors and plain data"
         raise UsageError(
-            f"{path} is not a plain state dict (refused, not unpickled): {first}"
+            f"{path} is not a plain state dict (refused, not unpickled): {why}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise UsageError(f"{path} is corrupt: {type(err).__name__}: {err}") from None

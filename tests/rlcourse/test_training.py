@@ -1,0 +1,155 @@
+"""`rlcourse train dqn` and `rlcourse evaluate`: files, safe checkpoints, and every refusal."""
+
+import json
+
+import pytest
+import torch
+
+from rlcourse.cli import main
+
+QUICK = [
+    "--steps",
+    "1200",
+    "--eval-every",
+    "600",
+    "--eval-episodes",
+    "2",
+    "--set",
+    "learning_starts=200",
+    "train_freq=100",
+    "gradient_steps=5",
+    "hidden=16x16",
+    "buffer_size=2000",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dqn") / "run"
+    assert main(["train", "dqn", "CartPole-v1", *QUICK, "--out", str(out)]) == 0
+    return out
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_train_writes_checkpoint_curves_and_metrics(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {
+        "checkpoint.pt",
+        "episodes.csv",
+        "evaluations.csv",
+        "training.png",
+        "metrics.json",
+    } <= names
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["steps"] == 1200 and metrics["env"] == "CartPole-v1"
+    evaluations = (trained / "evaluations.csv").read_text().splitlines()
+    assert evaluations[0] == "step,mean_return,episodes,train_seconds"
+    assert [line.split(",")[0] for line in evaluations[1:]] == ["600", "1200"]
+
+
+def test_checkpoint_is_plain_data_loadable_with_weights_only(trained):
+    checkpoint = torch.load(trained / "checkpoint.pt", weights_only=True)
+    assert checkpoint["env"] == "CartPole-v1" and checkpoint["n_actions"] == 2
+    assert checkpoint["observation_shape"] == [4]
+    assert checkpoint["config"]["hidden"] == [16, 16] or checkpoint["config"]["hidden"] == (16, 16)
+    assert all(isinstance(v, torch.Tensor) for v in checkpoint["model"].values())
+
+
+def test_evaluate_prints_and_writes_the_greedy_return(trained, capsys):
+    assert main(["evaluate", str(trained), "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((trained / "evaluation.json").read_text())
+    assert result["episodes"] == 3 and len(result["returns"]) == 3
+    assert f"mean return {result['mean_return']:.2f}" in out
+    again = main(["evaluate", str(trained), "--episodes", "3"])
+    assert again == 0 and json.loads((trained / "evaluation.json").read_text()) == result
+
+
+def test_a_checkpoint_from_another_env_is_refused(trained, capsys):
+    assert main(["evaluate", str(trained), "--env", "Acrobot-v1"]) == 2
+    line = one_error_line(capsys)
+    assert "was trained on CartPole-v1 (observations [4], 2 actions)" in line
+    assert "Acrobot-v1 has observations [6] and 3 actions" in line
+
+
+def test_a_corrupt_checkpoint_is_refused(tmp_path, capsys):
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage")
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "checkpoint.pt is corrupt" in one_error_line(capsys)
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_a_pickled_object_is_refused_never_unpickled(tmp_path, capsys):
+    torch.save({"model": Payload()}, tmp_path / "checkpoint.pt")
+    assert main(["evaluate", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "this must never run" not in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "is not a plain state dict (refused, not unpickled)" in err[0]
+
+
+def test_a_plain_dict_that_is_not_a_checkpoint_is_refused(tmp_path, capsys):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "checkpoint.pt")
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "is not an rlcourse DQN checkpoint" in one_error_line(capsys)
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "holds no checkpoint.pt" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Pendulum-v1", "--steps", "100"], "DQN needs Discrete actions"),
+        (
+            ["CartPole-v1", "--steps", "500"],
+            "learning_starts (1000) >= steps (500): the agent would never take a gradient step",
+        ),
+        (
+            ["CartPole-v1", "--set", "buffer_size=10"],
+            "buffer_size (10) is smaller than one batch (64)",
+        ),
+        (["CartPole-v1", "--set", "lr=fast"], "lr='fast' is not a number"),
+        (["CartPole-v1", "--set", "epsilon=0.1"], "agent 'dqn' has no parameter 'epsilon'"),
+        (["NoSuchEnv-v0"], "unknown env 'NoSuchEnv-v0'"),
+    ],
+)
+def test_bad_training_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main(["train", "dqn", *args, "--out", str(out)]) == 2
+    assert message in one_error_line(capsys)
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_tensorboard_without_the_package_says_how_to_get_it(tmp_path, capsys):
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed here")
+    assert (
+        main(
+            ["train", "dqn", "CartPole-v1", *QUICK, "--tensorboard", "--out", str(tmp_path / "tb")]
+        )
+        == 2
+    )
+    assert "pip install 'rlcourse[tensorboard]'" in one_error_line(capsys)
+
+
+def test_existing_output_is_kept_without_force(trained, capsys):
+    before = (trained / "checkpoint.pt").read_bytes()
+    assert main(["train", "dqn", "CartPole-v1", *QUICK, "--out", str(trained)]) == 2
+    assert "already exists" in one_error_line(capsys)
+    assert (trained / "checkpoint.pt").read_bytes() == before
