@@ -130,7 +130,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--eval-every", type=int, default=2500)
     parser.add_argument("--no-stop", action="store_true", help="train all steps after solving")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # small networks: one thread is fastest, and fair to both
     print(f"torch threads: {torch.get_num_threads()}")
     results = {"rlcourse": [], "sb3": []}
     for seed in range(args.seeds):

@@ -230,8 +230,12 @@ def cmd_train(args) -> int:
     """Train one DQN; save checkpoint.pt, curves and metrics.json into --out."""
     import shutil
 
+    import torch
+
     from rlcourse.results import check_output_dir
     from rlcourse.training import dqn_config, train_dqn
+
+    torch.set_num_threads(args.threads)
 
     out = Path(args.out)
     check_output_dir(out, args.force, marker="checkpoint.pt")
@@ -365,6 +369,12 @@ def build_parser() -> Parser:
         "--eval-episodes", type=_positive_int, default=20, help="episodes per evaluation"
     )
     p.add_argument("--tensorboard", action="store_true", help="log to OUT/tensorboard")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="torch threads (default 1: fastest for small networks on CPU)",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_train)
