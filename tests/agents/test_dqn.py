@@ -119,7 +119,10 @@ def test_same_seed_same_networks_and_actions():
 def test_agent_runs_in_a_comparison_on_cartpole_and_a_discrete_gridworld():
     import rlcourse
 
-    spec = "dqn:hidden=16,learning_starts=50,train_freq=10,gradient_steps=2,buffer_size=500,batch_size=16"
+    spec = (
+        "dqn:hidden=16,learning_starts=50,train_freq=10,gradient_steps=2,buffer_size=500,"
+        "batch_size=16"
+    )
     results = rlcourse.compare("CartPole-v1", [spec], runs=2, episodes=3, progress=False)
     assert results.data[spec]["return"].shape == (2, 3)
     grid = rlcourse.compare("gridworld", [spec], runs=2, episodes=2, progress=False)
