@@ -9,9 +9,12 @@ Modules are imported on demand, so listing experiments does not import torch.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 EXPERIMENTS: dict[str, tuple[str, str]] = {
     "regression": ("supervised.regression", "least squares to logistic regression (numpy)"),
@@ -32,3 +35,16 @@ def run(name: str, out: str | os.PathLike, **options: Any) -> dict[str, float]:
         module, "experiment" if name != "mlp" and name != "cnn" else f"{name}_experiment"
     )
     return function(Path(out), **options)
+
+
+def save_metrics(directory: str | os.PathLike, metrics: dict[str, Any]) -> Path:
+    """Write ``metrics.json`` into ``directory``: sorted keys, plain ints and floats."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "metrics.json"
+    plain = {
+        key: value.item() if isinstance(value, np.generic) else value
+        for key, value in metrics.items()
+    }
+    path.write_text(json.dumps(plain, indent=2, sort_keys=True) + "\n")
+    return path

@@ -59,8 +59,9 @@ import torch
 from torch import nn
 
 from supervised.data import Dataset, Split, check_labels, load_digits, load_mnist, split
+from supervised.experiments import save_metrics
 from supervised.plots import confusion_matrix_plot, image_grid
-from supervised.train import History, TrainConfig, as_tensor, fit, save_metrics, seed_torch
+from supervised.train import History, TrainConfig, as_tensor, fit, seed_torch
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

@@ -633,7 +633,7 @@ def experiment(
     """
     from tqdm.auto import tqdm
 
-    from supervised.train import save_metrics
+    from supervised.experiments import save_metrics
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ on the validation set after every epoch.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from collections.abc import Callable
@@ -21,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from supervised.experiments import save_metrics  # noqa: F401  (its home is torch-free)
 
 Loss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 Metric = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], float]
@@ -194,19 +195,6 @@ def fit(
         model.load_state_dict(best_state)
     model.eval()
     return history
-
-
-def save_metrics(directory: str | os.PathLike, metrics: dict[str, float]) -> Path:
-    """Write ``metrics.json`` (sorted keys, plain floats) into ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "metrics.json"
-    clean = {
-        k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) else v)
-        for k, v in metrics.items()
-    }
-    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    return path
 
 
 def seed_torch(seed: int) -> None:
