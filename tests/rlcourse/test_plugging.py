@@ -317,7 +317,7 @@ def test_greedy_on_cartpole_names_the_agents_that_fit(tmp_path, cli):
     message = str(excinfo.value)
     assert message.startswith("agent 'greedy' needs Discrete observations and actions")
     assert "Box(shape=(4,), dtype=float32)" in message
-    assert message.endswith("agents that fit: random")
+    assert message.endswith("agents that fit: random, dqn")
     result = cli("compare CartPole-v1 --agents greedy --episodes 2 --runs 2 --out", tmp_path / "o")
     assert assert_usage_error(result) == f"rlcourse compare: error: {message}"
 
