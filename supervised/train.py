@@ -21,8 +21,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from supervised.experiments import save_metrics  # noqa: F401  (its home is torch-free)
-
 Loss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 Metric = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], float]
 OPTIMIZERS = ("adam", "sgd")

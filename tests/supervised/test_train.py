@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from supervised.train import History, TrainConfig, batches, evaluate, fit, save_metrics, seed_torch
+from supervised.experiments import save_metrics
+from supervised.train import History, TrainConfig, batches, evaluate, fit, seed_torch
 
 
 def mse(model, x, y):
