@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bandit_vs_loop.py
 	$(BIN)/python benchmarks/gridworld_vs_frozenlake.py
+	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 5
 
 lint: install
 	$(BIN)/ruff check .
