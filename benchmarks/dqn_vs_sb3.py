@@ -131,12 +131,18 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=2500)
     parser.add_argument("--no-stop", action="store_true", help="train all steps after solving")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
+    parser.add_argument("--skip-sb3", action="store_true", help="rlcourse only (the 10-seed check)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # small networks: one thread is fastest, and fair to both
     print(f"torch threads: {torch.get_num_threads()}")
     results = {"rlcourse": [], "sb3": []}
     for seed in range(args.seeds):
-        for name, run in (("rlcourse", run_ours), ("sb3", run_sb3)):
+        runners = (
+            (("rlcourse", run_ours),)
+            if args.skip_sb3
+            else (("rlcourse", run_ours), ("sb3", run_sb3))
+        )
+        for name, run in runners:
             row = run(seed, args.steps, args.eval_every, not args.no_stop)
             results[name].append(row)
             print(
@@ -147,6 +153,8 @@ def main() -> None:
             )
     print(f"CartPole-v1, {args.seeds} seeds, up to {args.steps} steps, solved = greedy mean >= 475")
     ours_rate, ours_median = summary("rlcourse", results["rlcourse"])
+    if args.skip_sb3:
+        return
     sb3_rate, sb3_median = summary("sb3", results["sb3"])
     if ours_median and sb3_median:
         print(
