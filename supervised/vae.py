@@ -220,7 +220,10 @@ def plot_latent_grid(images: np.ndarray, values: np.ndarray, path: str | os.Path
     from matplotlib.figure import Figure
 
     side, _, h, w = images.shape
-    mosaic = images.transpose(0, 2, 1, 3).reshape(side * h, side * w)
+    gap = 2  # dark pixels between cells: the digits fill their frames edge to edge
+    padded = np.pad(images, ((0, 0), (0, 0), (0, gap), (0, gap)))
+    h, w = h + gap, w + gap
+    mosaic = padded.transpose(0, 2, 1, 3).reshape(side * h, side * w)[:-gap, :-gap]
     fig = Figure(figsize=(6.5, 6.5), layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
