@@ -60,9 +60,7 @@ def run(
         try:
             obs, _ = env.reset(seed=seed)
         except Exception as err:  # the env's own code
-            raise UsageError(
-                f"env {source.name} failed in reset: {type(err).__name__}: {err}"
-            ) from err
+            raise _env_failed(source.name, "reset", err) from err
         agent.reset(runs, np.random.default_rng([seed, 1]))
         step = functools.partial(_transition, env, agent, source.name)
         if steps is not None:
@@ -72,13 +70,17 @@ def run(
         env.close()
 
 
+def _env_failed(name: str, stage: str, err: Exception) -> UsageError:
+    return UsageError(f"env {name} failed in {stage}: {type(err).__name__}: {err}")
+
+
 def _transition(env, agent, name: str, obs):
     """One real transition for every run; runs whose episode ended are reset (no autoreset)."""
     action = agent.act(obs)
     try:
         next_obs, reward, terminated, truncated, info = env.step(action)
     except Exception as err:  # the env's own code: name it, keep the cause for Python users
-        raise UsageError(f"env {name} failed in step: {type(err).__name__}: {err}") from err
+        raise _env_failed(name, "step", err) from err
     reward = np.asarray(reward, dtype=np.float64)
     if not np.isfinite(reward).all():
         bad = int(np.flatnonzero(~np.isfinite(reward))[0])
@@ -86,7 +88,10 @@ def _transition(env, agent, name: str, obs):
     agent.update(obs, action, reward, next_obs, terminated, truncated)
     done = terminated | truncated
     if done.any():
-        next_obs, _ = env.reset(options={"reset_mask": done})
+        try:
+            next_obs, _ = env.reset(options={"reset_mask": done})
+        except Exception as err:  # the env's own code
+            raise _env_failed(name, "reset", err) from err
     return next_obs, reward, done, info
 
 
