@@ -251,7 +251,7 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
             f"{n_actions} actions"
         )
     try:
-        learner.online.load_state_dict(checkpoint["model"])
+        learner.load_weights(checkpoint["model"])
     except (RuntimeError, TypeError) as err:
         raise UsageError(f"{path} does not fit the network: {str(err).splitlines()[0]}") from None
     return learner, source, checkpoint

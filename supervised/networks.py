@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -143,6 +143,34 @@ class MLP(nn.Module):
             raise ValueError(f"MLP expects inputs (n, {self.sizes[0]}), got shape {tuple(x.shape)}")
         dtype = self.layers[0].weight.dtype
         return self.layers(x.reshape(len(x), -1).to(dtype))
+
+    def numpy_forward(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """A numpy copy of the current weights as a function ``(n, ...) → (n, sizes[-1])``.
+
+        For acting one observation at a time (DQN): torch's per-operation dispatch costs more
+        than the arithmetic of one small input. The copy does not follow later updates; take a new
+        one after training. None where the copy would not be exact: other activations than ReLU,
+        an output activation, or dropout.
+        """
+        if not all(isinstance(layer, (nn.Linear, nn.ReLU)) for layer in self.layers) or isinstance(
+            self.layers[-1], nn.ReLU
+        ):
+            return None
+        weights = [
+            (layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy())
+            for layer in self.layers
+            if isinstance(layer, nn.Linear)
+        ]
+
+        def forward(x: np.ndarray) -> np.ndarray:
+            h = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+            for i, (weight, bias) in enumerate(weights):
+                h = h @ weight + bias
+                if i < len(weights) - 1:
+                    np.maximum(h, 0.0, out=h)
+            return h
+
+        return forward
 
 
 def mlp_for_spaces(

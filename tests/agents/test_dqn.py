@@ -191,3 +191,25 @@ def test_discrete_states_are_one_hot_encoded():
     np.testing.assert_array_equal(dqn.encode(5), np.eye(16, dtype=np.float32)[5])
     assert dqn.buffer.obs.shape == (10, 16)
     assert spaces.Discrete(16) == env.observation_space
+
+
+def test_acting_copy_follows_training_and_loaded_weights():
+    dqn = learner(hidden=(16,), batch_size=4)
+    obs = np.random.default_rng(1).normal(size=(3, 4)).astype(np.float32)
+
+    def torch_q():
+        with torch.no_grad():
+            return dqn.online(torch.as_tensor(obs)).numpy()
+
+    np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
+    for _ in range(8):
+        dqn.buffer.add(obs[0], 1, 1.0, obs[1], False, False)
+    dqn.train_step()
+    np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
+    other = learner(hidden=(16,))
+    with torch.no_grad():
+        for p in other.online.parameters():
+            p.add_(1.0)
+    dqn.load_weights(other.online.state_dict())
+    np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dqn.target(torch.as_tensor(obs)), dqn.online(torch.as_tensor(obs)))

@@ -253,3 +253,23 @@ def test_cnn_refuses_bad_mnist_labels(tmp_path, mnist_files, capsys, monkeypatch
         f"rlcourse supervised: error: {labels}: labels must be in 0..9, found 0..11\n"
     )
     assert not out.exists()
+
+
+def test_numpy_forward_matches_torch_and_is_a_snapshot():
+    torch.manual_seed(0)
+    model = mlp_for_spaces(4, 3, hidden=(16, 8))
+    forward = model.numpy_forward()
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(forward(x), expected, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():  # later updates do not reach the copy
+        model.layers[0].bias.add_(1.0)
+    np.testing.assert_allclose(forward(x), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"activation": "tanh"}, {"output_activation": "relu"}, {"dropout": 0.1}]
+)
+def test_numpy_forward_only_where_exact(kwargs):
+    assert MLP((4, 8, 2), **kwargs).numpy_forward() is None
