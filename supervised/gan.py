@@ -58,9 +58,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from supervised.autoencoder import as_images, check_codes, plot_mosaic
+from supervised.autoencoder import as_images, check_codes
 from supervised.data import load_digits, split
 from supervised.experiments import save_metrics
+from supervised.plots import plot_mosaic
 from supervised.train import History, as_tensor, batches, seed_torch
 
 SIZE = 16

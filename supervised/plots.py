@@ -1,4 +1,4 @@
-"""Figures the supervised models share: image grids and confusion matrices (PNG, Agg canvas)."""
+"""Figures the supervised models share: image grids, mosaics, confusion matrices (PNG, Agg)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,33 @@ def image_grid(
     if row_labels is not None:
         for r, label in enumerate(row_labels[:rows]):
             axes[r, 0].set_ylabel(label, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def plot_mosaic(
+    images: np.ndarray, path: str | os.PathLike, title: str = "", columns: int = 10, gap: int = 2
+) -> Path:
+    """Images ``(n, 1, h, w)`` in [0, 1] tiled into one picture, ``columns`` per row.
+
+    One ``imshow`` of the whole mosaic (grey ``gap`` pixels between tiles): much faster than
+    :func:`image_grid`'s axes per image when there are many images.
+    """
+    images = np.clip(
+        np.asarray(images, dtype=np.float32).reshape(len(images), *images.shape[-2:]), 0, 1
+    )
+    n, h, w = images.shape
+    rows = max(1, -(-n // columns))
+    tiles = np.full((rows * columns, h + gap, w + gap), 0.5, dtype=np.float32)  # grey gaps
+    tiles[:n, :h, :w] = images
+    mosaic = tiles.reshape(rows, columns, h + gap, w + gap).transpose(0, 2, 1, 3)
+    mosaic = mosaic.reshape(rows * (h + gap), columns * (w + gap))[: -gap or None, : -gap or None]
+    fig = Figure(figsize=(columns * 0.5, rows * 0.5 + (0.4 if title else 0)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=100)
