@@ -22,6 +22,7 @@ from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
 from agents.replay import ReplayBuffer
+from supervised.train import FlatParameters
 
 
 def q_network(observation_space: spaces.Space, n_actions: int, hidden: tuple[int, ...]):
@@ -68,7 +69,8 @@ class DQNLearner:
             self.target = q_network(net_space, self.n_actions, config.hidden)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr, fused=True)
+        self.flat = FlatParameters(self.online)  # one tensor to zero, clip and step
+        self.optimizer = torch.optim.Adam([self.flat.values], lr=config.lr, fused=True)
         dtype = observation_space.dtype if isinstance(observation_space, spaces.Box) else np.float32
         self.buffer = ReplayBuffer(config.buffer_size, shape, dtype)
         self.strategy = config.strategy()
@@ -141,9 +143,9 @@ class DQNLearner:
         )
         q = self.online(obs).gather(1, torch.as_tensor(batch.action)[:, None]).squeeze(1)
         loss = torch.nn.functional.smooth_l1_loss(q, target)  # Huber
-        self.optimizer.zero_grad()
+        self.flat.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.config.max_grad_norm)
+        self.flat.clip_grad_norm_(self.config.max_grad_norm)
         self.optimizer.step()
         self.gradient_steps += 1
         if self.gradient_steps % self.config.target_update == 0:
