@@ -54,12 +54,12 @@ def _prelu_conv(n_in: int, n_out: int, kernel: int) -> list[nn.Module]:
 
 
 def _flatten_wh(x: torch.Tensor) -> torch.Tensor:
-    """Flatten ``(n, c, h, w)`` in (w, h, c) order: the layout the pretrained dense layers expect."""
+    """Flatten ``(n, c, h, w)`` in (w, h, c) order, as the pretrained dense layers expect."""
     return x.permute(0, 3, 2, 1).reshape(len(x), -1)
 
 
 class PNet(nn.Module):
-    """Proposal net: 12×12 windows → face logits ``(n, 2, h', w')`` and offsets ``(n, 4, h', w')``."""
+    """Proposal net: 12×12 windows → face logits ``(n, 2, h', w')``, offsets ``(n, 4, h', w')``."""
 
     size = 12
     #: The pretrained files' layer names, in the order of this network's layers.

@@ -126,8 +126,7 @@ def face_input(gray: np.ndarray) -> np.ndarray:
 
 
 def augment(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random view of a grayscale face in [0, 1]: rotated, scaled, shifted, maybe mirrored,
-    relit and noisy."""
+    """A random view of a grayscale face in [0, 1]: turned, scaled, shifted, mirrored, relit."""
     from skimage.transform import AffineTransform, warp
 
     h, w = face.shape
