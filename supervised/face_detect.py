@@ -82,7 +82,16 @@ class PNet(nn.Module):
         return self.classify(h), self.regress(h)
 
 
-class RNet(nn.Module):
+class _CropNet(nn.Module):
+    """R- and O-Net: convolutions, a dense layer, then face logits and box offsets."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits (n, 2), offsets (n, 4))`` for normalized crops ``(n, 3, size, size)``."""
+        h = self.dense(_flatten_wh(self.body(x)))
+        return self.classify(h), self.regress(h)
+
+
+class RNet(_CropNet):
     """Refinement net: 24×24 crops → face logits ``(n, 2)`` and box offsets ``(n, 4)``."""
 
     size = 24
@@ -104,13 +113,8 @@ class RNet(nn.Module):
         self.classify = nn.Linear(128, 2)
         self.regress = nn.Linear(128, 4)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits, offsets)`` for normalized crops ``(n, 3, 24, 24)``."""
-        h = self.dense(_flatten_wh(self.body(x)))
-        return self.classify(h), self.regress(h)
 
-
-class ONet(nn.Module):
+class ONet(_CropNet):
     """Output net: 48×48 crops → face logits ``(n, 2)``, offsets ``(n, 4)`` (and landmarks)."""
 
     size = 48
@@ -134,11 +138,6 @@ class ONet(nn.Module):
         self.classify = nn.Linear(256, 2)
         self.regress = nn.Linear(256, 4)
         self.landmarks = nn.Linear(256, 10)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits, offsets)`` for normalized crops ``(n, 3, 48, 48)``."""
-        h = self.dense(_flatten_wh(self.body(x)))
-        return self.classify(h), self.regress(h)
 
 
 NETWORKS = (PNet, RNet, ONet)

@@ -22,14 +22,6 @@ from supervised.face_detect import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_nms_keeps_the_best_of_overlapping_boxes():
     boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 5, 5.0]])
     scores = torch.tensor([0.8, 0.9, 0.7, 0.6])

@@ -16,14 +16,6 @@ from supervised.face_embed import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_embeddings_are_unit_vectors():
     torch.manual_seed(0)
     e = EmbeddingNet(dim=16)(torch.randn(5, 1, 32, 32))

@@ -1,20 +1,11 @@
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from skimage import data
 from skimage.transform import rescale
 
 from rlcourse.cli import main
 from supervised.face import Gallery, enroll, identify, load_gallery
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -22,14 +22,6 @@ from supervised.rnn import (
 from supervised.train import TrainConfig, fit, seed_torch
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def corpus():
     return stdlib_docstrings(limit=20_000)
