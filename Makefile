@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed
 # The CPU build that lies on this machine's disk; installed before the project so that the
 # project's own torch range is already satisfied and pip never reaches for a CUDA build.
 TORCH  := torch==2.13.0
+# Only for the pretrained MTCNN weights in its wheel (facenet_pytorch/data/{p,r,o}net.pt); its own
+# pins are stale and its code needs torchvision, so it goes in without dependencies and is never
+# imported: supervised.face_detect reads the weight files into its own networks.
+FACENET := facenet-pytorch==2.6.0
 
 .PHONY: install demo test bench lint format clean
 
@@ -15,6 +19,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(FACENET)
 	touch $@
 
 demo: install

@@ -213,6 +213,10 @@ def cmd_supervised(args) -> int:
         if not (args.mnist_images and args.mnist_labels):
             raise UsageError("give both --mnist-images and --mnist-labels")
         options.update(mnist_images=args.mnist_images, mnist_labels=args.mnist_labels)
+    if args.name == "rnn":
+        options.update(corpus=args.corpus, cell=args.cell)
+    elif args.corpus or args.cell != "gru":
+        raise UsageError("--corpus and --cell are options of the rnn experiment")
     metrics = run(args.name, out, **options)
     width = max(map(len, metrics), default=0)
     for key, value in metrics.items():
@@ -402,7 +406,13 @@ def build_parser() -> Parser:
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument("--mnist-images", help="cnn: an MNIST IDX image file (plain or .gz)")
     p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
+    p.add_argument("--corpus", help="rnn: a UTF-8 text file (default: stdlib docstrings)")
+    p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="rnn: recurrent cell")
     p.set_defaults(func=cmd_supervised)
+
+    from rlcourse.faces import add_parser as add_faces_parser
+
+    add_faces_parser(sub, _positive_int, _seed)
     return parser
 
 

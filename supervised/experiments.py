@@ -23,6 +23,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "autoencoder": ("supervised.autoencoder", "dense 784-...-32 and convolutional autoencoders"),
     "vae": ("supervised.vae", "a variational autoencoder with a 2-D latent space"),
     "gan": ("supervised.gan", "a small DCGAN on digits"),
+    "rnn": ("supervised.rnn", "a character GRU/LSTM on stdlib docstrings (or --corpus FILE)"),
 }
 
 
