@@ -90,9 +90,10 @@ def _ray(function, units, workers, address) -> Iterator:
         raise UsageError(
             "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
         ) from None
-    started = not ray.is_initialized()
+    started = not ray.is_initialized()  # a Ray this process already runs is used as it is
     if started:
-        _init_ray(ray, workers, address)
+        init_ray(workers, address)
+    pending = {}
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(function)
         pending = {remote.remote(unit): unit for unit in units}
@@ -111,20 +112,34 @@ def _ray(function, units, workers, address) -> Iterator:
     finally:
         if started:
             ray.shutdown()
+        else:
+            for ref in pending:
+                ray.cancel(ref)
 
 
-def _init_ray(ray, workers: int, address: str | None) -> None:
-    """Connect to ``address``, or start a local Ray that listens on 127.0.0.1 only."""
-    common = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+def init_ray(workers: int | None = None, address: str | None = None) -> None:
+    """Connect to ``address``, or start a local Ray that listens on 127.0.0.1 only.
+
+    Raises:
+        UsageError: the address is malformed or does not answer within seconds.
+    """
+    import ray
+
+    quiet = {"log_to_driver": False, "logging_level": "ERROR"}
     if address:
         check_reachable(address)
         try:
-            ray.init(address=address, **common)
+            ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, TimeoutError) as err:
             raise UsageError(f"cannot connect to Ray at {address}: {_first_line(err)}") from None
         return
     with _loopback_only(ray):
-        ray.init(num_cpus=workers, object_store_memory=RAY_OBJECT_STORE, **common)
+        ray.init(
+            num_cpus=workers or default_workers(),
+            object_store_memory=RAY_OBJECT_STORE,
+            include_dashboard=False,
+            **quiet,
+        )
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from rlcourse.analysis import final_performance, final_scores, plot_profiles
+from rlcourse.analysis import final_performance, final_scores
 from rlcourse.backends import default_workers, execute
 from rlcourse.errors import UsageError
 from rlcourse.results import CURVE_COLUMNS, Results, provenance
@@ -214,6 +214,7 @@ def run_sweep(
     address: str | None = None,
     force: bool = False,
     progress: bool = True,
+    plots: bool = True,
     toml: str | None = None,
     command: str | None = None,
 ) -> SweepResults:
@@ -227,6 +228,7 @@ def run_sweep(
         address: a Ray cluster's address (default ``RAY_ADDRESS``, else a local Ray).
         force: replace a directory that holds a sweep of another configuration.
         progress: a progress bar over units.
+        plots: draw the PNGs (``plots/``).
         toml: the configuration's text, kept in ``sweep.json``.
         command: the command line, for the manifest.
 
@@ -270,12 +272,15 @@ def run_sweep(
         "unit_seconds": round(swept.unit_seconds, 3),
         **provenance(),
     }
-    write_outputs(swept, out, manifest)
+    write_outputs(swept, out, manifest, plots)
     return swept
 
 
-def write_outputs(swept: SweepResults, out: Path, manifest: dict[str, Any]) -> list[Path]:
+def write_outputs(
+    swept: SweepResults, out: Path, manifest: dict[str, Any], plots: bool = True
+) -> list[Path]:
     """Tables, curves, plots, then the manifest; each file replaced whole."""
+    from rlcourse.analysis import plot_profiles
     from rlcourse.plots import plot_curves, plot_study, study_families
 
     summary, intervals = swept.tables
@@ -285,7 +290,7 @@ def write_outputs(swept: SweepResults, out: Path, manifest: dict[str, Any]) -> l
     staging = Path(tempfile.mkdtemp(prefix=".plots.", dir=out))
     written, skipped = [], {}
     try:
-        for env, results in swept.results.items():
+        for env, results in swept.results.items() if plots else ():
             slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", env)
             for metric in results.metrics:
                 written.append(plot_curves(results, metric, staging / f"{slug}-{metric}.png"))

@@ -84,6 +84,7 @@ def cmd_sweep(args) -> int:
             workers=args.workers,
             address=args.address,
             force=args.force,
+            plots=not args.no_plots,
             toml=Path(args.config).read_text(),
             command=shlex.join(["rlcourse", *args.argv]),
         )
@@ -95,7 +96,8 @@ def cmd_sweep(args) -> int:
         )
         return 130
     _print_summary(swept)
-    print(f"wrote {out}/ (summary.csv, iqm.csv, curves.csv, plots/)", file=sys.stderr)
+    written = "summary.csv, iqm.csv, curves.csv" + ("" if args.no_plots else ", plots/")
+    print(f"wrote {out}/ ({written})", file=sys.stderr)
     return 0
 
 
@@ -126,5 +128,6 @@ def add_parser(sub, positive_int) -> None:
     )
     p.add_argument("--out", help="sweep directory (default results/CONFIG-NAME)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only, no PNGs")
     p.add_argument("--force", action="store_true", help="replace a directory holding another sweep")
     p.set_defaults(func=cmd_sweep)

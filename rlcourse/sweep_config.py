@@ -280,6 +280,7 @@ class _KeyLines:
                 else:
                     prefix = tuple(parts)
                 self.lines.setdefault(prefix, number)
+                self.lines.setdefault((parts[0],), number)
                 continue
             key = self.KEY.match(line)
             if not key:
