@@ -8,8 +8,10 @@ in flight. Results never depend on the backend: a unit's numbers come from its o
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -17,7 +19,7 @@ from typing import Any, TypeVar
 from rlcourse.errors import UsageError
 
 BACKENDS = ("local", "ray")
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 3.0
 """Seconds to wait for a Ray address to answer before giving up."""
 RAY_OBJECT_STORE = 256 * 2**20
 """Object store of a Ray that the sweep starts itself (bytes; units' results are small)."""
@@ -127,9 +129,12 @@ def init_ray(workers: int | None = None, address: str | None = None) -> None:
 
     quiet = {"log_to_driver": False, "logging_level": "ERROR"}
     if address:
-        check_reachable(address)
+        host = check_reachable(address)
+        if host is not None and not address.startswith("ray://"):
+            _check_gcs(address)
         try:
-            ray.init(address=address, **quiet)
+            with _loopback_only(ray) if _is_loopback(host) else contextlib.nullcontext():
+                ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, TimeoutError) as err:
             raise UsageError(f"cannot connect to Ray at {address}: {_first_line(err)}") from None
         return
@@ -144,39 +149,64 @@ def init_ray(workers: int | None = None, address: str | None = None) -> None:
 
 @contextlib.contextmanager
 def _loopback_only(ray):
-    """Make the Ray that ``ray.init`` starts listen on 127.0.0.1 alone.
+    """Make the Ray that ``ray.init`` starts (or joins) live on 127.0.0.1 alone.
 
     Ray on Linux advertises (and binds its gRPC servers to) the machine's address, even when told
-    ``_node_ip_address="127.0.0.1"``. Its single-machine mode (the default on macOS and Windows)
-    uses the loopback address instead; the variable switches it on for the processes Ray starts,
-    and the constant for this one (read when ``ray`` was imported).
+    ``_node_ip_address="127.0.0.1"``, and rewrites a loopback address to join into the machine's
+    address. Its single-machine mode (the default on macOS and Windows) uses the loopback address
+    instead; the variable switches it on for the processes Ray starts, and the constant for this
+    one (read when ``ray`` was imported).
     """
     from ray._private import ray_constants
 
-    saved_env = os.environ.get(LOCAL_ONLY_VARIABLE)
-    saved_constant = ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[LOCAL_ONLY_VARIABLE] = "0"
+    saved = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        with _environment({LOCAL_ONLY_VARIABLE: "0"}):
+            yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables (for Ray's processes) for the duration of a block."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_constant
-        if saved_env is None:
-            os.environ.pop(LOCAL_ONLY_VARIABLE, None)
-        else:
-            os.environ[LOCAL_ONLY_VARIABLE] = saved_env
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
-def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
     """Fail fast, with one line, when nothing answers at a Ray ``HOST:PORT`` address.
 
     ``auto`` (the cluster this machine belongs to) is left to Ray, which fails at once without one.
+
+    Returns:
+        The host (None for ``auto``).
 
     Raises:
         UsageError: malformed address, unknown host, or no answer within ``timeout`` seconds.
     """
     if address == "auto":
-        return
+        return None
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
     if not sep or not host or not port.isdigit():
@@ -190,6 +220,48 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
             f"cannot reach Ray at {address} ({reason} within {timeout:g} s); start the cluster "
             "(ray start --head) or drop --address to run a local Ray"
         ) from None
+    return host.strip("[]")
+
+
+def _check_gcs(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Ask the cluster's GCS for its id; Ray's own join would retry for minutes on a wrong port.
+
+    Raises:
+        UsageError: no Ray GCS answered within ``timeout`` seconds.
+    """
+    from ray._raylet import GcsClient
+
+    answer: dict[str, object] = {}
+
+    def probe() -> None:
+        try:
+            answer["id"] = GcsClient(address=address).cluster_id
+        except Exception as err:  # Ray's own errors: any of them means "not a cluster"
+            answer["error"] = err
+
+    thread = threading.Thread(target=probe, daemon=True)
+    with _quiet_stderr():  # Ray's C++ client logs its own retries there
+        thread.start()
+        thread.join(timeout)
+    if "id" not in answer:
+        reason = _first_line(answer["error"]) if "error" in answer else f"within {timeout:g} s"
+        raise UsageError(
+            f"no Ray cluster answers at {address} ({reason}); check the address (the head's "
+            "GCS port, 6379 by default)"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 (where C++ code writes) to /dev/null for a block."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _first_line(err: Exception) -> str:

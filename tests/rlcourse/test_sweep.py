@@ -252,6 +252,16 @@ def test_an_unreachable_ray_address_fails_within_seconds(tmp_path, cli):
     assert f"cannot reach Ray at 127.0.0.1:{port}" in line
     line = assert_usage_error(cli("sweep", _write(tmp_path), "--backend ray --address nowhere"))
     assert "is not HOST:PORT" in line
+    with socket.socket() as listener:  # something answers, but it is not Ray
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        start = time.monotonic()
+        line = assert_usage_error(
+            cli("sweep", _write(tmp_path), "--backend", "ray", "--address", f"127.0.0.1:{port}")
+        )
+        assert time.monotonic() - start < 10
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in line
 
 
 def test_load_sweep_refuses_an_unfinished_directory(serial, tmp_path):
