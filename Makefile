@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python benchmarks/bandit_vs_loop.py
 	$(BIN)/python benchmarks/gridworld_vs_frozenlake.py
 	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 5
+	$(BIN)/python benchmarks/sweep_backends.py
 
 lint: install
 	$(BIN)/ruff check .

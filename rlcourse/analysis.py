@@ -158,6 +158,26 @@ def performance_profile(
     return above / n, np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
+FAMILY_COLOURMAPS = ("Blues", "Oranges", "Greens", "Reds", "Purples", "Greys")
+
+
+def _family_colours(agents: list[str]) -> dict[str, tuple]:
+    """One colour map per agent name, one shade per configuration (light to dark in order)."""
+    from matplotlib import colormaps
+
+    from agents.base import parse_spec
+
+    families: dict[str, list[str]] = {}
+    for agent in agents:
+        families.setdefault(parse_spec(agent)[0], []).append(agent)
+    colours = {}
+    for i, members in enumerate(families.values()):
+        cmap = colormaps[FAMILY_COLOURMAPS[i % len(FAMILY_COLOURMAPS)]]
+        shades = np.linspace(0.45, 0.95, len(members)) if len(members) > 1 else [0.75]
+        colours |= {agent: cmap(shade) for agent, shade in zip(members, shades, strict=True)}
+    return colours
+
+
 def plot_profiles(
     scores: Mapping[str, np.ndarray], metric: str, title: str, path: str | os.PathLike
 ) -> Path:
@@ -171,10 +191,12 @@ def plot_profiles(
     scale = 100.0 if metric == "optimal_action" else 1.0
     fig = Figure(figsize=(9, 4.8), layout="constrained")
     ax = fig.add_subplot()
+    colours = _family_colours(list(scores))
     for agent, values in scores.items():
         fraction, low, high = performance_profile(values, taus)
-        (line,) = ax.plot(taus * scale, fraction, label=agent, linewidth=1.2)
-        ax.fill_between(taus * scale, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        colour = colours[agent]
+        ax.plot(taus * scale, fraction, label=agent, linewidth=1.2, color=colour)
+        ax.fill_between(taus * scale, low, high, color=colour, alpha=0.2, linewidth=0)
     label = LABELS.get(metric, metric)
     ax.set_xlabel(f"τ ({label.lower()}, final 10%)")
     ax.set_ylabel("Fraction of runs with score > τ")

@@ -73,7 +73,7 @@ def execute(
 
 def _pool(function, units, workers) -> Iterator:
     """A process pool over ``workers`` cores; pending units are cancelled on error or interrupt."""
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)), initializer=_one_thread)
     try:
         pending = {pool.submit(function, unit): unit for unit in units}
         while pending:
@@ -83,6 +83,13 @@ def _pool(function, units, workers) -> Iterator:
                 yield unit, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_thread() -> None:
+    """One BLAS/OpenMP thread per worker: the workers are the parallelism (Ray does the same)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _ray(function, units, workers, address) -> Iterator:
