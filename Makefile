@@ -18,7 +18,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev,ray]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(FACENET)
 	touch $@
 
@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python benchmarks/bandit_vs_loop.py
 	$(BIN)/python benchmarks/gridworld_vs_frozenlake.py
 	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 5
+	$(BIN)/python benchmarks/sweep_backends.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -391,6 +391,10 @@ def build_parser() -> Parser:
     p.add_argument("--env", help="evaluate on another env with the same spaces")
     p.set_defaults(func=cmd_evaluate)
 
+    from rlcourse.sweep_cli import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub, _positive_int)
+
     from supervised.experiments import EXPERIMENTS
 
     p = sub.add_parser(

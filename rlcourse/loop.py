@@ -160,6 +160,28 @@ def _labelled(agents: Sequence[str | Agent] | Mapping[str, str | Agent]) -> dict
     return items
 
 
+def make_agents(
+    source: EnvSource, agents: Sequence[str | Agent] | Mapping[str, str | Agent]
+) -> dict[str, Agent]:
+    """Build the agents (spec strings or objects) for the env's spaces, keyed by label.
+
+    Raises:
+        UsageError: a bad spec, or an agent that does not fit the env.
+    """
+    probe = source.make_one()
+    observation_space, action_space = probe.observation_space, probe.action_space
+    probe.close()
+    built: dict[str, Agent] = {}
+    for label, agent in _labelled(agents).items():
+        if isinstance(agent, str):
+            try:
+                agent = agent_registry.make(agent, observation_space, action_space)
+            except SpecError as err:
+                raise UsageError(str(err)) from None
+        built[label] = agent
+    return built
+
+
 def compare(
     env: EnvLike,
     agents: Sequence[str | Agent] | Mapping[str, str | Agent],
@@ -191,17 +213,7 @@ def compare(
     """
     _check_budget(runs, steps, episodes, seed)
     source = resolve_env(env, env_kwargs)
-    probe = source.make_one()
-    observation_space, action_space = probe.observation_space, probe.action_space
-    probe.close()
-    built: dict[str, Agent] = {}
-    for label, agent in _labelled(agents).items():
-        if isinstance(agent, str):
-            try:
-                agent = agent_registry.make(agent, observation_space, action_space)
-            except SpecError as err:
-                raise UsageError(str(err)) from None
-        built[label] = agent
+    built = make_agents(source, agents)
 
     data, seconds, tables = {}, {}, {}
     for label, agent in built.items():

@@ -1,0 +1,276 @@
+"""Where a sweep's units run: in this process, a local process pool, or Ray.
+
+Every backend takes the same picklable function and units and yields ``(unit, result)`` as units
+finish, in any order; the caller writes each result as it arrives, so a crash loses only the units
+in flight. Results never depend on the backend: a unit's numbers come from its own seed alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, TypeVar
+
+from rlcourse.errors import UsageError
+
+BACKENDS = ("local", "ray")
+CONNECT_TIMEOUT = 3.0
+"""Seconds to wait for a Ray address to answer before giving up."""
+RAY_OBJECT_STORE = 256 * 2**20
+"""Object store of a Ray that the sweep starts itself (bytes; units' results are small)."""
+
+LOCAL_ONLY_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's switch between a cluster (machine address) and one machine (loopback); "0" = loopback."""
+
+Unit = TypeVar("Unit")
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def execute(
+    function: Callable[[Unit], Any],
+    units: Sequence[Unit],
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> Iterator[tuple[Unit, Any]]:
+    """Run ``function(unit)`` for every unit; yield ``(unit, result)`` as each finishes.
+
+    Args:
+        function: a module-level function (it is pickled by reference).
+        units: picklable work descriptions.
+        backend: ``local`` (``workers == 1`` runs in this process) or ``ray``.
+        workers: parallel workers (default: every core). With ``ray`` and an ``address``, the
+            cluster's size decides instead.
+        address: a Ray cluster to connect to (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``);
+            default ``RAY_ADDRESS``, else a local Ray is started on 127.0.0.1.
+
+    Raises:
+        UsageError: unknown backend, Ray missing or unreachable.
+    """
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
+    workers = workers or default_workers()
+    if backend == "ray":
+        yield from _ray(function, units, workers, address or os.environ.get("RAY_ADDRESS"))
+    elif workers == 1 or len(units) <= 1:
+        for unit in units:
+            yield unit, function(unit)
+    else:
+        yield from _pool(function, units, workers)
+
+
+def _pool(function, units, workers) -> Iterator:
+    """A process pool over ``workers`` cores; pending units are cancelled on error or interrupt."""
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)), initializer=_one_thread)
+    try:
+        pending = {pool.submit(function, unit): unit for unit in units}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                unit = pending.pop(future)
+                yield unit, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_thread() -> None:
+    """One BLAS/OpenMP thread per worker: the workers are the parallelism (Ray does the same)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _ray(function, units, workers, address) -> Iterator:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
+        ) from None
+    started = not ray.is_initialized()  # a Ray this process already runs is used as it is
+    if started:
+        init_ray(workers, address)
+    pending = {}
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(function)
+        pending = {remote.remote(unit): unit for unit in units}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                unit = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayTaskError as err:
+                    cause = getattr(err, "cause", None)
+                    if isinstance(cause, UsageError):
+                        raise UsageError(str(cause)) from None
+                    raise
+                yield unit, result
+    finally:
+        if started:
+            ray.shutdown()
+        else:
+            for ref in pending:
+                ray.cancel(ref)
+
+
+def init_ray(workers: int | None = None, address: str | None = None) -> None:
+    """Connect to ``address``, or start a local Ray that listens on 127.0.0.1 only.
+
+    Raises:
+        UsageError: the address is malformed or does not answer within seconds.
+    """
+    import ray
+
+    quiet = {"log_to_driver": False, "logging_level": "ERROR"}
+    if address:
+        host = check_reachable(address)
+        if host is not None and not address.startswith("ray://"):
+            _check_gcs(address)
+        try:
+            with _loopback_only(ray) if _is_loopback(host) else contextlib.nullcontext():
+                ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, TimeoutError) as err:
+            raise UsageError(f"cannot connect to Ray at {address}: {_first_line(err)}") from None
+        return
+    with _loopback_only(ray):
+        ray.init(
+            num_cpus=workers or default_workers(),
+            object_store_memory=RAY_OBJECT_STORE,
+            include_dashboard=False,
+            **quiet,
+        )
+
+
+@contextlib.contextmanager
+def _loopback_only(ray):
+    """Make the Ray that ``ray.init`` starts (or joins) live on 127.0.0.1 alone.
+
+    Ray on Linux advertises (and binds its gRPC servers to) the machine's address, even when told
+    ``_node_ip_address="127.0.0.1"``, and rewrites a loopback address to join into the machine's
+    address. Its single-machine mode (the default on macOS and Windows) uses the loopback address
+    instead; the variable switches it on for the processes Ray starts, and the constant for this
+    one (read when ``ray`` was imported).
+    """
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        with _environment({LOCAL_ONLY_VARIABLE: "0"}):
+            yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables (for Ray's processes) for the duration of a block."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Fail fast, with one line, when nothing answers at a Ray ``HOST:PORT`` address.
+
+    ``auto`` (the cluster this machine belongs to) is left to Ray, which fails at once without one.
+
+    Returns:
+        The host (None for ``auto``).
+
+    Raises:
+        UsageError: malformed address, unknown host, or no answer within ``timeout`` seconds.
+    """
+    if address == "auto":
+        return None
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise UsageError(f"Ray address {address!r} is not HOST:PORT (or ray://HOST:PORT, auto)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        reason = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise UsageError(
+            f"cannot reach Ray at {address} ({reason} within {timeout:g} s); start the cluster "
+            "(ray start --head) or drop --address to run a local Ray"
+        ) from None
+    return host.strip("[]")
+
+
+def _check_gcs(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Ask the cluster's GCS for its id; Ray's own join would retry for minutes on a wrong port.
+
+    Raises:
+        UsageError: no Ray GCS answered within ``timeout`` seconds.
+    """
+    from ray._raylet import GcsClient
+
+    answer: dict[str, object] = {}
+
+    def probe() -> None:
+        try:
+            answer["id"] = GcsClient(address=address).cluster_id
+        except Exception as err:  # Ray's own errors: any of them means "not a cluster"
+            answer["error"] = err
+
+    thread = threading.Thread(target=probe, daemon=True)
+    with _quiet_stderr():  # Ray's C++ client logs its own retries there
+        thread.start()
+        thread.join(timeout)
+    if "id" not in answer:
+        reason = _first_line(answer["error"]) if "error" in answer else f"within {timeout:g} s"
+        raise UsageError(
+            f"no Ray cluster answers at {address} ({reason}); check the address (the head's "
+            "GCS port, 6379 by default)"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 (where C++ code writes) to /dev/null for a block."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

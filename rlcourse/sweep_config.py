@@ -1,0 +1,299 @@
+"""A sweep declared in TOML: envs × agent parameter grids × runs, read with precise errors.
+
+```toml
+[sweep]
+runs = 200
+steps = 500        # or: episodes = 300
+seed = 0           # optional (default 0)
+chunk = 500        # optional: runs per work unit (default 500)
+[[env]]
+id = "bandit"      # any env `rlcourse compare` accepts
+kwargs = { value_mean = 4 }   # optional
+[[agent]]
+name = "greedy"
+params = { alpha = 0.1 }                   # optional: fixed parameters
+grid = { initial = [0.25, 1, 4] }          # optional: every combination is one configuration
+```
+
+Every error names the file, the line and the key (``sweep.toml, line 9: [[agent]] 1: unknown key
+'grd' (expected name, params, grid)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.base import format_spec
+from rlcourse.errors import UsageError
+
+DEFAULT_CHUNK = 500
+"""Runs per work unit unless ``[sweep] chunk`` says otherwise."""
+SECTIONS = {
+    "sweep": ("runs", "steps", "episodes", "seed", "chunk"),
+    "env": ("id", "kwargs"),
+    "agent": ("name", "params", "grid"),
+}
+Scalar = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One ``[[env]]`` table."""
+
+    id: str
+    """The env as ``rlcourse compare`` takes it (id, alias or ``module:Class``)."""
+    kwargs: dict[str, Any]
+    """Constructor arguments."""
+
+    @property
+    def label(self) -> str:
+        """What tables and plots call it: ``gridworld:layout=cliff``."""
+        return format_spec(self.id, {k: _text(v) for k, v in self.kwargs.items()})
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A whole sweep: what runs, and how it is split into units."""
+
+    runs: int
+    """Independent runs per (env, agent configuration)."""
+    steps: int | None
+    """Steps per run, or None for an episode budget."""
+    episodes: int | None
+    """Episodes per run, or None for a step budget."""
+    seed: int
+    """Seed of the whole sweep; run chunks starting at run ``k`` use ``seed + k``."""
+    chunk: int
+    """Runs per work unit (part of the configuration: it decides how runs are batched)."""
+    envs: tuple[EnvEntry, ...]
+    """The envs, in file order."""
+    agents: tuple[str, ...]
+    """Expanded agent specs (``epsilon-greedy:epsilon=0.1``), in file and grid order."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (what the hash covers)."""
+        return asdict(self)
+
+    @property
+    def digest(self) -> str:
+        """Hash of everything that decides the sweep's numbers."""
+        return digest(self.as_dict())
+
+
+def digest(data: Any) -> str:
+    """A short SHA-256 of canonical JSON."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read a sweep TOML file.
+
+    Raises:
+        UsageError: the file is missing, not TOML, or has an unknown key or a bad value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
+    return parse_config(text, path.name)
+
+
+def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
+    """Parse and check the TOML text of a sweep (``name`` is used in error messages)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"{name}: not valid TOML: {err}") from None
+    lines = _KeyLines(text)
+
+    def fail(path: tuple, message: str) -> UsageError:
+        line = lines.find(path)
+        where = f"{name}, line {line}" if line else name
+        table = path[0]
+        if table in ("env", "agent") and len(path) > 1 and isinstance(path[1], int):
+            context = f"[[{table}]] {path[1] + 1}"
+        else:
+            context = f"[{table}]"
+        return UsageError(f"{where}: {context}: {message}")
+
+    for key in data:
+        if key not in SECTIONS:
+            raise fail((key,), f"unknown table {key!r} (expected [sweep], [[env]], [[agent]])")
+    sweep = data.get("sweep")
+    if not isinstance(sweep, dict):
+        raise UsageError(f"{name}: missing the [sweep] table (runs, steps or episodes, seed)")
+    for section in ("env", "agent"):
+        entries = data.get(section)
+        if not isinstance(entries, list) or not entries:
+            raise UsageError(
+                f"{name}: give at least one [[{section}]] table (an array of tables, "
+                f"written [[{section}]])"
+            )
+    _known_keys(sweep, ("sweep",), fail)
+    for key in ("runs",):
+        if key not in sweep:
+            raise fail(("sweep",), f"missing key {key!r}")
+    if ("steps" in sweep) == ("episodes" in sweep):
+        raise fail(("sweep",), "give exactly one of 'steps' or 'episodes'")
+    runs = _int(sweep, "runs", 1, ("sweep",), fail)
+    steps = _int(sweep, "steps", 1, ("sweep",), fail)
+    episodes = _int(sweep, "episodes", 1, ("sweep",), fail)
+    seed = _int(sweep, "seed", 0, ("sweep",), fail, default=0)
+    chunk = _int(sweep, "chunk", 1, ("sweep",), fail, default=DEFAULT_CHUNK)
+
+    envs = []
+    for i, entry in enumerate(data["env"]):
+        where = ("env", i)
+        _known_keys(entry, where, fail)
+        env_id = _string(entry, "id", where, fail)
+        kwargs = _table(entry, "kwargs", where, fail, allow_any=True)
+        envs.append(EnvEntry(env_id, kwargs))
+    labels = [env.label for env in envs]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise fail(("env", i, "id"), f"env {label!r} is listed twice")
+
+    agents: list[str] = []
+    for i, entry in enumerate(data["agent"]):
+        where = ("agent", i)
+        _known_keys(entry, where, fail)
+        agent_name = _string(entry, "name", where, fail)
+        if re.search(r"[:,=\s]", agent_name):
+            raise fail(where + ("name",), f"name {agent_name!r} holds ':', ',', '=' or a space")
+        params = _table(entry, "params", where, fail)
+        grid = _table(entry, "grid", where, fail, arrays=True)
+        for key in grid:
+            if key in params:
+                raise fail(where + ("grid", key), f"{key!r} is both in params and in grid")
+        keys = list(grid)
+        for values in itertools.product(*grid.values()):
+            spec = format_spec(
+                agent_name,
+                {k: _text(v) for k, v in params.items()}
+                | {k: _text(v) for k, v in zip(keys, values, strict=True)},
+            )
+            if spec in agents:
+                raise fail(where + ("name",), f"agent {spec!r} appears twice in the sweep")
+            agents.append(spec)
+    return SweepConfig(runs, steps, episodes, seed, chunk, tuple(envs), tuple(agents))
+
+
+def _text(value: Scalar) -> str:
+    """A TOML scalar as it is written in an agent spec."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _known_keys(table: dict, where: tuple, fail) -> None:
+    expected = SECTIONS[where[0]]
+    for key in table:
+        if key not in expected:
+            raise fail(where + (key,), f"unknown key {key!r} (expected {', '.join(expected)})")
+
+
+def _int(table, key, minimum, where, fail, default=None) -> int | None:
+    if key not in table:
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(
+            where + (key,), f"{key!r} must be an integer, got {type(value).__name__} {value!r}"
+        )
+    if value < minimum:
+        what = "positive" if minimum == 1 else "non-negative"
+        raise fail(where + (key,), f"{key!r} must be a {what} integer, got {value}")
+    return value
+
+
+def _string(table, key, where, fail) -> str:
+    if key not in table:
+        raise fail(where, f"missing key {key!r}")
+    value = table[key]
+    if not isinstance(value, str) or not value:
+        raise fail(where + (key,), f"{key!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _table(table, key, where, fail, arrays=False, allow_any=False) -> dict[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise fail(
+            where + (key,), f"{key!r} must be a table ({{ k = v }}), got {type(value).__name__}"
+        )
+    for name, item in value.items():
+        at = where + (key, name)
+        if not allow_any and re.search(r"[:,=\s]", name):
+            raise fail(at, f"parameter name {name!r} holds ':', ',', '=' or a space")
+        items = item if arrays else [item]
+        if arrays and (not isinstance(item, list) or not item):
+            raise fail(at, f"{key}.{name} must be a non-empty array of values, got {item!r}")
+        for element in items:
+            if allow_any:
+                continue
+            if not isinstance(element, Scalar) or (
+                isinstance(element, str) and re.search(r"[:,=]", element)
+            ):
+                raise fail(
+                    at,
+                    f"{key}.{name} takes numbers, booleans or plain strings, got {element!r}",
+                )
+    return value
+
+
+class _KeyLines:
+    """Where each key of a TOML text is written: ``(table, index, key, ...) -> line``.
+
+    tomllib returns values without positions, so errors find their line by scanning the text:
+    table headers (``[sweep]``, ``[[agent]]``, ``[agent.grid]``), ``key = value`` lines and the
+    keys of inline tables (``grid = { epsilon = [...] }``).
+    """
+
+    HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    KEY = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
+    INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        counts: dict[str, int] = {}
+        prefix: tuple = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self.HEADER.match(line)
+            if header:
+                parts = [p.strip().strip("\"'") for p in header.group(2).split(".")]
+                if header.group(1) == "[[":
+                    counts[parts[0]] = counts.get(parts[0], 0) + 1
+                    prefix = (parts[0], counts[parts[0]] - 1, *parts[1:])
+                elif parts[0] in counts and len(parts) > 1:  # [agent.grid] of the last [[agent]]
+                    prefix = (parts[0], counts[parts[0]] - 1, *parts[1:])
+                else:
+                    prefix = tuple(parts)
+                self.lines.setdefault(prefix, number)
+                self.lines.setdefault((parts[0],), number)
+                continue
+            key = self.KEY.match(line)
+            if not key:
+                continue
+            path = prefix + (key.group(1).strip("\"'"),)
+            self.lines.setdefault(path, number)
+            for inner in self.INLINE_KEY.finditer(line, key.end()):
+                self.lines.setdefault(path + (inner.group(1).strip("\"'"),), number)
+
+    def find(self, path: tuple) -> int | None:
+        """The line of ``path``, or of its closest written ancestor."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
