@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python benchmarks/gridworld_vs_frozenlake.py
 	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 5
 	$(BIN)/python benchmarks/sweep_backends.py
+	$(BIN)/python benchmarks/faces_vs_lbp.py
 
 lint: install
 	$(BIN)/ruff check .
