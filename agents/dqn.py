@@ -22,7 +22,7 @@ from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
 from agents.replay import ReplayBuffer
-from supervised.train import FlatParameters
+from supervised.train import FlatParameters, flush_denormals
 
 
 def q_network(observation_space: spaces.Space, n_actions: int, hidden: tuple[int, ...]):
@@ -118,8 +118,9 @@ class DQNLearner:
         self.steps += 1
         cfg = self.config
         if self.steps > cfg.learning_starts and self.steps % cfg.train_freq == 0:
-            for _ in range(cfg.gradient_steps):
-                self.train_step()
+            with flush_denormals():  # denormal Adam moments slow training ~1.4x
+                for _ in range(cfg.gradient_steps):
+                    self.train_step()
 
     def td_target(self, reward, next_obs, terminated) -> torch.Tensor:
         """The TD target: reward + γ (1 − terminated) · the target network's next-state value."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,3 +232,19 @@ class FlatParameters:
         norm = torch.linalg.vector_norm(self.grads)
         self.grads.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
         return norm
+
+
+@contextmanager
+def flush_denormals() -> Iterator[bool]:
+    """Inside the block, the CPU treats denormal floats (below ~1.2e-38) as zero.
+
+    Adam's second-moment estimates of rarely-used weights (dead ReLUs, squared tiny gradients)
+    sink into the denormal range, where x86 arithmetic is 10–100 times slower: here that made
+    DQN's Adam step 4–5× slower. Flushing them changes values no network can tell apart. Yields
+    whether the CPU supports it; afterwards restores torch's default (denormals kept).
+    """
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield supported
+    finally:
+        torch.set_flush_denormal(False)

@@ -12,6 +12,7 @@ from supervised.train import (
     batches,
     evaluate,
     fit,
+    flush_denormals,
     seed_torch,
 )
 
@@ -171,3 +172,13 @@ def test_flat_parameters_train_exactly_like_per_layer_tensors():
         torch.testing.assert_close(a, b)
     flat_model.load_state_dict(plain.state_dict())  # loading keeps the views
     assert flat_model[0].weight.data_ptr() == flat.values.data_ptr()
+
+
+def test_flush_denormals_zeroes_them_inside_the_block_only():
+    tiny = torch.tensor([1e-40, 1.0])  # 1e-40 is a denormal float32
+    with flush_denormals() as supported:
+        inside = tiny * 1.0
+    outside = tiny * 1.0
+    if supported:
+        assert inside.tolist() == [0.0, 1.0]
+    assert outside[0].item() > 0.0
