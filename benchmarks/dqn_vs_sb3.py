@@ -17,6 +17,8 @@ Reports per library: solve rate, median training seconds to solve, env steps per
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import statistics
 import tempfile
 import time
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 
 from rlcourse.training import train_dqn
+from supervised.train import flush_denormals
 
 SOLVED = 475.0
 
@@ -46,7 +49,7 @@ def evaluate_sb3(model, episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
-def run_sb3(seed: int, steps: int, eval_every: int, stop: bool) -> dict:
+def run_sb3(seed: int, steps: int, eval_every: int, stop: bool, flush: bool = False) -> dict:
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -85,7 +88,8 @@ def run_sb3(seed: int, steps: int, eval_every: int, stop: bool) -> dict:
         device="cpu",
     )
     callback = Evaluate()
-    model.learn(total_timesteps=steps, callback=callback)
+    with flush_denormals() if flush else contextlib.nullcontext():
+        model.learn(total_timesteps=steps, callback=callback)
     train_seconds = time.perf_counter() - callback.start - callback.eval_seconds
     return {
         "solved_at_step": callback.solved_at[0] if callback.solved_at else None,
@@ -132,15 +136,26 @@ def main() -> None:
     parser.add_argument("--no-stop", action="store_true", help="train all steps after solving")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
     parser.add_argument("--skip-sb3", action="store_true", help="rlcourse only (the 10-seed check)")
+    parser.add_argument(
+        "--sb3-flush-denormals",
+        action="store_true",
+        help="run SB3 with denormals flushed too (rlcourse's DQN always trains that way)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # small networks: one thread is fastest, and fair to both
-    print(f"torch threads: {torch.get_num_threads()}")
+    print(
+        f"torch threads: {torch.get_num_threads()}; SB3 denormals flushed: "
+        f"{args.sb3_flush_denormals}"
+    )
     results = {"rlcourse": [], "sb3": []}
     for seed in range(args.seeds):
         runners = (
             (("rlcourse", run_ours),)
             if args.skip_sb3
-            else (("rlcourse", run_ours), ("sb3", run_sb3))
+            else (
+                ("rlcourse", run_ours),
+                ("sb3", functools.partial(run_sb3, flush=args.sb3_flush_denormals)),
+            )
         )
         for name, run in runners:
             row = run(seed, args.steps, args.eval_every, not args.no_stop)
