@@ -24,6 +24,9 @@ from agents.dqn_config import DQNConfig
 from agents.replay import ReplayBuffer
 from supervised.train import FlatParameters, flush_denormals
 
+MAX_SPAN = 128
+"""Most batches drawn, and TD targets computed, at once (bounds the memory of image batches)."""
+
 
 def q_network(observation_space: spaces.Space, n_actions: int, hidden: tuple[int, ...]):
     """An MLP for vector observations, a CNN for images (3-D Box), from :mod:`supervised`."""
@@ -118,9 +121,7 @@ class DQNLearner:
         self.steps += 1
         cfg = self.config
         if self.steps > cfg.learning_starts and self.steps % cfg.train_freq == 0:
-            with flush_denormals():  # denormal Adam moments slow training ~1.4x
-                for _ in range(cfg.gradient_steps):
-                    self.train_step()
+            self.train(cfg.gradient_steps)
 
     def td_target(self, reward, next_obs, terminated) -> torch.Tensor:
         """The TD target: reward + γ (1 − terminated) · the target network's next-state value."""
@@ -133,16 +134,40 @@ class DQNLearner:
                 next_value = next_q.max(dim=1).values
             return reward + self.config.gamma * (1.0 - terminated) * next_value
 
+    def train(self, n_steps: int) -> None:
+        """``n_steps`` gradient steps on uniform batches from the buffer.
+
+        The target network stays fixed between two target updates, so the batches of such a
+        span are drawn together and their TD targets come from one forward pass: the same
+        numbers as batch by batch, in far fewer calls. (Double DQN also asks the online
+        network, which changes every step: its spans are one step long.)
+        """
+        cfg, size = self.config, self.config.batch_size
+        with flush_denormals():  # denormal Adam moments slow training ~1.4x
+            done = 0
+            while done < n_steps:
+                until_update = cfg.target_update - self.gradient_steps % cfg.target_update
+                span = 1 if cfg.double else min(n_steps - done, until_update, MAX_SPAN)
+                batch = self.buffer.sample(size * span, self.rng)
+                obs, action = torch.as_tensor(batch.obs), torch.as_tensor(batch.action)
+                target = self.td_target(
+                    torch.as_tensor(batch.reward),
+                    torch.as_tensor(batch.next_obs),
+                    torch.as_tensor(batch.terminated, dtype=torch.float32),
+                )
+                for start in range(0, size * span, size):
+                    rows = slice(start, start + size)
+                    self.gradient_step(obs[rows], action[rows], target[rows])
+                done += span
+
     def train_step(self) -> float:
-        """One gradient step on a uniform batch from the buffer; returns the TD loss."""
-        batch = self.buffer.sample(self.config.batch_size, self.rng)
-        obs, next_obs = torch.as_tensor(batch.obs), torch.as_tensor(batch.next_obs)
-        target = self.td_target(
-            torch.as_tensor(batch.reward),
-            next_obs,
-            torch.as_tensor(batch.terminated, dtype=torch.float32),
-        )
-        q = self.online(obs).gather(1, torch.as_tensor(batch.action)[:, None]).squeeze(1)
+        """One gradient step on a fresh uniform batch; returns its TD loss."""
+        self.train(1)
+        return self.losses[-1]
+
+    def gradient_step(self, obs, action, target) -> None:
+        """Adam on the Huber loss between Q(obs, action) and the TD target, norm-clipped."""
+        q = self.online(obs).gather(1, action[:, None]).squeeze(1)
         loss = torch.nn.functional.smooth_l1_loss(q, target)  # Huber
         self.flat.zero_grad()
         loss.backward()
@@ -152,7 +177,6 @@ class DQNLearner:
         if self.gradient_steps % self.config.target_update == 0:
             self.update_target()
         self.losses.append(float(loss.detach()))
-        return self.losses[-1]
 
     def update_target(self) -> None:
         """Hard copy (τ = 1) or Polyak average of the online weights into the target network."""

@@ -213,3 +213,30 @@ def test_acting_copy_follows_training_and_loaded_weights():
     dqn.load_weights(other.online.state_dict())
     np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(dqn.target(torch.as_tensor(obs)), dqn.online(torch.as_tensor(obs)))
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_training_in_spans_equals_batch_by_batch(double):
+    """Targets computed once per span of a fixed target network = one batch at a time."""
+    rng = np.random.default_rng(3)
+    spans, steps = learner(target_update=4, double=double), learner(target_update=4, double=double)
+    for dqn in (spans, steps):
+        dqn.rng = np.random.default_rng(7)
+    for _ in range(30):
+        transition = (
+            rng.normal(size=4),
+            int(rng.integers(2)),
+            1.0,
+            rng.normal(size=4),
+            False,
+            False,
+        )
+        spans.buffer.add(*transition)
+        steps.buffer.add(*transition)
+    spans.train(10)  # spans of 4, 4, 2 (double: ten of 1), target updated after 4 and 8
+    for _ in range(10):
+        steps.train_step()
+    assert spans.gradient_steps == steps.gradient_steps == 10
+    np.testing.assert_allclose(spans.losses, steps.losses, rtol=1e-5)
+    for a, b in zip(spans.target.parameters(), steps.target.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
