@@ -403,6 +403,10 @@ def build_parser() -> Parser:
     p.add_argument("--mnist-images", help="cnn: an MNIST IDX image file (plain or .gz)")
     p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
     p.set_defaults(func=cmd_supervised)
+
+    from rlcourse.denoising import add_parser as add_denoise_parser
+
+    add_denoise_parser(sub, Parser)
     return parser
 
 
