@@ -168,11 +168,17 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return np.clip(img_as_float32(image), 0.0, 1.0)
 
 
+@cache
 def bundled_image(name: str) -> np.ndarray:
-    """One of scikit-image's bundled pictures (``skimage.data.NAME()``), grayscale in [0, 1]."""
+    """One of scikit-image's bundled pictures (``skimage.data.NAME()``), grayscale in [0, 1].
+
+    Read once per process (cached); the array is read-only.
+    """
     import skimage.data
 
-    return to_gray(getattr(skimage.data, name)())
+    image = to_gray(getattr(skimage.data, name)())
+    image.setflags(write=False)
+    return image
 
 
 def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
