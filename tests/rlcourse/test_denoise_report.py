@@ -1,4 +1,4 @@
-"""``rlcourse denoise report`` (rlcourse.denoising): the pipeline on tiny budgets, its search, errors."""
+"""`rlcourse denoise report` (rlcourse.denoising): tiny pipeline run, its search, errors."""
 
 from __future__ import annotations
 
