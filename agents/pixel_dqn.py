@@ -20,6 +20,7 @@ learns from the per-pixel reward map in the env's ``info``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
@@ -40,23 +41,34 @@ class PixelDQNLearner:
         shape: tuple[int, int],
         n_actions: int,
         rng: np.random.Generator,
+        lookahead: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
+        """One learner; ``lookahead`` gives the Q-network extra input channels.
+
+        ``lookahead(images (n, H, W) in [0, 1]) -> (n, E, H, W)``, e.g. what each action would
+        make of the image (the filters are known and deterministic).
+        """
         self.config, self.rng, self.n_actions = config, rng, int(n_actions)
+        self.lookahead = lookahead
+        extra = 0 if lookahead is None else len(lookahead(np.zeros((1, *shape), np.float32))[0])
         trunk = TrunkConfig(config.channels, config.depth)
         with torch.random.fork_rng():  # seed the weights without touching torch's global state
             torch.manual_seed(int(rng.integers(2**31)))
-            self.online = QMapNet(self.n_actions, trunk)
-            self.target = QMapNet(self.n_actions, trunk)
+            self.online = QMapNet(self.n_actions, trunk, extra)
+            self.target = QMapNet(self.n_actions, trunk, extra)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr)
+        trained = self.online.head if config.freeze_trunk else self.online
+        self.optimizer = torch.optim.Adam(trained.parameters(), lr=config.lr)
+        channels = (config.channels if config.freeze_trunk else 0) + 1 + extra
         self.buffer = ReplayBuffer(
             config.buffer_size,
-            (1, *shape),
-            np.uint8,
+            (channels, *shape),
+            np.float16 if channels > 1 else np.uint8,
             action_shape=tuple(shape),
             action_dtype=np.uint8,
         )
+        self._cached: tuple[np.ndarray, np.ndarray] | None = None
         self.strategy = config.strategy()
         self.pixels = int(np.prod(shape))
         self.steps = 0
@@ -67,11 +79,40 @@ class PixelDQNLearner:
         """Start both Q-map networks from a trained network's trunk (a DnCNN)."""
         self.online.load_trunk(model)
         self.target.load_state_dict(self.online.state_dict())
+        self._cached = None
+
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        """What the buffer stores of images ``(n, 1, H, W)``.
+
+        That is the network's input (the image and its lookahead channels), or with a frozen
+        trunk the head's input (its features). The last encoding is kept: a step's next
+        observation is the next step's observation.
+        """
+        obs = np.asarray(obs)
+        if self.lookahead is None and not self.config.freeze_trunk:
+            return obs
+        if self._cached is None or not np.array_equal(self._cached[0], obs):
+            x = obs
+            if self.lookahead is not None:
+                unit = obs.astype(np.float32) / 255.0
+                x = np.concatenate([unit, self.lookahead(unit[:, 0])], axis=1)
+            if self.config.freeze_trunk:
+                with torch.inference_mode():
+                    x = self.online.features(torch.as_tensor(x)).numpy()
+            self._cached = (obs.copy(), x.astype(np.float16))
+        return self._cached[1]
+
+    def _q(self, network, stored: torch.Tensor) -> torch.Tensor:
+        """Q-maps of what the buffer stores (images, or features with a frozen trunk)."""
+        if self.config.freeze_trunk:
+            return network.head(stored.float())
+        return network(stored if stored.dtype == torch.uint8 else stored.float())
 
     def q_maps(self, obs: np.ndarray) -> np.ndarray:
         """Q-values of a batch of images ``(n, 1, H, W)``, pixel-major: ``(n, H, W, A)``."""
         with torch.inference_mode():
-            return self.online(torch.as_tensor(np.asarray(obs))).permute(0, 2, 3, 1).numpy()
+            q = self._q(self.online, torch.as_tensor(self.encode(obs)))
+            return q.permute(0, 2, 3, 1).numpy()
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Each pixel's choice by the exploration strategy: ``(n, H, W)``."""
@@ -88,6 +129,7 @@ class PixelDQNLearner:
         is its reward; the learner turns them back into per-pixel squared-error drops.
         """
         reward_maps = np.asarray(reward_maps, np.float32) * self.pixels
+        obs, next_obs = self.encode(obs).copy(), self.encode(next_obs)
         for i in range(len(obs)):
             self.buffer.add(
                 obs[i], actions[i], reward_maps[i], next_obs[i], terminated[i], truncated[i]
@@ -101,9 +143,9 @@ class PixelDQNLearner:
         """Per-pixel target: c·r + γ (1 − terminated) · the target Q-map's next-state value."""
         cfg = self.config
         with torch.no_grad():
-            next_q = self.target(next_obs)
+            next_q = self._q(self.target, next_obs)
             if cfg.double:
-                best = self.online(next_obs).argmax(dim=1, keepdim=True)
+                best = self._q(self.online, next_obs).argmax(dim=1, keepdim=True)
                 next_value = next_q.gather(1, best).squeeze(1)
             else:
                 next_value = next_q.max(dim=1).values
@@ -119,11 +161,12 @@ class PixelDQNLearner:
             torch.as_tensor(batch.terminated, dtype=torch.float32),
         )
         actions = torch.as_tensor(batch.action, dtype=torch.int64)[:, None]
-        q = self.online(torch.as_tensor(batch.obs)).gather(1, actions).squeeze(1)
+        q = self._q(self.online, torch.as_tensor(batch.obs)).gather(1, actions).squeeze(1)
         loss = torch.nn.functional.smooth_l1_loss(q, target)
         self.optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.config.max_grad_norm)
+        trained = self.optimizer.param_groups[0]["params"]
+        torch.nn.utils.clip_grad_norm_(trained, self.config.max_grad_norm)
         self.optimizer.step()
         self.gradient_steps += 1
         if self.gradient_steps % self.config.target_update == 0:

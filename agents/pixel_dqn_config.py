@@ -38,6 +38,9 @@ class PixelDQNConfig:
     """Feature maps of the Q-map network's hidden convolutions."""
     depth: int = 7
     """3×3 convolution + ReLU layers before the Q head (the DnCNN trunk's shape)."""
+    freeze_trunk: bool = False
+    """Train only the head: the trunk (loaded from a trained DnCNN) stays fixed, so the replay
+    buffer keeps each crop's features and a gradient step costs only the head."""
     epsilon_start: float = 1.0
     """ε at the first step (each pixel explores on its own)."""
     epsilon_end: float = 0.05

@@ -135,6 +135,11 @@ def filter_bank(images: np.ndarray) -> np.ndarray:
     return np.stack([apply_filter(images, a) for a in range(len(ACTIONS))])
 
 
+def filter_bank_channels(images: np.ndarray) -> np.ndarray:
+    """:func:`filter_bank` with the actions as channels: ``(n, len(ACTIONS), H, W)``."""
+    return filter_bank(images).transpose(1, 0, 2, 3)
+
+
 def apply_per_image(images: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """Image ``i`` of the batch filtered by ``actions[i]`` (each filter run once, on its images)."""
     out = np.empty_like(images, dtype=np.float32)

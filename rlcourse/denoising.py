@@ -56,20 +56,28 @@ class ReportConfig:
     """Training crops the classical parameters and the fixed sequence are chosen on."""
     beam: int = 9
     """Beam width of the search for the best fixed sequence."""
-    dncnn_patches: int = 4000
+    dncnn_patches: int = 2000
     """Noisy/clean 40×40 training patches of the DnCNN (one more tenth for validation)."""
-    dncnn_epochs: int = 12
+    dncnn_epochs: int = 3
     """DnCNN training epochs."""
-    dqn_steps: int = 20_000
+    dqn_steps: int = 10_000
     """Env steps of the image-level DQN."""
     pixel_envs: int = 8
     """Crops the per-pixel DQN steps together."""
-    pixel_episodes: int = 300
+    pixel_episodes: int = 100
     """Episodes of ``pixel_envs`` crops each the per-pixel DQN trains on."""
-    pixel_lr: float = 3e-4
+    pixel_lr: float = 1e-3
     """Adam learning rate of the per-pixel DQN."""
     pixel_from_dncnn: bool = True
     """Start the per-pixel DQN's trunk from the trained DnCNN's."""
+    pixel_freeze: bool = True
+    """Keep that trunk fixed and train only the Q head (features cached in the replay)."""
+    pixel_gradient_steps: int = 2
+    """Gradient steps of the per-pixel DQN per env step of its ``pixel_envs`` crops."""
+    pixel_lookahead: bool = True
+    """The Q head also sees what each action would make of the image (the 9 filtered images)."""
+    pixel_gamma: float = 0.0
+    """Discount factor of the per-pixel DQN (0: one-step targets, best in short runs)."""
     channels: int = 32
     """Feature maps of the DnCNN and of the Q-map network."""
     depth: int = 7
@@ -300,6 +308,9 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
 
     pixel = PixelDQNConfig(
         lr=config.pixel_lr,
+        gamma=config.pixel_gamma,
+        freeze_trunk=config.pixel_freeze and config.pixel_from_dncnn,
+        gradient_steps=config.pixel_gradient_steps,
         reward_scale=1.0 / config.sigma**2,
         channels=config.channels,
         depth=config.depth,
@@ -316,7 +327,11 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
         autoreset_mode=AutoresetMode.DISABLED,
     )
     learner = PixelDQNLearner(
-        pixel, (config.crop, config.crop), len(dn.ACTIONS), np.random.default_rng([config.seed, 3])
+        pixel,
+        (config.crop, config.crop),
+        len(dn.ACTIONS),
+        np.random.default_rng([config.seed, 3]),
+        lookahead=dn.filter_bank_channels if config.pixel_lookahead else None,
     )
     if config.pixel_from_dncnn:
         learner.load_trunk(dncnn)

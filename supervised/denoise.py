@@ -87,20 +87,43 @@ class DnCNN(nn.Module):
 
 
 class QMapNet(nn.Module):
-    """Q-values of ``n_actions`` actions at every pixel: trunk, then a 3×3 convolution."""
+    """Q-values of ``n_actions`` actions at every pixel.
 
-    def __init__(self, n_actions: int, config: TrunkConfig = TrunkConfig()):
+    Input: the image and ``extra`` channels of the same size, ``(n, 1 + extra, H, W)`` (e.g. what
+    each action would make of the image). The trunk sees the image; a small head sees the
+    trunk's features, the image and the extra channels: a 3×3 convolution, then two 1×1
+    convolutions (per-pixel layers). With a trained trunk kept fixed, :meth:`features` can be
+    computed once per image and only :attr:`head` trained.
+    """
+
+    def __init__(
+        self, n_actions: int, config: TrunkConfig = TrunkConfig(), extra: int = 0, head: int = 32
+    ):
         super().__init__()
-        if n_actions < 1:
-            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
-        self.config = config
+        if n_actions < 1 or extra < 0:
+            raise ValueError(f"need n_actions >= 1 and extra >= 0, got {n_actions}, {extra}")
+        self.config, self.extra = config, extra
         self.trunk = conv_trunk(config)
-        self.head = nn.Conv2d(config.channels, n_actions, 3, padding=1)
+        self.head = nn.Sequential(
+            nn.Conv2d(config.channels + 1 + extra, head, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(head, head, 1),
+            nn.ReLU(),
+            nn.Conv2d(head, n_actions, 1),
+        )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input: trunk features, image, extra: ``(n, channels + 1 + extra, H, W)``."""
+        if x.ndim != 4 or x.shape[1] != 1 + self.extra:
+            raise ValueError(
+                f"QMapNet expects images (n, {1 + self.extra}, H, W), got shape {tuple(x.shape)}"
+            )
+        x = as_unit(x)
+        return torch.cat([self.trunk(x[:, :1]), x], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images ``(n, 1, H, W)`` → Q-maps ``(n, n_actions, H, W)``."""
-        _check_batch("QMapNet", x)
-        return self.head(self.trunk(as_unit(x)))
+        """Inputs ``(n, 1 + extra, H, W)`` → Q-maps ``(n, n_actions, H, W)``."""
+        return self.head(self.features(x))
 
     def load_trunk(self, model: nn.Module) -> None:
         """Start from another network's trunk (a trained :class:`DnCNN` of the same shape)."""
