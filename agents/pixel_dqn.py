@@ -68,7 +68,7 @@ class PixelDQNLearner:
             action_shape=tuple(shape),
             action_dtype=np.uint8,
         )
-        self._cached: tuple[np.ndarray, np.ndarray] | None = None
+        self._cached: tuple[np.ndarray, np.ndarray, int | None] | None = None
         self.strategy = config.strategy()
         self.pixels = int(np.prod(shape))
         self.steps = 0
@@ -91,7 +91,12 @@ class PixelDQNLearner:
         obs = np.asarray(obs)
         if self.lookahead is None and not self.config.freeze_trunk:
             return obs
-        if self._cached is None or not np.array_equal(self._cached[0], obs):
+        step = getattr(self.lookahead, "t", None)  # a lookahead that depends on the step
+        if (
+            self._cached is None
+            or self._cached[2] != step
+            or not np.array_equal(self._cached[0], obs)
+        ):
             x = obs
             if self.lookahead is not None:
                 unit = obs.astype(np.float32) / 255.0
@@ -99,7 +104,7 @@ class PixelDQNLearner:
             if self.config.freeze_trunk:
                 with torch.inference_mode():
                     x = self.online.features(torch.as_tensor(x)).numpy()
-            self._cached = (obs.copy(), x.astype(np.float16))
+            self._cached = (obs.copy(), x.astype(np.float16), step)
         return self._cached[1]
 
     def _q(self, network, stored: torch.Tensor) -> torch.Tensor:

@@ -76,8 +76,10 @@ class ReportConfig:
     """Gradient steps of the per-pixel DQN per env step of its ``pixel_envs`` crops."""
     pixel_lookahead: bool = True
     """The Q head also sees what each action would make of the image (the 9 filtered images)."""
-    pixel_gamma: float = 0.0
-    """Discount factor of the per-pixel DQN (0: one-step targets, best in short runs)."""
+    pixel_timed: bool = True
+    """The Q head also sees the step of the episode (t / T), which the agent counts."""
+    pixel_gamma: float = 0.8
+    """Discount factor of the per-pixel DQN."""
     channels: int = 32
     """Feature maps of the DnCNN and of the Q-map network."""
     depth: int = 7
@@ -298,6 +300,24 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
     return learner
 
 
+class Lookahead:
+    """The per-pixel Q head's extra channels: the 9 filtered images, and the step ``t / T``.
+
+    ``t`` (the step of the episode, which the agent counts) is set by whoever runs the episode.
+    """
+
+    def __init__(self, steps: int, timed: bool = True):
+        self.steps, self.timed, self.t = steps, timed, 0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """``(n, H, W)`` → ``(n, 9 [+ 1], H, W)``."""
+        bank = dn.filter_bank_channels(images)
+        if not self.timed:
+            return bank
+        time = np.full((len(images), 1, *images.shape[1:]), self.t / self.steps, np.float32)
+        return np.concatenate([bank, time], axis=1)
+
+
 def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
     """The per-pixel DQN on batches of ``pixel_envs`` training crops; returns the learner."""
     from gymnasium.vector import AutoresetMode
@@ -331,7 +351,7 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
         (config.crop, config.crop),
         len(dn.ACTIONS),
         np.random.default_rng([config.seed, 3]),
-        lookahead=dn.filter_bank_channels if config.pixel_lookahead else None,
+        lookahead=Lookahead(config.steps, config.pixel_timed) if config.pixel_lookahead else None,
     )
     if config.pixel_from_dncnn:
         learner.load_trunk(dncnn)
@@ -340,14 +360,21 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
     bar = tqdm(range(config.pixel_episodes), disable=not progress or None, leave=False)
     for _ in bar:
         obs, _ = env.reset()
-        for _ in range(config.steps):
+        for t in range(config.steps):
+            _set_step(learner, t)
             actions = learner.act(obs)
             next_obs, _, terminated, truncated, info = env.step(actions)
+            _set_step(learner, t + 1)
             learner.observe(obs, actions, info["reward_map"], next_obs, terminated, truncated)
             obs = next_obs
         gains.append(float(info["psnr_gain"].mean()))
         bar.set_postfix(gain=f"{np.mean(gains[-20:]):.2f}dB")
     return learner, gains
+
+
+def _set_step(learner, t: int) -> None:
+    if isinstance(getattr(learner, "lookahead", None), Lookahead):
+        learner.lookahead.t = t
 
 
 def rollout(policy, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: bool):
@@ -359,7 +386,8 @@ def rollout(policy, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel:
     env = vector(len(clean), images=list(clean), crop=clean.shape[-1], sigma=1.0)
     obs, _ = env.reset(seed=0, options={"clean": clean, "noisy": noisy})
     taken = []
-    for _ in range(steps):
+    for t in range(steps):
+        _set_step(getattr(policy, "__self__", None), t)
         actions = np.asarray(policy(obs))
         obs, *_ = env.step(actions)
         taken.append(actions)
@@ -505,15 +533,12 @@ def plot_report(
         for c, (method, image) in enumerate(panels):
             ax = grid[r, c]
             ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            title = labels.get(method, method.replace(":", ":\n"))
-            if method != "clean":
-                title += f"\n{dn.psnr(image, clean[i]):.2f} dB"
-            ax.set_title(
-                title if r == 0 or method == "clean" else f"{dn.psnr(image, clean[i]):.2f} dB",
-                fontsize=7,
-            )
-            if c == 0:
-                ax.set_title(f"{names[i]}\nclean", fontsize=7)
+            if method == "clean":
+                title = f"{names[i]}\nclean"
+            else:
+                name = labels.get(method, method.replace(":", ":\n")) + "\n" if r == 0 else ""
+                title = f"{name}{dn.psnr(image, clean[i]):.2f} dB"
+            ax.set_title(title, fontsize=7)
         for t in range(config.steps):
             ax = grid[r, len(panels) + t]
             ax.imshow(actions[t, i], cmap=colors, vmin=-0.5, vmax=len(dn.ACTIONS) - 0.5)

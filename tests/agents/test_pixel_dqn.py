@@ -8,6 +8,7 @@ from gymnasium import spaces
 import agents
 from agents.pixel_dqn import PixelDQNAgent, PixelDQNLearner
 from agents.pixel_dqn_config import PixelDQNConfig
+from supervised.networks import single_thread
 
 H = W = 8
 OBS = spaces.Box(0, 255, (1, H, W), np.uint8)
@@ -16,10 +17,8 @@ PIXEL_ACTIONS = spaces.MultiDiscrete(np.full((H, W), 3))
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with single_thread():
+        yield
 
 
 def learner(**kwargs):
@@ -91,3 +90,26 @@ def test_agent_interface_uses_the_reward_map_from_info():
     stored = agent.learners[0].buffer.reward[0]
     np.testing.assert_allclose(stored, H * W)  # per-pixel drops: the map times the pixel count
     assert agent.learners[0].gradient_steps == 1
+
+
+class StepChannel:
+    """A lookahead of one channel holding the step ``t`` (as the report's time channel)."""
+
+    t = 0
+
+    def __call__(self, images):
+        return np.full((len(images), 1, *images.shape[1:]), float(self.t), np.float32)
+
+
+def test_lookahead_channels_are_stored_and_recomputed_when_the_step_changes():
+    look = StepChannel()
+    lrn = PixelDQNLearner(
+        PixelDQNConfig(channels=4, depth=2, batch_size=1), (H, W), 3, np.random.default_rng(0), look
+    )
+    obs = np.full((1, 1, H, W), 255, np.uint8)
+    first = lrn.encode(obs).copy()
+    assert first.shape == (1, 2, H, W)  # the image (in [0, 1]) and the lookahead channel
+    np.testing.assert_allclose(first[:, 0], 1.0)
+    look.t = 3
+    np.testing.assert_allclose(lrn.encode(obs)[:, 1], 3.0)  # same image, new step: recomputed
+    assert lrn.q_maps(obs).shape == (1, H, W, 3)
