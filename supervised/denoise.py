@@ -14,7 +14,6 @@ Inputs are batches ``(n, 1, H, W)``: uint8 grey levels (divided by 255 inside) o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,8 +170,3 @@ def denoise(model: nn.Module, images: np.ndarray, batch_size: int = 64) -> np.nd
 def parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def trunk_config(channels: int, depth: int, dilations: Sequence[int] | None = None) -> TrunkConfig:
-    """A :class:`TrunkConfig` from plain values (dilations as any sequence)."""
-    return TrunkConfig(channels, depth, tuple(dilations) if dilations is not None else None)
