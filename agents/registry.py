@@ -20,6 +20,8 @@ from agents.base import (
     parse_spec,
 )
 from agents.dqn_config import DQNConfig
+from agents.pixel_dqn_config import PixelDQNConfig
+from agents.pixel_dqn_config import fits as _pixel_dqn_fits
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
 from agents.tabular import ActionValueAgent, Estimate
 from agents.uniform import RandomAgent
@@ -59,6 +61,12 @@ def _dqn(config, *, observation_space, action_space) -> Agent:
     from agents.dqn import DQNAgent  # torch is imported only when a DQN is built
 
     return DQNAgent(config, observation_space, action_space)
+
+
+def _pixel_dqn(config, *, observation_space, action_space) -> Agent:
+    from agents.pixel_dqn import PixelDQNAgent  # torch is imported only when one is built
+
+    return PixelDQNAgent(config, observation_space, action_space)
 
 
 def _tabular(obs: spaces.Space, act: spaces.Space) -> bool:
@@ -125,6 +133,14 @@ AGENTS: dict[str, AgentEntry] = {
             _dqn,
             fits=_dqn_fits,
             needs="Discrete actions and Box or Discrete observations",
+        ),
+        AgentEntry(
+            "pixel-dqn",
+            "per-pixel DQN with a fully convolutional Q-map (PixelDenoise; torch)",
+            (PixelDQNConfig,),
+            _pixel_dqn,
+            fits=_pixel_dqn_fits,
+            needs="image observations (1, H, W) and a Discrete action per pixel (PixelDenoise)",
         ),
     )
 }

@@ -27,14 +27,22 @@ class Batch:
 class ReplayBuffer:
     """The last ``capacity`` transitions; the oldest is overwritten first."""
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32):
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        obs_dtype=np.float32,
+        action_shape: tuple[int, ...] = (),
+        action_dtype=np.int64,
+    ):
+        """``action_shape`` (an action per pixel: ``(H, W)``) also shapes the stored rewards."""
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
         self.capacity = int(capacity)
         self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
-        self.action = np.zeros(self.capacity, dtype=np.int64)
-        self.reward = np.zeros(self.capacity, dtype=np.float32)
+        self.action = np.zeros((self.capacity, *action_shape), dtype=action_dtype)
+        self.reward = np.zeros((self.capacity, *action_shape), dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=bool)
         self.truncated = np.zeros(self.capacity, dtype=bool)
         self.position = 0  # where the next transition goes

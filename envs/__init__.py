@@ -8,7 +8,12 @@
 from gymnasium.envs.registration import register, registry
 
 #: Short names accepted wherever an env id is (the CLI, ``rlcourse.compare``).
-ALIASES: dict[str, str] = {"bandit": "rlcourse/Bandit-v0", "gridworld": "rlcourse/GridWorld-v0"}
+ALIASES: dict[str, str] = {
+    "bandit": "rlcourse/Bandit-v0",
+    "gridworld": "rlcourse/GridWorld-v0",
+    "denoise": "rlcourse/ImageDenoise-v0",
+    "pixel-denoise": "rlcourse/PixelDenoise-v0",
+}
 
 if "rlcourse/Bandit-v0" not in registry:
     register(
@@ -25,6 +30,15 @@ if "rlcourse/GridWorld-v0" not in registry:
         vector_entry_point="envs.gridworld:GridWorldVectorEnv",
         max_episode_steps=1000,
     )
+
+for _name in ("ImageDenoise", "PixelDenoise"):
+    if f"rlcourse/{_name}-v0" not in registry:
+        register(
+            id=f"rlcourse/{_name}-v0",
+            entry_point=f"envs.denoise:{_name}Env",
+            vector_entry_point=f"envs.denoise:{_name}VectorEnv",
+            max_episode_steps=5,
+        )
 
 
 def registered_ids() -> list[str]:

@@ -417,6 +417,10 @@ def build_parser() -> Parser:
     from rlcourse.faces import add_parser as add_faces_parser
 
     add_faces_parser(sub, _positive_int, _seed)
+
+    from rlcourse.denoising import add_parser as add_denoise_parser
+
+    add_denoise_parser(sub, Parser)
     return parser
 
 

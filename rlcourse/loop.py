@@ -85,7 +85,10 @@ def _transition(env, agent, name: str, obs):
     if not np.isfinite(reward).all():
         bad = int(np.flatnonzero(~np.isfinite(reward))[0])
         raise UsageError(f"env {name} returned a non-finite reward {reward[bad]} (run {bad})")
-    agent.update(obs, action, reward, next_obs, terminated, truncated)
+    if getattr(agent, "uses_info", False):  # e.g. per-pixel reward maps
+        agent.update(obs, action, reward, next_obs, terminated, truncated, info=info)
+    else:
+        agent.update(obs, action, reward, next_obs, terminated, truncated)
     done = terminated | truncated
     if done.any():
         try:

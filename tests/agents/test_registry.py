@@ -21,6 +21,9 @@ OBS, ACT = BANDIT.observation_space, BANDIT.action_space
 CARTPOLE = gym.make("CartPole-v1")
 
 
+BANDIT_AGENTS = [name for name, entry in agents.AGENTS.items() if entry.fits(OBS, ACT)]
+
+
 def make(spec, **params):
     return agents.make(spec, OBS, ACT, **params)
 
@@ -136,7 +139,11 @@ def test_registry_names_the_documented_bandit_agents():
         assert entry.name == name and entry.summary
 
 
-@pytest.mark.parametrize("name", list(agents.AGENTS))
+def test_only_the_per_pixel_dqn_does_not_fit_the_bandit():
+    assert set(agents.AGENTS) - set(BANDIT_AGENTS) == {"pixel-dqn"}
+
+
+@pytest.mark.parametrize("name", BANDIT_AGENTS)
 def test_every_agent_builds_on_the_bandit_with_defaults(name):
     agent = make(name)
     assert isinstance(agent, agents.Agent)
@@ -155,7 +162,7 @@ def test_every_agent_builds_on_the_bandit_with_defaults(name):
         agent.update(obs, action, np.ones(n_runs), obs, *[np.zeros(n_runs, dtype=bool)] * 2)
 
 
-@pytest.mark.parametrize("name", list(agents.AGENTS))
+@pytest.mark.parametrize("name", BANDIT_AGENTS)
 def test_defaults_listed_by_parameters_are_the_defaults_used(name):
     entry = agents.AGENTS[name]
     for param, _, doc in entry.parameters():

@@ -1,0 +1,99 @@
+"""The per-pixel DQN's hyperparameters, importable without torch (specs are parsed first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from agents.strategies import DecayingEpsilon, Greedy
+
+
+@dataclass(frozen=True)
+class PixelDQNConfig:
+    """Hyperparameters of the per-pixel DQN (one Q-vector per pixel, PixelRL's setting)."""
+
+    lr: float = 5e-4
+    """Adam learning rate."""
+    gamma: float = 0.8
+    """Discount factor."""
+    reward_scale: float = 1.0 / 625.0
+    """Per-pixel rewards (drop of the squared error in grey levels²) are multiplied by this."""
+    buffer_size: int = 2000
+    """Crops (transitions of whole crops, with their reward maps) kept in the replay buffer."""
+    batch_size: int = 8
+    """Crops per gradient step (every pixel of each is a sample)."""
+    learning_starts: int = 64
+    """Crop transitions stored before the first gradient step."""
+    gradient_steps: int = 1
+    """Gradient steps per call of ``observe`` (one env step of every crop of the batch)."""
+    target_update: int = 100
+    """Gradient steps between hard copies of the online network into the target network."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm."""
+    double: bool = False
+    """Double DQN: the online Q-map picks each pixel's next action, the target values it."""
+    channels: int = 32
+    """Feature maps of the Q-map network's hidden convolutions."""
+    depth: int = 7
+    """3×3 convolution + ReLU layers before the Q head (the DnCNN trunk's shape)."""
+    freeze_trunk: bool = False
+    """Train only the head: the trunk (loaded from a trained DnCNN) stays fixed, so the replay
+    buffer keeps each crop's features and a gradient step costs only the head."""
+    epsilon_start: float = 1.0
+    """ε at the first step (each pixel explores on its own)."""
+    epsilon_end: float = 0.05
+    """ε after ``exploration_steps``."""
+    exploration_steps: int = 2000
+    """Crop transitions over which ε decays linearly (0: always greedy)."""
+
+    def __post_init__(self):
+        for name in ("buffer_size", "batch_size", "gradient_steps", "target_update"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_starts", "exploration_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.buffer_size < self.batch_size:
+            raise ValueError(
+                f"buffer_size ({self.buffer_size}) is smaller than one batch ({self.batch_size})"
+            )
+        if not (self.lr > 0 and self.reward_scale > 0):
+            raise ValueError(f"lr and reward_scale must be > 0, got {self.lr}, {self.reward_scale}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if self.channels < 1 or self.depth < 1:
+            raise ValueError(f"channels and depth must be >= 1, got {self.channels}, {self.depth}")
+
+    def strategy(self):
+        """The shared exploration strategy, applied to every pixel's Q-vector."""
+        if self.exploration_steps == 0:
+            return Greedy()
+        return DecayingEpsilon(
+            self.epsilon_start, self.epsilon_end, self.exploration_steps, "linear"
+        )
+
+
+def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """Images ``(1, H, W)`` in, one Discrete choice per pixel ``(H, W)`` out."""
+    if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 3):
+        raise ValueError(f"pixel-dqn needs image observations (1, H, W), got {observation_space}")
+    if (
+        not isinstance(action_space, spaces.MultiDiscrete)
+        or action_space.shape != observation_space.shape[1:]
+        or len(np.unique(action_space.nvec)) != 1
+    ):
+        raise ValueError(
+            f"pixel-dqn needs one action per pixel, MultiDiscrete of shape "
+            f"{observation_space.shape[1:]} with the same count everywhere, got {action_space}"
+        )
+
+
+def fits(observation_space: spaces.Space, action_space: spaces.Space) -> bool:
+    """Whether :func:`check_spaces` accepts these spaces."""
+    try:
+        check_spaces(observation_space, action_space)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,115 @@
+"""The per-pixel DQN (agents.pixel_dqn): spaces, per-pixel targets, exploration, learning."""
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import agents
+from agents.pixel_dqn import PixelDQNAgent, PixelDQNLearner
+from agents.pixel_dqn_config import PixelDQNConfig
+from supervised.networks import single_thread
+
+H = W = 8
+OBS = spaces.Box(0, 255, (1, H, W), np.uint8)
+PIXEL_ACTIONS = spaces.MultiDiscrete(np.full((H, W), 3))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with single_thread():
+        yield
+
+
+def learner(**kwargs):
+    config = PixelDQNConfig(**{"channels": 4, "depth": 2, "batch_size": 2, **kwargs})
+    return PixelDQNLearner(config, (H, W), 3, np.random.default_rng(0))
+
+
+def test_registry_builds_it_for_per_pixel_actions_only():
+    agent = agents.make("pixel-dqn:gamma=0.5", OBS, PIXEL_ACTIONS)
+    assert isinstance(agent, PixelDQNAgent) and agent.config.gamma == 0.5
+    with pytest.raises(agents.SpecError, match="agent 'pixel-dqn' needs image observations"):
+        agents.make("pixel-dqn", OBS, spaces.Discrete(9))
+
+
+def test_actions_are_one_per_pixel_and_greedy_is_the_argmax():
+    lrn = learner(exploration_steps=0)
+    obs = np.random.default_rng(1).integers(0, 256, (3, 1, H, W), dtype=np.uint8)
+    q = lrn.q_maps(obs)
+    assert q.shape == (3, H, W, 3)
+    np.testing.assert_array_equal(lrn.greedy(obs), q.argmax(-1))
+    np.testing.assert_array_equal(lrn.act(obs), q.argmax(-1))
+
+
+def test_exploration_applies_the_shared_strategy_to_every_pixel():
+    lrn = learner(epsilon_start=1.0, exploration_steps=10_000)
+    obs = np.zeros((4, 1, H, W), np.uint8)
+    counts = np.bincount(lrn.act(obs).ravel(), minlength=3)
+    assert counts.min() > 0.25 * counts.sum()  # epsilon = 1: uniform over 3 actions per pixel
+
+
+def test_td_target_is_per_pixel():
+    lrn = learner(gamma=0.5, reward_scale=0.1)
+    next_obs = torch.zeros(2, 1, H, W, dtype=torch.uint8)
+    reward = torch.arange(2 * H * W, dtype=torch.float32).reshape(2, H, W)
+    terminated = torch.tensor([0.0, 1.0])
+    target = lrn.td_target(reward, next_obs, terminated)
+    with torch.no_grad():
+        best = lrn.target(next_obs).max(dim=1).values
+    torch.testing.assert_close(target[0], 0.1 * reward[0] + 0.5 * best[0])
+    torch.testing.assert_close(target[1], 0.1 * reward[1])
+
+
+def test_it_learns_which_action_pays_at_each_pixel():
+    """Left half: action 2 pays 1, right half: action 0 pays 1 (one-step, gamma 0)."""
+    lrn = learner(gamma=0.0, reward_scale=1.0, lr=1e-2, learning_starts=0, buffer_size=64)
+    rng = np.random.default_rng(0)
+    best = np.zeros((H, W), np.int64)
+    best[:, : W // 2] = 2
+    for _ in range(80):
+        obs = np.zeros((2, 1, H, W), np.uint8)
+        obs[:, :, :, : W // 2] = 200  # the halves look different
+        actions = rng.integers(3, size=(2, H, W))
+        maps = (actions == best).astype(np.float32) / (H * W)  # the env's maps sum to the reward
+        lrn.observe(obs, actions, maps, obs, np.zeros(2, bool), np.zeros(2, bool))
+    np.testing.assert_array_equal(lrn.greedy(obs[:1])[0], best)
+
+
+def test_agent_interface_uses_the_reward_map_from_info():
+    agent = agents.make(
+        "pixel-dqn:channels=4,depth=2,batch_size=1,learning_starts=0", OBS, PIXEL_ACTIONS
+    )
+    agent.reset(2, np.random.default_rng(0))
+    obs = np.zeros((2, 1, H, W), np.uint8)
+    actions = agent.act(obs)
+    assert actions.shape == (2, H, W)
+    maps = np.ones((2, H, W), np.float32)
+    done = np.zeros(2, bool)
+    agent.update(obs, actions, maps.sum((1, 2)), obs, done, done, info={"reward_map": maps})
+    stored = agent.learners[0].buffer.reward[0]
+    np.testing.assert_allclose(stored, H * W)  # per-pixel drops: the map times the pixel count
+    assert agent.learners[0].gradient_steps == 1
+
+
+class StepChannel:
+    """A lookahead of one channel holding the step ``t`` (as the report's time channel)."""
+
+    t = 0
+
+    def __call__(self, images):
+        return np.full((len(images), 1, *images.shape[1:]), float(self.t), np.float32)
+
+
+def test_lookahead_channels_are_stored_and_recomputed_when_the_step_changes():
+    look = StepChannel()
+    lrn = PixelDQNLearner(
+        PixelDQNConfig(channels=4, depth=2, batch_size=1), (H, W), 3, np.random.default_rng(0), look
+    )
+    obs = np.full((1, 1, H, W), 255, np.uint8)
+    first = lrn.encode(obs).copy()
+    assert first.shape == (1, 2, H, W)  # the image (in [0, 1]) and the lookahead channel
+    np.testing.assert_allclose(first[:, 0], 1.0)
+    look.t = 3
+    np.testing.assert_allclose(lrn.encode(obs)[:, 1], 3.0)  # same image, new step: recomputed
+    assert lrn.q_maps(obs).shape == (1, H, W, 3)

@@ -1,0 +1,104 @@
+"""`rlcourse denoise report` (rlcourse.denoising): tiny pipeline run, its search, errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from rlcourse_helpers import assert_usage_error
+
+from envs import denoise as dn
+from rlcourse.denoising import ReportConfig, best_sequence, denoise_report, run_sequence
+
+TINY = ReportConfig(
+    crop=36,
+    steps=2,
+    eval_per_image=1,
+    tune_crops=2,
+    beam=1,
+    dncnn_patches=16,
+    dncnn_epochs=1,
+    dqn_steps=40,
+    pixel_envs=2,
+    pixel_episodes=2,
+    channels=4,
+    depth=2,
+)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("denoise")
+    metrics = denoise_report(out, TINY, progress=False, command="test")
+    return out, metrics
+
+
+def test_psnr_csv_has_every_method_once(report):
+    out, metrics = report
+    table = pd.read_csv(out / "psnr.csv")
+    assert list(table.columns) == ["method", "sigma", "psnr"]
+    expected = ["noisy", *(f"filter:{a}" for a in dn.ACTIONS), "sequence:best"]
+    expected += [f"skimage:{n}" for n in ("tv-chambolle", "wavelet", "nl-means", "bilateral")]
+    expected += ["dncnn", "random", "dqn", "pixel-dqn"]
+    assert list(table.method) == expected
+    assert (table.sigma == 25.0).all()
+    assert table.psnr.notna().all()
+    psnr = dict(zip(table.method, table.psnr, strict=True))
+    assert psnr["filter:nothing"] == psnr["noisy"]  # "nothing" T times leaves the input
+    assert psnr["skimage:nl-means"] > psnr["noisy"] + 3  # a real denoiser, even on tiny crops
+    assert metrics["psnr"]["pixel-dqn"] == pytest.approx(psnr["pixel-dqn"], abs=1e-3)
+
+
+def test_report_writes_the_figure_and_metrics(report):
+    out, metrics = report
+    assert (out / "report.png").read_bytes()[:8] == PNG_MAGIC
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["test_crops"] == len(dn.TEST_IMAGES)
+    assert saved["test_images"] == list(dn.TEST_IMAGES)
+    assert len(saved["settings"]["sequence:best"]["actions"]) == TINY.steps
+    assert sum(saved["pixel_dqn_action_share"]) == pytest.approx(1.0, abs=1e-3)
+    assert (out / "dqn" / "checkpoint.pt").is_file()
+
+
+def test_beam_search_with_a_wide_beam_is_exhaustive():
+    rng = np.random.default_rng(0)
+    clean = dn.fixed_crops({"camera": dn.bundled_image("camera")}, 36, 2)[0]
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    actions = range(len(dn.ACTIONS))
+    scores = {
+        s: dn.psnr(run_sequence(noisy, s), clean).mean()
+        for s in itertools.product(actions, repeat=2)
+    }
+    sequence, value = best_sequence(noisy, clean, steps=2, beam=len(dn.ACTIONS))
+    assert sequence == max(scores, key=scores.get)
+    assert value == pytest.approx(max(scores.values()))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--sigma 0", "sigma must be > 0"),
+        ("--sigma -10", "sigma must be > 0"),
+        ("--seed -1", "seed must be a non-negative integer"),
+    ],
+)
+def test_bad_report_options_are_one_line_errors(cli, tmp_path, args, message):
+    line = assert_usage_error(cli(f"denoise report {args} --quick", "--out", tmp_path / "r"))
+    assert message in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_refuses_to_overwrite_other_files(cli, tmp_path):
+    (tmp_path / "mine.txt").write_text("keep")
+    line = assert_usage_error(cli("denoise report --quick --out", tmp_path))
+    assert "non-empty directory" in line
+    assert (tmp_path / "mine.txt").read_text() == "keep"
+
+
+def test_denoise_help_has_an_example(cli):
+    result = cli("denoise report --help")
+    assert result.code == 0 and "example: rlcourse denoise report" in result.out
