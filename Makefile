@@ -31,7 +31,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bandit_vs_loop.py
 	$(BIN)/python benchmarks/gridworld_vs_frozenlake.py
-	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 5
+	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 10
 	$(BIN)/python benchmarks/sweep_backends.py
 	$(BIN)/python benchmarks/faces_vs_lbp.py
 
