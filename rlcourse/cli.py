@@ -96,8 +96,11 @@ def cmd_envs(args) -> int:
     """List the registered rlcourse environments."""
     from rlcourse.environments import describe_envs
 
-    for env_id, alias, doc in describe_envs():
-        print(f"{env_id:24s} {alias:10s} {doc}")
+    rows = list(describe_envs())
+    id_width = max(len(env_id) for env_id, _, _ in rows)
+    alias_width = max(len(alias) for _, alias, _ in rows)
+    for env_id, alias, doc in rows:
+        print(f"{env_id:{id_width}s}  {alias:{alias_width}s}  {doc}")
     print("\nAlso accepted: any registered Gymnasium id (e.g. FrozenLake-v1), or module:Class.")
     return 0
 
@@ -399,7 +402,7 @@ def build_parser() -> Parser:
 
     p = sub.add_parser(
         "supervised",
-        help="train a supervised model (regression ... GAN)",
+        help="train a supervised model (regression ... GAN, RNN)",
         description=cmd_supervised.__doc__,
         epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
     )
