@@ -52,10 +52,12 @@ class PixelDQNLearner:
         self.lookahead = lookahead
         extra = 0 if lookahead is None else len(lookahead(np.zeros((1, *shape), np.float32))[0])
         trunk = TrunkConfig(config.channels, config.depth)
+        # δ in units of the rewards' scale: a squared change of δ grey levels is worth c·δ²
+        quadratic = 255.0 * config.reward_scale**0.5 if config.quadratic else None
         with torch.random.fork_rng():  # seed the weights without touching torch's global state
             torch.manual_seed(int(rng.integers(2**31)))
-            self.online = QMapNet(self.n_actions, trunk, extra)
-            self.target = QMapNet(self.n_actions, trunk, extra)
+            self.online = QMapNet(self.n_actions, trunk, extra, quadratic_scale=quadratic)
+            self.target = QMapNet(self.n_actions, trunk, extra, quadratic_scale=quadratic)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
         trained = self.online.head if config.freeze_trunk else self.online
@@ -67,6 +69,7 @@ class PixelDQNLearner:
             np.float16 if channels > 1 else np.uint8,
             action_shape=tuple(shape),
             action_dtype=np.uint8,
+            reward_shape=(self.n_actions, *shape) if config.all_actions else tuple(shape),
         )
         self._cached: tuple[np.ndarray, np.ndarray, int | None] | None = None
         self.strategy = config.strategy()
@@ -110,7 +113,7 @@ class PixelDQNLearner:
     def _q(self, network, stored: torch.Tensor) -> torch.Tensor:
         """Q-maps of what the buffer stores (images, or features with a frozen trunk)."""
         if self.config.freeze_trunk:
-            return network.head(stored.float())
+            return network.q_of_features(stored.float())
         return network(stored if stored.dtype == torch.uint8 else stored.float())
 
     def q_maps(self, obs: np.ndarray) -> np.ndarray:
@@ -131,7 +134,8 @@ class PixelDQNLearner:
         """Store a batch of crop transitions; after ``learning_starts``, train.
 
         ``reward_maps`` ``(n, H, W)`` are the env's ``info["reward_map"]``, whose sum over a crop
-        is its reward; the learner turns them back into per-pixel squared-error drops.
+        is its reward; the learner turns them back into per-pixel squared-error drops. With
+        ``all_actions`` they are ``info["action_reward_maps"]``, ``(n, A, H, W)``.
         """
         reward_maps = np.asarray(reward_maps, np.float32) * self.pixels
         obs, next_obs = self.encode(obs).copy(), self.encode(next_obs)
@@ -155,18 +159,26 @@ class PixelDQNLearner:
             else:
                 next_value = next_q.max(dim=1).values
             keep = (1.0 - terminated)[:, None, None]
-            return cfg.reward_scale * reward + cfg.gamma * keep * next_value
+            bootstrap = cfg.gamma * keep * next_value
+            if reward.ndim == 4:  # every action's reward map: the same next value for each
+                bootstrap = bootstrap[:, None]
+            return cfg.reward_scale * reward + bootstrap
 
     def train_step(self) -> float:
-        """One gradient step on a uniform batch of crops; returns the per-pixel TD loss."""
+        """One gradient step on a uniform batch of crops; returns the per-pixel TD loss.
+
+        With ``all_actions`` the loss covers every action at every pixel, not only the taken one.
+        """
         batch = self.buffer.sample(self.config.batch_size, self.rng)
         target = self.td_target(
             torch.as_tensor(batch.reward),
             torch.as_tensor(batch.next_obs),
             torch.as_tensor(batch.terminated, dtype=torch.float32),
         )
-        actions = torch.as_tensor(batch.action, dtype=torch.int64)[:, None]
-        q = self._q(self.online, torch.as_tensor(batch.obs)).gather(1, actions).squeeze(1)
+        q = self._q(self.online, torch.as_tensor(batch.obs))
+        if not self.config.all_actions:
+            actions = torch.as_tensor(batch.action, dtype=torch.int64)[:, None]
+            q = q.gather(1, actions).squeeze(1)
         loss = torch.nn.functional.smooth_l1_loss(q, target)
         self.optimizer.zero_grad()
         loss.backward()
@@ -217,7 +229,10 @@ class PixelDQNAgent:
 
     def update(self, obs, action, reward, next_obs, terminated, truncated, info=None) -> None:
         """Each run stores its crop transition (with its reward map) and trains."""
-        maps = (info or {}).get("reward_map")
+        key = "action_reward_maps" if self.config.all_actions else "reward_map"
+        maps = (info or {}).get(key)
+        if maps is None and self.config.all_actions:
+            raise ValueError("all_actions needs info['action_reward_maps'] (PixelDenoise's)")
         if maps is None:
             maps = np.broadcast_to(
                 np.asarray(reward, np.float32)[:, None, None] / np.prod(self.shape),

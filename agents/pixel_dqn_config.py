@@ -32,6 +32,15 @@ class PixelDQNConfig:
     """Gradient steps between hard copies of the online network into the target network."""
     max_grad_norm: float = 10.0
     """Gradients are clipped to this global norm."""
+    all_actions: bool = False
+    """Learn from every action's reward map (the env's ``info["action_reward_maps"]``), not
+    only the taken one's: each pixel's Q-vector is regressed on ``c·r_a(p) + γ·V(s')(p)`` for
+    all ``a`` (exact for γ = 0, where Q is the expected one-step reward; for γ > 0 the next
+    value is the one after the actions taken, an approximation)."""
+    quadratic: bool = False
+    """Quadratic Q head (:meth:`supervised.denoise.QMapNet.q_of_features`): each action's value is
+    a per-pixel quadratic in the change the action makes. Needs a lookahead whose first
+    channels are the filtered images."""
     double: bool = False
     """Double DQN: the online Q-map picks each pixel's next action, the target values it."""
     channels: int = 32

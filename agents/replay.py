@@ -34,15 +34,20 @@ class ReplayBuffer:
         obs_dtype=np.float32,
         action_shape: tuple[int, ...] = (),
         action_dtype=np.int64,
+        reward_shape: tuple[int, ...] | None = None,
     ):
-        """``action_shape`` (an action per pixel: ``(H, W)``) also shapes the stored rewards."""
+        """``action_shape`` (an action per pixel: ``(H, W)``) also shapes the stored rewards.
+
+        ``reward_shape`` overrides that (e.g. ``(A, H, W)``: every action's reward map).
+        """
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
         self.capacity = int(capacity)
         self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
         self.action = np.zeros((self.capacity, *action_shape), dtype=action_dtype)
-        self.reward = np.zeros((self.capacity, *action_shape), dtype=np.float32)
+        reward_shape = action_shape if reward_shape is None else reward_shape
+        self.reward = np.zeros((self.capacity, *reward_shape), dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=bool)
         self.truncated = np.zeros(self.capacity, dtype=bool)
         self.position = 0  # where the next transition goes

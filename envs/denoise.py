@@ -149,9 +149,14 @@ def apply_per_image(images: np.ndarray, actions: np.ndarray) -> np.ndarray:
     return out
 
 
-def apply_per_pixel(images: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """Pixel ``(i, y, x)`` filtered by ``actions[i, y, x]``: one gather from :func:`filter_bank`."""
-    bank = filter_bank(images)
+def apply_per_pixel(
+    images: np.ndarray, actions: np.ndarray, bank: np.ndarray | None = None
+) -> np.ndarray:
+    """Pixel ``(i, y, x)`` filtered by ``actions[i, y, x]``: one gather from :func:`filter_bank`.
+
+    ``bank``: the images' filter bank if already computed.
+    """
+    bank = filter_bank(images) if bank is None else bank
     return np.take_along_axis(bank, actions[None].astype(np.intp), axis=0)[0]
 
 
@@ -320,15 +325,19 @@ class DenoiseState:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """Apply the actions; return rewards, the per-pixel reward maps and the info."""
         before = (self.current - self.clean) ** 2
+        scale = 255.0**2 / (self.clean.shape[1] * self.clean.shape[2])
+        extra = {}
         if self.per_pixel:
-            self.current = apply_per_pixel(self.current, actions)
+            bank = filter_bank(self.current)
+            every = before[:, None] - (bank.transpose(1, 0, 2, 3) - self.clean[:, None]) ** 2
+            extra["action_reward_maps"] = every * scale
+            self.current = apply_per_pixel(self.current, actions, bank)
         else:
             self.current = apply_per_image(self.current, actions)
         after = (self.current - self.clean) ** 2
-        pixels = self.clean.shape[1] * self.clean.shape[2]
-        reward_map = (before - after) * (255.0**2 / pixels)
+        reward_map = (before - after) * scale
         rewards = reward_map.sum(axis=(1, 2), dtype=np.float64)
-        return rewards, reward_map, self.info()
+        return rewards, reward_map, self.info() | extra
 
     def info(self) -> dict[str, np.ndarray]:
         """``psnr`` and ``psnr_gain`` (since reset) of every crop."""
@@ -399,7 +408,7 @@ class _DenoiseEnv(gym.Env):
 
     @staticmethod
     def _info(info: dict[str, np.ndarray]) -> dict[str, Any]:
-        return {key: float(value[0]) for key, value in info.items()}
+        return {key: float(v[0]) if np.ndim(v) == 1 else v[0] for key, v in info.items()}
 
     def render(self):
         """``rgb_array``: the current crop as an RGB image."""
@@ -458,7 +467,9 @@ class PixelDenoiseEnv(_DenoiseEnv):
     ## Rewards
     `(MSE_before − MSE_after) × 255²`, the sum of the per-pixel reward map
     `info["reward_map"]` (`(crop, crop)` float32): each pixel's drop of its squared error, in
-    grey levels², divided by the number of pixels.
+    grey levels², divided by the number of pixels. `info["action_reward_maps"]`
+    (`(9, crop, crop)`) holds the reward map every action would have given at every pixel (the
+    taken action's is `reward_map`): the per-pixel DQN can learn from all of them.
     """
 
     per_pixel = True

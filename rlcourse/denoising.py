@@ -64,7 +64,7 @@ class ReportConfig:
     """Env steps of the image-level DQN."""
     pixel_envs: int = 8
     """Crops the per-pixel DQN steps together."""
-    pixel_episodes: int = 100
+    pixel_episodes: int = 20
     """Episodes of ``pixel_envs`` crops each the per-pixel DQN trains on."""
     pixel_lr: float = 1e-3
     """Adam learning rate of the per-pixel DQN."""
@@ -72,14 +72,19 @@ class ReportConfig:
     """Start the per-pixel DQN's trunk from the trained DnCNN's."""
     pixel_freeze: bool = True
     """Keep that trunk fixed and train only the Q head (features cached in the replay)."""
-    pixel_gradient_steps: int = 2
+    pixel_gradient_steps: int = 16
     """Gradient steps of the per-pixel DQN per env step of its ``pixel_envs`` crops."""
     pixel_lookahead: bool = True
     """The Q head also sees what each action would make of the image (the 9 filtered images)."""
     pixel_timed: bool = True
     """The Q head also sees the step of the episode (t / T), which the agent counts."""
-    pixel_gamma: float = 0.8
-    """Discount factor of the per-pixel DQN."""
+    pixel_gamma: float = 0.0
+    """Discount factor of the per-pixel DQN (0: each step's expected reward, per pixel)."""
+    pixel_quadratic: bool = True
+    """The Q head is quadratic in each filter's change of the pixel (``PixelDQNConfig.quadratic``;
+    needs ``pixel_lookahead``)."""
+    pixel_all_actions: bool = True
+    """Learn from every action's reward map at every pixel (``PixelDQNConfig.all_actions``)."""
     channels: int = 32
     """Feature maps of the DnCNN and of the Q-map network."""
     depth: int = 7
@@ -101,6 +106,7 @@ QUICK = {
     "dqn_steps": 600,
     "pixel_envs": 4,
     "pixel_episodes": 10,
+    "pixel_gradient_steps": 2,
     "channels": 16,
     "depth": 4,
 }
@@ -331,6 +337,8 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
         gamma=config.pixel_gamma,
         freeze_trunk=config.pixel_freeze and config.pixel_from_dncnn,
         gradient_steps=config.pixel_gradient_steps,
+        all_actions=config.pixel_all_actions,
+        quadratic=config.pixel_quadratic and config.pixel_lookahead,
         reward_scale=1.0 / config.sigma**2,
         channels=config.channels,
         depth=config.depth,
@@ -365,7 +373,8 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
             actions = learner.act(obs)
             next_obs, _, terminated, truncated, info = env.step(actions)
             _set_step(learner, t + 1)
-            learner.observe(obs, actions, info["reward_map"], next_obs, terminated, truncated)
+            maps = info["action_reward_maps" if pixel.all_actions else "reward_map"]
+            learner.observe(obs, actions, maps, next_obs, terminated, truncated)
             obs = next_obs
         gains.append(float(info["psnr_gain"].mean()))
         bar.set_postfix(gain=f"{np.mean(gains[-20:]):.2f}dB")

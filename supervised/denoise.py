@@ -96,19 +96,28 @@ class QMapNet(nn.Module):
     """
 
     def __init__(
-        self, n_actions: int, config: TrunkConfig = TrunkConfig(), extra: int = 0, head: int = 32
+        self,
+        n_actions: int,
+        config: TrunkConfig = TrunkConfig(),
+        extra: int = 0,
+        head: int = 32,
+        quadratic_scale: float | None = None,
     ):
         super().__init__()
         if n_actions < 1 or extra < 0:
             raise ValueError(f"need n_actions >= 1 and extra >= 0, got {n_actions}, {extra}")
-        self.config, self.extra = config, extra
+        if quadratic_scale is not None and extra < n_actions:
+            raise ValueError(f"a quadratic head needs the {n_actions} filtered images as extra")
+        self.config, self.extra, self.n_actions = config, extra, n_actions
+        self.quadratic_scale = quadratic_scale
         self.trunk = conv_trunk(config)
+        outputs = n_actions + (2 if quadratic_scale is not None else 0)
         self.head = nn.Sequential(
             nn.Conv2d(config.channels + 1 + extra, head, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(head, head, 1),
             nn.ReLU(),
-            nn.Conv2d(head, n_actions, 1),
+            nn.Conv2d(head, outputs, 1),
         )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -122,7 +131,24 @@ class QMapNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs ``(n, 1 + extra, H, W)`` → Q-maps ``(n, n_actions, H, W)``."""
-        return self.head(self.features(x))
+        return self.q_of_features(self.features(x))
+
+    def q_of_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Q-maps from :meth:`features` (the head, and with a quadratic head its combination).
+
+        A quadratic head (``quadratic_scale`` s) reads the first ``n_actions`` extra channels as
+        what each action makes of the image and, with δ_a = s·(filtered_a − image) at a pixel,
+        gives ``Q_a = b_a + u·δ_a + v·δ_a²`` (b, u, v: the head's outputs there). A filter's
+        drop of squared error is exactly such a function of the change it makes:
+        (x − c)² − (x + δ − c)² = −2(x − c)·δ − δ², so the head only has to estimate the
+        noise x − c, not the 9 rewards.
+        """
+        out = self.head(features)
+        if self.quadratic_scale is None:
+            return out
+        a, c = self.n_actions, self.config.channels
+        delta = self.quadratic_scale * (features[:, c + 1 : c + 1 + a] - features[:, c : c + 1])
+        return out[:, :a] + out[:, a : a + 1] * delta + out[:, a + 1 :] * delta.square()
 
     def load_trunk(self, model: nn.Module) -> None:
         """Start from another network's trunk (a trained :class:`DnCNN` of the same shape)."""

@@ -76,6 +76,34 @@ def test_it_learns_which_action_pays_at_each_pixel():
     np.testing.assert_array_equal(lrn.greedy(obs[:1])[0], best)
 
 
+def test_all_actions_learns_the_reward_of_actions_it_never_takes():
+    """Only action 0 is ever taken, yet every action's reward map is learnt (gamma 0)."""
+    lrn = learner(
+        gamma=0.0, reward_scale=1.0, lr=1e-2, learning_starts=0, buffer_size=64, all_actions=True
+    )
+    pays = np.array([0.0, 0.5, 1.0], np.float32)[:, None, None]  # action 2 pays most everywhere
+    obs = np.full((2, 1, H, W), 100, np.uint8)
+    maps = np.broadcast_to(pays / (H * W), (2, 3, H, W))
+    never = np.zeros((2, H, W), np.int64)
+    for _ in range(150):
+        lrn.observe(obs, never, maps, obs, np.zeros(2, bool), np.zeros(2, bool))
+    assert lrn.buffer.reward.shape[1:] == (3, H, W)
+    np.testing.assert_allclose(
+        lrn.q_maps(obs[:1])[0], np.broadcast_to(pays[:, 0, 0], (H, W, 3)), atol=0.1
+    )
+    assert (lrn.greedy(obs[:1]) == 2).all()
+
+
+def test_all_actions_targets_share_the_next_value():
+    lrn = learner(gamma=0.5, reward_scale=0.1, all_actions=True)
+    next_obs = torch.zeros(1, 1, H, W, dtype=torch.uint8)
+    reward = torch.ones(1, 3, H, W)
+    target = lrn.td_target(reward, next_obs, torch.zeros(1))
+    with torch.no_grad():
+        best = lrn.target(next_obs).max(dim=1).values
+    torch.testing.assert_close(target, 0.1 * reward + 0.5 * best[:, None])
+
+
 def test_agent_interface_uses_the_reward_map_from_info():
     agent = agents.make(
         "pixel-dqn:channels=4,depth=2,batch_size=1,learning_starts=0", OBS, PIXEL_ACTIONS

@@ -107,6 +107,22 @@ def test_pixel_env_gathers_each_pixels_filter_and_maps_sum_to_the_reward(images)
     )
 
 
+def test_action_reward_maps_hold_every_actions_map_and_the_taken_ones_match(images):
+    env = make("PixelDenoise", images)
+    env.reset(seed=4)
+    state = env.unwrapped.state
+    start, clean = state.current[0].copy(), state.clean[0].copy()
+    actions = np.random.default_rng(1).integers(len(dn.ACTIONS), size=(CROP, CROP))
+    _, _, _, _, info = env.step(actions)
+    every = info["action_reward_maps"]
+    assert every.shape == (len(dn.ACTIONS), CROP, CROP)
+    taken = np.take_along_axis(every, actions[None], axis=0)[0]
+    np.testing.assert_allclose(taken, info["reward_map"], rtol=1e-5, atol=1e-9)
+    median = dn.apply_filter(start[None], 7)[0]
+    expected = ((start - clean) ** 2 - (median - clean) ** 2) * 255**2 / CROP**2
+    np.testing.assert_allclose(every[7], expected, rtol=1e-4, atol=1e-7)
+
+
 def test_a_uniform_action_map_is_the_image_level_action(images):
     pixel, image = make("PixelDenoise", images), make("ImageDenoise", images)
     pixel.reset(seed=5)

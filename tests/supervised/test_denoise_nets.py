@@ -61,3 +61,18 @@ def test_dncnn_learns_to_denoise_flat_patches():
     assert np.mean((out - clean[48:]) ** 2) < before / 2
     assert 0.0 <= out.min() and out.max() <= 1.0
     assert history.column("val_psnr")[-1] > history.column("val_psnr")[0]
+
+
+def test_quadratic_head_is_a_quadratic_in_each_actions_change():
+    """Q_a = b_a + u·δ_a + v·δ_a², δ_a = scale·(filtered_a − image), b, u, v from the head."""
+    q = QMapNet(3, SMALL, extra=3, quadratic_scale=2.0)
+    last = q.head[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.1, 0.2, 0.3, 1.5, -1.0]))  # b (3), u, v
+    x = torch.rand(2, 4, 6, 6)
+    delta = 2.0 * (x[:, 1:] - x[:, :1])
+    expected = torch.tensor([0.1, 0.2, 0.3])[None, :, None, None] + 1.5 * delta - delta**2
+    torch.testing.assert_close(q(x), expected)
+    with pytest.raises(ValueError, match="quadratic head needs the 3 filtered images"):
+        QMapNet(3, SMALL, extra=2, quadratic_scale=1.0)
