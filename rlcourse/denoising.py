@@ -410,11 +410,11 @@ def denoise_report(
     out: Path, config: ReportConfig = ReportConfig(), progress: bool = True, command: str = ""
 ) -> dict:
     """Measure every method (see the module docstring); write the report into ``out``."""
-    import torch
     from gymnasium import spaces
 
     from agents.uniform import RandomAgent
     from supervised.denoise import denoise, parameters
+    from supervised.networks import single_thread
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -422,9 +422,7 @@ def denoise_report(
     clock = time.perf_counter()
     clean, noisy, names = evaluation_set(config)
     tune = training_crops(config, config.tune_crops, config.crop, salt=5)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         outputs = {"noisy": noisy}
         classic, settings = classical(config, clean, noisy, tune)
         outputs.update(classic)
@@ -455,8 +453,6 @@ def denoise_report(
             pixel.greedy, clean, noisy, config.steps, per_pixel=True
         )
         seconds["pixel-dqn"] = time.perf_counter() - clock
-    finally:
-        torch.set_num_threads(previous_threads)
 
     table = {method: mean_psnr(images, clean) for method, images in outputs.items()}
     _write_csv(out / "psnr.csv", table, config.sigma)

@@ -62,7 +62,7 @@ from supervised.autoencoder import as_images, check_codes
 from supervised.data import load_digits, split
 from supervised.experiments import save_metrics
 from supervised.plots import plot_mosaic
-from supervised.train import History, as_tensor, batches, seed_torch
+from supervised.train import History, as_tensor, batches, check_budget, seed_torch
 
 SIZE = 16
 """Side of the generated images, in pixels."""
@@ -101,12 +101,7 @@ class GANConfig:
     """Epochs after which to keep samples of the fixed noise."""
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
-            )
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        check_budget(self.epochs, self.batch_size, self.lr)
 
 
 class Generator(nn.Module):

@@ -27,6 +27,14 @@ Metric = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], float]
 OPTIMIZERS = ("adam", "sgd")
 
 
+def check_budget(epochs: int, batch_size: int, lr: float) -> None:
+    """Refuse a training budget that cannot train: epochs or batch size below 1, lr not > 0."""
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyperparameters of :func:`fit`."""
@@ -51,12 +59,7 @@ class TrainConfig:
     """Show a progress bar over epochs (on a terminal)."""
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
-            )
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        check_budget(self.epochs, self.batch_size, self.lr)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"

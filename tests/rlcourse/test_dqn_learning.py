@@ -3,21 +3,19 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 import envs  # noqa: F401
 from agents.dqn import DQNLearner
 from agents.dqn_config import DQNConfig
 from agents.planning import value_iteration
 from rlcourse.training import evaluate_greedy
+from supervised.networks import single_thread
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with single_thread():
+        yield
 
 
 def train(learner: DQNLearner, env: gym.Env, steps: int, seed: int) -> None:

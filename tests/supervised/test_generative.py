@@ -44,14 +44,6 @@ def digits28():
     return split(load_digits(size=28), seed=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # --- autoencoders -------------------------------------------------------------------------------
 
 
