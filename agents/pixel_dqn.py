@@ -13,6 +13,10 @@ one-step target
 As in :mod:`agents.dqn`, an episode's time limit (``truncated``) keeps the bootstrap; only
 ``terminated`` drops it. The trunk can start from a trained DnCNN's (``load_trunk``).
 
+With ``memory`` the learner keeps each episode's first observation and its trunk reads that
+instead of the current image: the episodes start at :meth:`PixelDQNLearner.begin_episodes`, or
+at the first observation after ``observe`` saw an episode end.
+
 :class:`PixelDQNLearner` is one learner fed by a batch of crops at a time (a vector env);
 :class:`PixelDQNAgent` is the agent interface over independent runs (``rlcourse compare``), which
 learns from the per-pixel reward map in the env's ``info``.
@@ -50,14 +54,19 @@ class PixelDQNLearner:
         """
         self.config, self.rng, self.n_actions = config, rng, int(n_actions)
         self.lookahead = lookahead
-        extra = 0 if lookahead is None else len(lookahead(np.zeros((1, *shape), np.float32))[0])
+        if config.estimate and lookahead is None:
+            raise ValueError("estimate needs a lookahead: what each action makes of the image")
+        # the network's input: the trunk's image, the current one (with memory or an estimate
+        # head, where the trunk's image may be the episode's first), the lookahead channels
+        looked = 0 if lookahead is None else len(lookahead(np.zeros((1, *shape), np.float32))[0])
+        extra = int(config.memory or config.estimate) + looked
         trunk = TrunkConfig(config.channels, config.depth)
-        # δ in units of the rewards' scale: a squared change of δ grey levels is worth c·δ²
-        quadratic = 255.0 * config.reward_scale**0.5 if config.quadratic else None
+        # Q in reward units: squared errors of images in [0, 1] times 255² and reward_scale
+        estimate = 255.0**2 * config.reward_scale if config.estimate else None
         with torch.random.fork_rng():  # seed the weights without touching torch's global state
             torch.manual_seed(int(rng.integers(2**31)))
-            self.online = QMapNet(self.n_actions, trunk, extra, quadratic_scale=quadratic)
-            self.target = QMapNet(self.n_actions, trunk, extra, quadratic_scale=quadratic)
+            self.online = QMapNet(self.n_actions, trunk, extra, estimate_scale=estimate)
+            self.target = QMapNet(self.n_actions, trunk, extra, estimate_scale=estimate)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
         trained = self.online.head if config.freeze_trunk else self.online
@@ -71,7 +80,9 @@ class PixelDQNLearner:
             action_dtype=np.uint8,
             reward_shape=(self.n_actions, *shape) if config.all_actions else tuple(shape),
         )
-        self._cached: tuple[np.ndarray, np.ndarray, int | None] | None = None
+        self._cached: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None
+        self.first: np.ndarray | None = None  # with memory: the episodes' first observations
+        self.ended = np.zeros(0, bool)  # episodes whose next observation starts a new one
         self.strategy = config.strategy()
         self.pixels = int(np.prod(shape))
         self.steps = 0
@@ -84,31 +95,56 @@ class PixelDQNLearner:
         self.target.load_state_dict(self.online.state_dict())
         self._cached = None
 
+    def begin_episodes(self, obs: np.ndarray) -> None:
+        """Images ``(n, 1, H, W)`` start the batch's episodes: what ``memory`` keeps."""
+        self.first = np.array(obs, copy=True)
+        self.ended = np.zeros(len(obs), bool)
+
+    def _memory(self, obs: np.ndarray) -> np.ndarray:
+        """The first observations of the episodes ``obs`` belong to (``obs`` where one begins)."""
+        if self.first is None or len(self.first) != len(obs):
+            if self.first is not None and not self.ended.all():
+                raise ValueError(
+                    f"the learner remembers {len(self.first)} episodes in progress, got a batch "
+                    f"of {len(obs)}: call begin_episodes(obs) when the episodes start"
+                )
+            self.begin_episodes(obs)
+        elif self.ended.any():
+            self.first[self.ended] = obs[self.ended]
+            self.ended[:] = False
+        return self.first
+
     def encode(self, obs: np.ndarray) -> np.ndarray:
         """What the buffer stores of images ``(n, 1, H, W)``.
 
-        That is the network's input (the image and its lookahead channels), or with a frozen
-        trunk the head's input (its features). The last encoding is kept: a step's next
-        observation is the next step's observation.
+        That is the network's input (the trunk's image: the episode's first with ``memory``;
+        the current image; the lookahead channels), or with a frozen trunk the head's input
+        (its features). The last encoding is kept: a step's next observation is the next
+        step's observation.
         """
         obs = np.asarray(obs)
-        if self.lookahead is None and not self.config.freeze_trunk:
+        cfg = self.config
+        if self.lookahead is None and not (cfg.freeze_trunk or cfg.memory or cfg.estimate):
             return obs
-        step = getattr(self.lookahead, "t", None)  # a lookahead that depends on the step
+        first = self._memory(obs) if cfg.memory else None
         if (
             self._cached is None
-            or self._cached[2] != step
             or not np.array_equal(self._cached[0], obs)
+            or (first is not None and not np.array_equal(self._cached[1], first))
         ):
-            x = obs
+            unit = obs.astype(np.float32) / 255.0
+            parts = [unit if first is None else first.astype(np.float32) / 255.0]
+            if cfg.memory or cfg.estimate:
+                parts.append(unit)
             if self.lookahead is not None:
-                unit = obs.astype(np.float32) / 255.0
-                x = np.concatenate([unit, self.lookahead(unit[:, 0])], axis=1)
-            if self.config.freeze_trunk:
+                parts.append(self.lookahead(unit[:, 0]))
+            x = np.concatenate(parts, axis=1)
+            if cfg.freeze_trunk:
                 with torch.inference_mode():
                     x = self.online.features(torch.as_tensor(x)).numpy()
-            self._cached = (obs.copy(), x.astype(np.float16), step)
-        return self._cached[1]
+            kept = None if first is None else first.copy()
+            self._cached = (obs.copy(), kept, x.astype(np.float16))
+        return self._cached[2]
 
     def _q(self, network, stored: torch.Tensor) -> torch.Tensor:
         """Q-maps of what the buffer stores (images, or features with a frozen trunk)."""
@@ -144,6 +180,8 @@ class PixelDQNLearner:
                 obs[i], actions[i], reward_maps[i], next_obs[i], terminated[i], truncated[i]
             )
         self.steps += len(obs)
+        if self.first is not None and len(self.first) == len(obs):
+            self.ended |= np.asarray(terminated, bool) | np.asarray(truncated, bool)
         if self.steps >= self.config.learning_starts and len(self.buffer) >= self.config.batch_size:
             for _ in range(self.config.gradient_steps):
                 self.train_step()

@@ -37,10 +37,15 @@ class PixelDQNConfig:
     only the taken one's: each pixel's Q-vector is regressed on ``c·r_a(p) + γ·V(s')(p)`` for
     all ``a`` (exact for γ = 0, where Q is the expected one-step reward; for γ > 0 the next
     value is the one after the actions taken, an approximation)."""
-    quadratic: bool = False
-    """Quadratic Q head (:meth:`supervised.denoise.QMapNet.q_of_features`): each action's value is
-    a per-pixel quadratic in the change the action makes. Needs a lookahead whose first
-    channels are the filtered images."""
+    estimate: bool = False
+    """Estimate head (:meth:`supervised.denoise.QMapNet.q_of_features`): the network estimates
+    the clean image and an action's Q at a pixel is the drop of squared error it would give
+    against that estimate, the reward's own form. Q is then the expected one-step reward, so it
+    needs ``gamma = 0`` and a lookahead giving what each action makes of the image."""
+    memory: bool = False
+    """The trunk reads the episode's first observation, which the learner keeps (its memory),
+    not the current one; the head also sees the current image. A denoiser's trunk sees the
+    noisy image it was trained on at every step, not a half-filtered one."""
     double: bool = False
     """Double DQN: the online Q-map picks each pixel's next action, the target values it."""
     channels: int = 32
@@ -72,6 +77,10 @@ class PixelDQNConfig:
             raise ValueError(f"lr and reward_scale must be > 0, got {self.lr}, {self.reward_scale}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if self.estimate and self.gamma != 0:
+            raise ValueError(
+                f"estimate gives the expected one-step reward: it needs gamma = 0, got {self.gamma}"
+            )
         if self.channels < 1 or self.depth < 1:
             raise ValueError(f"channels and depth must be >= 1, got {self.channels}, {self.depth}")
 

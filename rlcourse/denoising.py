@@ -76,13 +76,14 @@ class ReportConfig:
     """Gradient steps of the per-pixel DQN per env step of its ``pixel_envs`` crops."""
     pixel_lookahead: bool = True
     """The Q head also sees what each action would make of the image (the 9 filtered images)."""
-    pixel_timed: bool = True
-    """The Q head also sees the step of the episode (t / T), which the agent counts."""
+    pixel_memory: bool = True
+    """The Q-network's trunk reads the episode's noisy first crop, kept by the agent
+    (``PixelDQNConfig.memory``), not the current, half-filtered one."""
     pixel_gamma: float = 0.0
     """Discount factor of the per-pixel DQN (0: each step's expected reward, per pixel)."""
-    pixel_quadratic: bool = True
-    """The Q head is quadratic in each filter's change of the pixel (``PixelDQNConfig.quadratic``;
-    needs ``pixel_lookahead``)."""
+    pixel_estimate: bool = True
+    """The estimate head: Q is the drop of squared error against a learned estimate of the clean
+    image (``PixelDQNConfig.estimate``; needs ``pixel_lookahead`` and ``pixel_gamma = 0``)."""
     pixel_all_actions: bool = True
     """Learn from every action's reward map at every pixel (``PixelDQNConfig.all_actions``)."""
     channels: int = 32
@@ -306,24 +307,6 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
     return learner
 
 
-class Lookahead:
-    """The per-pixel Q head's extra channels: the 9 filtered images, and the step ``t / T``.
-
-    ``t`` (the step of the episode, which the agent counts) is set by whoever runs the episode.
-    """
-
-    def __init__(self, steps: int, timed: bool = True):
-        self.steps, self.timed, self.t = steps, timed, 0
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """``(n, H, W)`` → ``(n, 9 [+ 1], H, W)``."""
-        bank = dn.filter_bank_channels(images)
-        if not self.timed:
-            return bank
-        time = np.full((len(images), 1, *images.shape[1:]), self.t / self.steps, np.float32)
-        return np.concatenate([bank, time], axis=1)
-
-
 def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
     """The per-pixel DQN on batches of ``pixel_envs`` training crops; returns the learner."""
     from gymnasium.vector import AutoresetMode
@@ -338,7 +321,8 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
         freeze_trunk=config.pixel_freeze and config.pixel_from_dncnn,
         gradient_steps=config.pixel_gradient_steps,
         all_actions=config.pixel_all_actions,
-        quadratic=config.pixel_quadratic and config.pixel_lookahead,
+        estimate=config.pixel_estimate and config.pixel_lookahead,
+        memory=config.pixel_memory,
         reward_scale=1.0 / config.sigma**2,
         channels=config.channels,
         depth=config.depth,
@@ -359,7 +343,7 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
         (config.crop, config.crop),
         len(dn.ACTIONS),
         np.random.default_rng([config.seed, 3]),
-        lookahead=Lookahead(config.steps, config.pixel_timed) if config.pixel_lookahead else None,
+        lookahead=dn.filter_bank_channels if config.pixel_lookahead else None,
     )
     if config.pixel_from_dncnn:
         learner.load_trunk(dncnn)
@@ -368,11 +352,10 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
     bar = tqdm(range(config.pixel_episodes), disable=not progress or None, leave=False)
     for _ in bar:
         obs, _ = env.reset()
-        for t in range(config.steps):
-            _set_step(learner, t)
+        learner.begin_episodes(obs)
+        for _ in range(config.steps):
             actions = learner.act(obs)
             next_obs, _, terminated, truncated, info = env.step(actions)
-            _set_step(learner, t + 1)
             maps = info["action_reward_maps" if pixel.all_actions else "reward_map"]
             learner.observe(obs, actions, maps, next_obs, terminated, truncated)
             obs = next_obs
@@ -381,22 +364,26 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
     return learner, gains
 
 
-def _set_step(learner, t: int) -> None:
-    if isinstance(getattr(learner, "lookahead", None), Lookahead):
-        learner.lookahead.t = t
-
-
-def rollout(policy, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: bool):
+def rollout(
+    policy: Callable,
+    clean: np.ndarray,
+    noisy: np.ndarray,
+    steps: int,
+    per_pixel: bool,
+    begin: Callable | None = None,
+):
     """Run ``policy(obs) -> actions`` for ``steps`` steps from given crops (a vector env).
 
-    Returns the final images and the actions of every step, ``(steps, n, ...)``.
+    ``begin(obs)`` is told the first observations (an agent with a memory). Returns the final
+    images and the actions of every step, ``(steps, n, ...)``.
     """
     vector = dn.PixelDenoiseVectorEnv if per_pixel else dn.ImageDenoiseVectorEnv
     env = vector(len(clean), images=list(clean), crop=clean.shape[-1], sigma=1.0)
     obs, _ = env.reset(seed=0, options={"clean": clean, "noisy": noisy})
+    if begin is not None:
+        begin(obs)
     taken = []
-    for t in range(steps):
-        _set_step(getattr(policy, "__self__", None), t)
+    for _ in range(steps):
         actions = np.asarray(policy(obs))
         obs, *_ = env.step(actions)
         taken.append(actions)
@@ -450,7 +437,7 @@ def denoise_report(
         clock = time.perf_counter()
         pixel, gains = train_pixel_dqn(config, dncnn, progress)
         outputs["pixel-dqn"], pixel_actions = rollout(
-            pixel.greedy, clean, noisy, config.steps, per_pixel=True
+            pixel.greedy, clean, noisy, config.steps, per_pixel=True, begin=pixel.begin_episodes
         )
         seconds["pixel-dqn"] = time.perf_counter() - clock
 

@@ -88,11 +88,14 @@ class DnCNN(nn.Module):
 class QMapNet(nn.Module):
     """Q-values of ``n_actions`` actions at every pixel.
 
-    Input: the image and ``extra`` channels of the same size, ``(n, 1 + extra, H, W)`` (e.g. what
-    each action would make of the image). The trunk sees the image; a small head sees the
-    trunk's features, the image and the extra channels: a 3×3 convolution, then two 1×1
-    convolutions (per-pixel layers). With a trained trunk kept fixed, :meth:`features` can be
-    computed once per image and only :attr:`head` trained.
+    Input: ``(n, 1 + extra, H, W)``; the trunk reads channel 0, a small head sees the trunk's
+    features and all the channels: a 3×3 convolution, then two 1×1 convolutions (per-pixel
+    layers). With a trained trunk kept fixed, :meth:`features` can be computed once per image
+    and only :attr:`head` trained.
+
+    With ``estimate_scale`` (the *estimate head*, see :meth:`q_of_features`) the head predicts the
+    noise of channel 0 instead, and the extra channels must be the current image and what each
+    action would make of it: ``extra = 1 + n_actions``.
     """
 
     def __init__(
@@ -101,27 +104,30 @@ class QMapNet(nn.Module):
         config: TrunkConfig = TrunkConfig(),
         extra: int = 0,
         head: int = 32,
-        quadratic_scale: float | None = None,
+        estimate_scale: float | None = None,
     ):
         super().__init__()
         if n_actions < 1 or extra < 0:
             raise ValueError(f"need n_actions >= 1 and extra >= 0, got {n_actions}, {extra}")
-        if quadratic_scale is not None and extra < n_actions:
-            raise ValueError(f"a quadratic head needs the {n_actions} filtered images as extra")
+        if estimate_scale is not None and extra != 1 + n_actions:
+            raise ValueError(
+                f"an estimate head needs the current image and its {n_actions} filtered "
+                f"versions as extra channels ({1 + n_actions}), got {extra}"
+            )
         self.config, self.extra, self.n_actions = config, extra, n_actions
-        self.quadratic_scale = quadratic_scale
+        self.estimate_scale = estimate_scale
         self.trunk = conv_trunk(config)
-        outputs = n_actions + (2 if quadratic_scale is not None else 0)
+        estimating = estimate_scale is not None
         self.head = nn.Sequential(
-            nn.Conv2d(config.channels + 1 + extra, head, 3, padding=1),
+            nn.Conv2d(config.channels + 1 + (0 if estimating else extra), head, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(head, head, 1),
             nn.ReLU(),
-            nn.Conv2d(head, outputs, 1),
+            nn.Conv2d(head, 1 if estimating else n_actions, 1),
         )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The head's input: trunk features, image, extra: ``(n, channels + 1 + extra, H, W)``."""
+        """The head's input: trunk features, then the channels (``channels + 1 + extra``)."""
         if x.ndim != 4 or x.shape[1] != 1 + self.extra:
             raise ValueError(
                 f"QMapNet expects images (n, {1 + self.extra}, H, W), got shape {tuple(x.shape)}"
@@ -134,21 +140,26 @@ class QMapNet(nn.Module):
         return self.q_of_features(self.features(x))
 
     def q_of_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Q-maps from :meth:`features` (the head, and with a quadratic head its combination).
+        """Q-maps from :meth:`features`: the head's output, or the estimate head's Q.
 
-        A quadratic head (``quadratic_scale`` s) reads the first ``n_actions`` extra channels as
-        what each action makes of the image and, with δ_a = s·(filtered_a − image) at a pixel,
-        gives ``Q_a = b_a + u·δ_a + v·δ_a²`` (b, u, v: the head's outputs there). A filter's
-        drop of squared error is exactly such a function of the change it makes:
-        (x − c)² − (x + δ − c)² = −2(x − c)·δ − δ², so the head only has to estimate the
-        noise x − c, not the 9 rewards.
+        The estimate head reads the trunk's features and its image (channel 0, e.g. the noisy
+        image an episode started from) and predicts that image's noise; ĉ = image − noise is the
+        estimate of the clean image. With x the current image and f_a(x) what action a makes of
+        it (the extra channels), the value of a at a pixel is
+
+            Q_a = s · ((x − ĉ)² − (f_a(x) − ĉ)²)
+
+        the drop of squared error a gives if the clean pixel is ĉ: the reward's own form, in
+        reward units (s = ``estimate_scale``). If ĉ is the clean pixel's expectation this is
+        the expected one-step reward exactly (the variance of the clean pixel cancels), so the
+        head learns from rewards alone what a supervised denoiser learns from clean images.
         """
-        out = self.head(features)
-        if self.quadratic_scale is None:
-            return out
-        a, c = self.n_actions, self.config.channels
-        delta = self.quadratic_scale * (features[:, c + 1 : c + 1 + a] - features[:, c : c + 1])
-        return out[:, :a] + out[:, a : a + 1] * delta + out[:, a + 1 :] * delta.square()
+        c = self.config.channels
+        if self.estimate_scale is None:
+            return self.head(features)
+        clean = features[:, c : c + 1] - self.head(features[:, : c + 1])
+        current, filtered = features[:, c + 1 : c + 2], features[:, c + 2 :]
+        return self.estimate_scale * ((current - clean).square() - (filtered - clean).square())
 
     def load_trunk(self, model: nn.Module) -> None:
         """Start from another network's trunk (a trained :class:`DnCNN` of the same shape)."""

@@ -120,24 +120,91 @@ def test_agent_interface_uses_the_reward_map_from_info():
     assert agent.learners[0].gradient_steps == 1
 
 
-class StepChannel:
-    """A lookahead of one channel holding the step ``t`` (as the report's time channel)."""
-
-    t = 0
-
-    def __call__(self, images):
-        return np.full((len(images), 1, *images.shape[1:]), float(self.t), np.float32)
+def shifts(images):
+    """A lookahead of 3 'filters': unchanged, 0.1 darker, 0.1 lighter."""
+    return np.stack([images, np.clip(images - 0.1, 0, 1), np.clip(images + 0.1, 0, 1)], axis=1)
 
 
-def test_lookahead_channels_are_stored_and_recomputed_when_the_step_changes():
-    look = StepChannel()
+def test_lookahead_channels_are_stored_after_the_image():
     lrn = PixelDQNLearner(
-        PixelDQNConfig(channels=4, depth=2, batch_size=1), (H, W), 3, np.random.default_rng(0), look
+        PixelDQNConfig(channels=4, depth=2, batch_size=1),
+        (H, W),
+        3,
+        np.random.default_rng(0),
+        shifts,
     )
-    obs = np.full((1, 1, H, W), 255, np.uint8)
-    first = lrn.encode(obs).copy()
-    assert first.shape == (1, 2, H, W)  # the image (in [0, 1]) and the lookahead channel
-    np.testing.assert_allclose(first[:, 0], 1.0)
-    look.t = 3
-    np.testing.assert_allclose(lrn.encode(obs)[:, 1], 3.0)  # same image, new step: recomputed
+    obs = np.full((1, 1, H, W), 153, np.uint8)
+    x = lrn.encode(obs)
+    assert x.shape == (1, 4, H, W)  # the image (in [0, 1]) and the 3 lookahead channels
+    np.testing.assert_allclose(x[0, :, 0, 0], [0.6, 0.6, 0.5, 0.7], atol=1e-3)
     assert lrn.q_maps(obs).shape == (1, H, W, 3)
+
+
+def memory_learner(**kwargs):
+    config = PixelDQNConfig(
+        **{"channels": 4, "depth": 2, "batch_size": 1, "memory": True, **kwargs}
+    )
+    return PixelDQNLearner(config, (H, W), 3, np.random.default_rng(0))
+
+
+def test_memory_feeds_the_trunk_the_episodes_first_observation():
+    lrn = memory_learner()
+    first = np.full((2, 1, H, W), 10, np.uint8)
+    later = np.full((2, 1, H, W), 200, np.uint8)
+    lrn.begin_episodes(first)
+    x = lrn.encode(later)
+    assert x.shape == (2, 2, H, W)  # the first observation (the trunk's), the current one
+    np.testing.assert_allclose(x[:, 0], 10 / 255, rtol=1e-3)
+    np.testing.assert_allclose(x[:, 1], 200 / 255, rtol=1e-3)
+    with torch.no_grad():  # the trunk reads only channel 0: the current image changes the head
+        q_first = lrn.online.trunk(torch.as_tensor(x[:, :1]).float())
+    torch.testing.assert_close(
+        lrn.online.features(torch.as_tensor(x).float())[:, :4], q_first, rtol=1e-3, atol=1e-3
+    )
+
+
+def test_memory_starts_anew_after_an_episode_ends():
+    lrn = memory_learner()
+    a, b, c = (np.full((2, 1, H, W), v, np.uint8) for v in (10, 20, 30))
+    lrn.act(a)  # the first batch starts the episodes
+    lrn.observe(a, lrn.act(a), np.zeros((2, H, W)), b, np.zeros(2, bool), np.array([False, True]))
+    x = lrn.encode(c)  # run 1's episode was truncated: c starts its next one
+    np.testing.assert_allclose(x[:, 0, 0, 0], [10 / 255, 30 / 255], rtol=1e-3)
+    stored = lrn.buffer.next_obs[1]  # b was stored with the memory of its own episode
+    np.testing.assert_allclose(stored[0], 10 / 255, rtol=1e-3)
+
+
+def test_memory_refuses_a_new_batch_size_in_mid_episode():
+    lrn = memory_learner()
+    lrn.begin_episodes(np.zeros((2, 1, H, W), np.uint8))
+    with pytest.raises(ValueError, match="remembers 2 episodes in progress, got a batch of 3"):
+        lrn.act(np.zeros((3, 1, H, W), np.uint8))
+
+
+def test_estimate_head_needs_gamma_0_and_a_lookahead():
+    with pytest.raises(ValueError, match="estimate gives the expected one-step reward"):
+        PixelDQNConfig(estimate=True)
+    with pytest.raises(ValueError, match="estimate needs a lookahead"):
+        learner(estimate=True, gamma=0.0)
+
+
+def test_estimate_head_learns_the_clean_value_from_rewards_alone():
+    """Clean pixels are 0.5; the rewards of 'darker' / 'lighter' teach the estimate (gamma 0)."""
+    config = PixelDQNConfig(
+        channels=4, depth=2, batch_size=4, estimate=True, memory=True, gamma=0.0,
+        all_actions=True, reward_scale=1 / 25**2, lr=1e-2, learning_starts=0, buffer_size=64,
+    )  # fmt: skip
+    lrn = PixelDQNLearner(config, (H, W), 3, np.random.default_rng(0), shifts)
+    rng = np.random.default_rng(1)
+    for _ in range(150):
+        level = rng.choice([0.3, 0.7], size=(4, 1, 1, 1))  # the noisy pixel values
+        noisy = np.broadcast_to(level, (4, 1, H, W)).astype(np.float32)
+        bank = shifts(noisy[:, 0])
+        maps = ((noisy - 0.5) ** 2 - (bank - 0.5) ** 2) * 255**2 / (H * W)  # the env's maps
+        obs = np.rint(noisy * 255).astype(np.uint8)
+        lrn.begin_episodes(obs)
+        lrn.observe(obs, lrn.act(obs), maps, obs, np.zeros(4, bool), np.ones(4, bool))
+    dark, light = (np.full((1, 1, H, W), v, np.uint8) for v in (77, 178))  # 0.3 and 0.7
+    for obs, towards_clean in ((dark, 2), (light, 1)):
+        lrn.begin_episodes(obs)
+        assert (lrn.greedy(obs) == towards_clean).all()

@@ -102,3 +102,33 @@ def test_report_refuses_to_overwrite_other_files(cli, tmp_path):
 def test_denoise_help_has_an_example(cli):
     result = cli("denoise report --help")
     assert result.code == 0 and "example: rlcourse denoise report" in result.out
+
+
+def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
+    """The per-pixel DQN's Q-map, were its estimate exact, is the env's every-action rewards."""
+    import torch
+
+    from supervised.denoise import QMapNet, TrunkConfig
+
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0, 1, (2, 36, 36)).astype(np.float32)
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    env = dn.PixelDenoiseVectorEnv(2, images=list(clean), crop=36, sigma=1.0)
+    env.reset(seed=0, options={"clean": clean, "noisy": noisy})
+    env.step(rng.integers(len(dn.ACTIONS), size=(2, 36, 36)))  # a half-filtered current image
+    current = env.state.current.copy()
+    _, _, _, _, info = env.step(np.zeros((2, 36, 36), np.int64))
+
+    reward_scale = 1 / 25**2
+    net = QMapNet(len(dn.ACTIONS), TrunkConfig(4, 2), 10, estimate_scale=255**2 * reward_scale)
+    noise = torch.as_tensor(noisy - clean)[:, None]
+    class Exact(torch.nn.Module):  # a head whose estimate of the clean image is exact
+        def forward(self, features):
+            return noise
+
+    net.head = Exact()
+    x = np.concatenate([noisy[:, None], current[:, None], dn.filter_bank_channels(current)], 1)
+    with torch.no_grad():
+        q = net(torch.as_tensor(x)).numpy()
+    rewards = info["action_reward_maps"] * 36 * 36 * reward_scale  # per-pixel drops, scaled
+    np.testing.assert_allclose(q, rewards, atol=1e-3)

@@ -63,16 +63,17 @@ def test_dncnn_learns_to_denoise_flat_patches():
     assert history.column("val_psnr")[-1] > history.column("val_psnr")[0]
 
 
-def test_quadratic_head_is_a_quadratic_in_each_actions_change():
-    """Q_a = b_a + u·δ_a + v·δ_a², δ_a = scale·(filtered_a − image), b, u, v from the head."""
-    q = QMapNet(3, SMALL, extra=3, quadratic_scale=2.0)
+def test_estimate_head_values_each_action_by_its_drop_of_error_against_the_estimate():
+    """Q_a = s·((x − ĉ)² − (f_a − ĉ)²), ĉ = channel 0 − the head's noise, x = channel 1."""
+    q = QMapNet(3, SMALL, extra=4, estimate_scale=2.0)
     last = q.head[-1]
     with torch.no_grad():
         last.weight.zero_()
-        last.bias.copy_(torch.tensor([0.1, 0.2, 0.3, 1.5, -1.0]))  # b (3), u, v
-    x = torch.rand(2, 4, 6, 6)
-    delta = 2.0 * (x[:, 1:] - x[:, :1])
-    expected = torch.tensor([0.1, 0.2, 0.3])[None, :, None, None] + 1.5 * delta - delta**2
+        last.bias.fill_(0.1)  # the predicted noise: 0.1 everywhere
+    x = torch.rand(2, 5, 6, 6)
+    clean = x[:, :1] - 0.1
+    expected = 2.0 * ((x[:, 1:2] - clean) ** 2 - (x[:, 2:] - clean) ** 2)
     torch.testing.assert_close(q(x), expected)
-    with pytest.raises(ValueError, match="quadratic head needs the 3 filtered images"):
-        QMapNet(3, SMALL, extra=2, quadratic_scale=1.0)
+    assert q.head[0].in_channels == SMALL.channels + 1  # the head reads the trunk's image only
+    with pytest.raises(ValueError, match="estimate head needs the current image and its 3"):
+        QMapNet(3, SMALL, extra=3, estimate_scale=1.0)
