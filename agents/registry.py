@@ -66,6 +66,11 @@ def _dqn(config, *, observation_space, action_space) -> Agent:
 def _pixel_dqn(config, *, observation_space, action_space) -> Agent:
     from agents.pixel_dqn import PixelDQNAgent  # torch is imported only when one is built
 
+    if config.estimate:
+        raise SpecError(
+            "pixel-dqn: estimate=true needs the filtered images as input (a lookahead), which "
+            "`rlcourse denoise report` gives it; here use the default head"
+        )
     return PixelDQNAgent(config, observation_space, action_space)
 
 

@@ -23,11 +23,11 @@ VARIANTS = {
     "report": {},
     "no-memory": {"pixel_memory": False},
     "plain-head": {"pixel_estimate": False},
-    "taken-action-only": {"pixel_all_actions": False},
+    "all-actions": {"pixel_all_actions": True},
     "trunk-from-rewards": {"pixel_from_dncnn": False},
 }
 """Name → changes to the report's settings: the trunk reads the current image; a head with one
-output per action instead of the estimate; learning from the taken action's reward map only; a
+output per action instead of the estimate; learning from every action's reward map; a
 randomly initialised trunk trained with the head (from rewards alone, nothing pretrained)."""
 
 

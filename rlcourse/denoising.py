@@ -84,8 +84,9 @@ class ReportConfig:
     pixel_estimate: bool = True
     """The estimate head: Q is the drop of squared error against a learned estimate of the clean
     image (``PixelDQNConfig.estimate``; needs ``pixel_lookahead`` and ``pixel_gamma = 0``)."""
-    pixel_all_actions: bool = True
-    """Learn from every action's reward map at every pixel (``PixelDQNConfig.all_actions``)."""
+    pixel_all_actions: bool = False
+    """Learn from every action's reward map at every pixel (``PixelDQNConfig.all_actions``), not
+    only the taken action's (with the estimate head no better: see benchmarks.md)."""
     channels: int = 32
     """Feature maps of the DnCNN and of the Q-map network."""
     depth: int = 7

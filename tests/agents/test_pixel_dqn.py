@@ -186,6 +186,18 @@ def test_estimate_head_needs_gamma_0_and_a_lookahead():
         PixelDQNConfig(estimate=True)
     with pytest.raises(ValueError, match="estimate needs a lookahead"):
         learner(estimate=True, gamma=0.0)
+    with pytest.raises(agents.SpecError, match="estimate=true needs the filtered images"):
+        agents.make("pixel-dqn:estimate=true,gamma=0", OBS, PIXEL_ACTIONS)
+
+
+def test_agent_interface_with_memory_starts_episodes_after_they_end():
+    agent = agents.make("pixel-dqn:channels=4,depth=2,memory=true", OBS, PIXEL_ACTIONS)
+    agent.reset(1, np.random.default_rng(0))
+    a, b, c = (np.full((1, 1, H, W), v, np.uint8) for v in (10, 20, 30))
+    done, maps = np.array([True]), {"reward_map": np.zeros((1, H, W), np.float32)}
+    agent.update(a, agent.act(a), np.zeros(1), b, ~done, done, info=maps)
+    agent.act(c)  # the loop resets a finished run: c starts its next episode
+    np.testing.assert_array_equal(agent.learners[0].first, c)
 
 
 def test_estimate_head_learns_the_clean_value_from_rewards_alone():
