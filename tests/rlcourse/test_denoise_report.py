@@ -122,6 +122,7 @@ def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
     reward_scale = 1 / 25**2
     net = QMapNet(len(dn.ACTIONS), TrunkConfig(4, 2), 10, estimate_scale=255**2 * reward_scale)
     noise = torch.as_tensor(noisy - clean)[:, None]
+
     class Exact(torch.nn.Module):  # a head whose estimate of the clean image is exact
         def forward(self, features):
             return noise
