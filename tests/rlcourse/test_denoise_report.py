@@ -133,3 +133,28 @@ def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
         q = net(torch.as_tensor(x)).numpy()
     rewards = info["action_reward_maps"] * 36 * 36 * reward_scale  # per-pixel drops, scaled
     np.testing.assert_allclose(q, rewards, atol=1e-3)
+
+
+def test_the_per_pixel_dqn_is_deterministic_under_a_seed():
+    """Same seed, same agent (memory and estimate head on); another seed, another agent."""
+    from dataclasses import replace
+
+    import torch
+
+    from rlcourse.denoising import rollout, train_pixel_dqn
+    from supervised.denoise import DnCNN, TrunkConfig
+
+    torch.manual_seed(0)
+    dncnn = DnCNN(TrunkConfig(TINY.channels, TINY.depth))
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0, 1, (2, 36, 36)).astype(np.float32)
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    runs = []
+    for seed in (0, 0, 1):
+        learner, gains = train_pixel_dqn(replace(TINY, seed=seed), dncnn, progress=False)
+        images, actions = rollout(learner.greedy, clean, noisy, 2, True, learner.begin_episodes)
+        runs.append((gains, images, actions))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    assert runs[0][0] != runs[2][0]
