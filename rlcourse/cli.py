@@ -220,6 +220,10 @@ def cmd_supervised(args) -> int:
         options.update(corpus=args.corpus, cell=args.cell)
     elif args.corpus or args.cell != "gru":
         raise UsageError("--corpus and --cell are options of the rnn experiment")
+    if args.name == "gan":
+        options.update(label_smoothing=args.label_smoothing)
+    elif not args.label_smoothing:
+        raise UsageError("--no-label-smoothing is an option of the gan experiment")
     metrics = run(args.name, out, **options)
     width = max(map(len, metrics), default=0)
     for key, value in metrics.items():
@@ -415,6 +419,12 @@ def build_parser() -> Parser:
     p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
     p.add_argument("--corpus", help="rnn: a UTF-8 text file (default: stdlib docstrings)")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="rnn: recurrent cell")
+    p.add_argument(
+        "--no-label-smoothing",
+        dest="label_smoothing",
+        action="store_false",
+        help="gan: train the discriminator toward 1 on real images (default: 0.9, one-sided)",
+    )
     p.set_defaults(func=cmd_supervised)
 
     from rlcourse.faces import add_parser as add_faces_parser

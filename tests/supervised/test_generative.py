@@ -327,3 +327,23 @@ def test_experiment_is_repeatable_under_a_seed(tmp_path):
     first = experiment(tmp_path / "a", epochs=1, seed=5, progress=False)
     second = experiment(tmp_path / "b", epochs=1, seed=5, progress=False)
     assert first == second
+
+
+def test_cli_turns_label_smoothing_off_for_the_gan_only(tmp_path, capsys, monkeypatch):
+    import supervised.experiments
+    from rlcourse.cli import main
+
+    seen = {}
+
+    def fake_run(name, out, **options):
+        seen.update(options, name=name)
+        return {"loss": 0.5}
+
+    monkeypatch.setattr(supervised.experiments, "run", fake_run)
+    assert main(["supervised", "gan", "--no-label-smoothing", "--out", str(tmp_path / "a")]) == 0
+    assert seen["name"] == "gan" and seen["label_smoothing"] is False
+    assert main(["supervised", "gan", "--out", str(tmp_path / "b")]) == 0
+    assert seen["label_smoothing"] is True
+    code = main(["supervised", "vae", "--no-label-smoothing", "--out", str(tmp_path / "c")])
+    assert code == 2
+    assert "--no-label-smoothing is an option of the gan" in capsys.readouterr().err
