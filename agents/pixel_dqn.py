@@ -81,6 +81,7 @@ class PixelDQNLearner:
             reward_shape=(self.n_actions, *shape) if config.all_actions else tuple(shape),
         )
         self._cached: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None
+        self._first_trunk: tuple[np.ndarray, torch.Tensor] | None = None  # frozen trunk, memory
         self.first: np.ndarray | None = None  # with memory: the episodes' first observations
         self.ended = np.zeros(0, bool)  # episodes whose next observation starts a new one
         self.strategy = config.strategy()
@@ -93,7 +94,7 @@ class PixelDQNLearner:
         """Start both Q-map networks from a trained network's trunk (a DnCNN)."""
         self.online.load_trunk(model)
         self.target.load_state_dict(self.online.state_dict())
-        self._cached = None
+        self._cached = self._first_trunk = None
 
     def begin_episodes(self, obs: np.ndarray) -> None:
         """Images ``(n, 1, H, W)`` start the batch's episodes: what ``memory`` keeps."""
@@ -141,10 +142,18 @@ class PixelDQNLearner:
             x = np.concatenate(parts, axis=1)
             if cfg.freeze_trunk:
                 with torch.inference_mode():
-                    x = self.online.features(torch.as_tensor(x)).numpy()
+                    trunk = None if first is None else self._trunk_of_first(first)
+                    x = self.online.features(torch.as_tensor(x), trunk).numpy()
             kept = None if first is None else first.copy()
             self._cached = (obs.copy(), kept, x.astype(np.float16))
         return self._cached[2]
+
+    def _trunk_of_first(self, first: np.ndarray) -> torch.Tensor:
+        """The frozen trunk's features of the episodes' first images, computed once per episode."""
+        if self._first_trunk is None or not np.array_equal(self._first_trunk[0], first):
+            unit = torch.as_tensor(first.astype(np.float32) / 255.0)
+            self._first_trunk = (first.copy(), self.online.trunk(unit))
+        return self._first_trunk[1]
 
     def _q(self, network, stored: torch.Tensor) -> torch.Tensor:
         """Q-maps of what the buffer stores (images, or features with a frozen trunk)."""

@@ -126,14 +126,18 @@ class QMapNet(nn.Module):
             nn.Conv2d(head, 1 if estimating else n_actions, 1),
         )
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The head's input: trunk features, then the channels (``channels + 1 + extra``)."""
+    def features(self, x: torch.Tensor, trunk: torch.Tensor | None = None) -> torch.Tensor:
+        """The head's input: trunk features, then the channels (``channels + 1 + extra``).
+
+        ``trunk``: the trunk's features of channel 0 if already computed (they depend on
+        channel 0 alone, e.g. an episode's first image, the same at every step).
+        """
         if x.ndim != 4 or x.shape[1] != 1 + self.extra:
             raise ValueError(
                 f"QMapNet expects images (n, {1 + self.extra}, H, W), got shape {tuple(x.shape)}"
             )
         x = as_unit(x)
-        return torch.cat([self.trunk(x[:, :1]), x], dim=1)
+        return torch.cat([self.trunk(x[:, :1]) if trunk is None else trunk, x], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs ``(n, 1 + extra, H, W)`` → Q-maps ``(n, n_actions, H, W)``."""
