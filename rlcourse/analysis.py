@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rlcourse.stats import CONFIDENCE, final_window
+from rlcourse.stats import CONFIDENCE
 
 N_RESAMPLES = 1000
 """Bootstrap resamples per interval (ample for 95% percentile intervals)."""
@@ -27,12 +27,6 @@ SUMMARY_COLUMNS = ["env", "agent", "metric", "mean", "ci_low", "ci_high", "n", "
 IQM_COLUMNS = ["env", "agent", "metric", "iqm", "ci_low", "ci_high", "n"]
 ALL_ENVS = "all envs (normalized)"
 """The ``env`` of aggregate rows: scores min-max normalized per env, then pooled."""
-
-
-def final_scores(values: np.ndarray) -> np.ndarray:
-    """Each run's mean over the final 10% of x, from ``(runs, x)``."""
-    values = np.asarray(values, dtype=np.float64)
-    return values[:, -final_window(values.shape[1]) :].mean(axis=1)
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rlcourse.errors import UsageError
-from rlcourse.stats import final_window, mean_ci
+from rlcourse.stats import final_scores, mean_ci
 
 CURVE_COLUMNS = ["agent", "metric", "x", "mean", "ci_low", "ci_high", "n"]
 SUMMARY_COLUMNS = ["agent", "metric", "mean", "ci_low", "ci_high", "n"]
@@ -91,8 +91,7 @@ class Results:
         rows = []
         for agent, per_agent in self.data.items():
             for metric, values in per_agent.items():
-                window = final_window(values.shape[1])
-                mean, low, high, n = mean_ci(values[:, -window:].mean(axis=1))
+                mean, low, high, n = mean_ci(final_scores(values))
                 rows.append((agent, metric, float(mean), float(low), float(high), n))
         return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 

@@ -28,3 +28,9 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE):
 def final_window(n_points: int, fraction: float = 0.1) -> int:
     """How many trailing points make the final ``fraction`` of a curve (at least one)."""
     return max(1, math.ceil(fraction * n_points))
+
+
+def final_scores(values: np.ndarray) -> np.ndarray:
+    """Each run's mean over the final 10% of x (:func:`final_window`), from ``(runs, x)``."""
+    values = np.asarray(values, dtype=np.float64)
+    return values[:, -final_window(values.shape[1]) :].mean(axis=1)

@@ -35,10 +35,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from rlcourse.analysis import final_performance, final_scores
+from rlcourse.analysis import final_performance
 from rlcourse.backends import default_workers, execute
 from rlcourse.errors import UsageError
 from rlcourse.results import CURVE_COLUMNS, Results, provenance
+from rlcourse.stats import final_scores
 from rlcourse.sweep_config import EnvEntry, SweepConfig, digest
 from rlcourse.sweep_store import UnitStore, open_directory, read_config, write_atomic
 

@@ -9,13 +9,13 @@ from scipy import stats
 from rlcourse.analysis import (
     ALL_ENVS,
     final_performance,
-    final_scores,
     iqm,
     mean_iqm_intervals,
     normalize_per_env,
     performance_profile,
     plot_profiles,
 )
+from rlcourse.stats import final_scores
 
 
 def test_iqm_is_the_mean_of_the_middle_half():

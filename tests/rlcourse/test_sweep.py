@@ -19,7 +19,8 @@ from rlcourse_helpers import assert_usage_error, snapshot
 from scipy import stats
 
 import rlcourse
-from rlcourse.analysis import SUMMARY_COLUMNS, final_scores
+from rlcourse.analysis import SUMMARY_COLUMNS
+from rlcourse.stats import final_scores
 from rlcourse.sweep import load_sweep, plan, run_sweep
 from rlcourse.sweep_config import parse_config
 
