@@ -158,3 +158,28 @@ def test_the_per_pixel_dqn_is_deterministic_under_a_seed():
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     np.testing.assert_array_equal(runs[0][2], runs[1][2])
     assert runs[0][0] != runs[2][0]
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "message"),
+    [
+        ("images={empty}", "holds no images"),
+        ("images={missing}", "does not exist"),
+        ("crop=600", "image brick is 512x512, smaller than the crop 600x600"),
+        ("sigma=0", "sigma must be > 0"),
+    ],
+)
+def test_bad_denoise_env_settings_are_one_line_errors_in_the_cli(cli, tmp_path, kwarg, message):
+    (tmp_path / "empty").mkdir()
+    kwarg = kwarg.format(empty=tmp_path / "empty", missing=tmp_path / "missing")
+    line = assert_usage_error(
+        cli(
+            "compare pixel-denoise --agents random --episodes 1 --runs 1",
+            "--env-kwargs",
+            kwarg,
+            "--out",
+            tmp_path / "r",
+        )  # fmt: skip
+    )
+    assert message in line
+    assert not (tmp_path / "r").exists()
