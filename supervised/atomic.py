@@ -1,0 +1,95 @@
+"""The one way rlcourse writes a file or a directory: into a temporary sibling, then a rename.
+
+A reader (or a run interrupted at any point) sees the old file or the new one, never a partial
+one. This module sits in the lowest package that writes files, so that ``supervised`` (models,
+galleries, experiment outputs) and ``rlcourse`` (results, checkpoints, sweeps, reports) share it.
+
+>>> with atomic_path("model.pt") as temporary:   # doctest: +SKIP
+...     torch.save(state, temporary)               # renamed to model.pt when the block ends
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def fsync_directory(directory: str | os.PathLike) -> None:
+    """Make a rename inside ``directory`` durable (where the platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it goes.
+
+    The temporary name keeps the suffix of ``path`` (``.png``, ``.npz``), so writers that choose
+    a format by the suffix (matplotlib) or add one (numpy) write what ``path`` asks for.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+    return Path(path)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write a binary file atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+    return Path(path)
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty staging directory beside ``target``; on success it becomes ``target``.
+
+    The swap renames the old ``target`` aside, renames the staging directory in, then removes the
+    old one: an interruption at any point leaves the old directory or the new one (at worst the
+    old one under its aside name, never neither). On failure the staging directory goes and
+    ``target`` is untouched. Callers decide beforehand whether ``target`` may be replaced.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
+    try:
+        yield staging
+        aside = None
+        if target.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            target.rename(aside / target.name)
+        staging.rename(target)
+        fsync_directory(target.parent)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
