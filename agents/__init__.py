@@ -5,7 +5,8 @@
 >>> agent = agents.make("epsilon-greedy:epsilon=0.1", env.observation_space, env.action_space)
 """
 
-from agents.base import Agent, SpecError, format_spec, parse_spec
+from agents.base import Agent, KeepsActionValues
 from agents.registry import AGENTS, make
+from agents.specs import SpecError, format_spec, parse_spec
 
-__all__ = ["AGENTS", "Agent", "SpecError", "format_spec", "make", "parse_spec"]
+__all__ = ["AGENTS", "Agent", "KeepsActionValues", "SpecError", "format_spec", "make", "parse_spec"]

@@ -59,7 +59,7 @@ class GradientBanditAgent:
         """A draw from softmax(H)."""
         return sample(self._policy(self._states(obs)), self.rng)
 
-    def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """One stochastic-gradient step on the preferences of the observed state."""
         states = self._states(obs)
         at = self.rows + len(self.rows) * states  # (run, state) in the flat baseline arrays

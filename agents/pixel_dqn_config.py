@@ -7,38 +7,37 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from agents.strategies import DecayingEpsilon, Greedy
+from agents.off_policy_config import OffPolicyConfig
 
 
 @dataclass(frozen=True)
-class PixelDQNConfig:
-    """Hyperparameters of the per-pixel DQN (one Q-vector per pixel, PixelRL's setting)."""
+class PixelDQNConfig(OffPolicyConfig):
+    """Hyperparameters of the per-pixel DQN (one Q-vector per pixel, PixelRL's setting).
+
+    A transition is a whole crop with its per-pixel reward map; the shared fields count crops.
+    """
 
     lr: float = 5e-4
     """Adam learning rate."""
     gamma: float = 0.8
     """Discount factor."""
-    reward_scale: float = 1.0 / 625.0
-    """Per-pixel rewards (drop of the squared error in grey levels²) are multiplied by this."""
     buffer_size: int = 2000
     """Crops (transitions of whole crops, with their reward maps) kept in the replay buffer."""
     batch_size: int = 8
     """Crops per gradient step (every pixel of each is a sample)."""
     learning_starts: int = 64
     """Crop transitions stored before the first gradient step."""
-    gradient_steps: int = 1
-    """Gradient steps per call of ``observe`` (one env step of every crop of the batch)."""
-    target_update: int = 100
-    """Gradient steps between hard copies of the online network into the target network."""
-    max_grad_norm: float = 10.0
-    """Gradients are clipped to this global norm."""
+    exploration_steps: int = 2000
+    """Crop transitions over which ε decays (0: always greedy)."""
+    reward_scale: float = 1.0 / 625.0
+    """Per-pixel rewards (drop of the squared error in grey levels²) are multiplied by this."""
     all_actions: bool = False
     """Learn from every action's reward map (the env's ``info["action_reward_maps"]``), not
     only the taken one's: each pixel's Q-vector is regressed on ``c·r_a(p) + γ·V(s')(p)`` for
     all ``a`` (exact for γ = 0, where Q is the expected one-step reward; for γ > 0 the next
     value is the one after the actions taken, an approximation)."""
     estimate: bool = False
-    """Estimate head (:meth:`supervised.denoise.QMapNet.q_of_features`): the network estimates
+    """Estimate head (:meth:`supervised.dncnn.QMapNet.q_of_features`): the network estimates
     the clean image and an action's Q at a pixel is the drop of squared error it would give
     against that estimate, the reward's own form. Q is then the expected one-step reward, so it
     needs ``gamma = 0`` and a lookahead giving what each action makes of the image."""
@@ -46,8 +45,6 @@ class PixelDQNConfig:
     """The trunk reads the episode's first observation, which the learner keeps (its memory),
     not the current one; the head also sees the current image. A denoiser's trunk sees the
     noisy image it was trained on at every step, not a half-filtered one."""
-    double: bool = False
-    """Double DQN: the online Q-map picks each pixel's next action, the target values it."""
     channels: int = 32
     """Feature maps of the Q-map network's hidden convolutions."""
     depth: int = 7
@@ -55,42 +52,17 @@ class PixelDQNConfig:
     freeze_trunk: bool = False
     """Train only the head: the trunk (loaded from a trained DnCNN) stays fixed, so the replay
     buffer keeps each crop's features and a gradient step costs only the head."""
-    epsilon_start: float = 1.0
-    """ε at the first step (each pixel explores on its own)."""
-    epsilon_end: float = 0.05
-    """ε after ``exploration_steps``."""
-    exploration_steps: int = 2000
-    """Crop transitions over which ε decays linearly (0: always greedy)."""
 
     def __post_init__(self):
-        for name in ("buffer_size", "batch_size", "gradient_steps", "target_update"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("learning_starts", "exploration_steps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.buffer_size < self.batch_size:
-            raise ValueError(
-                f"buffer_size ({self.buffer_size}) is smaller than one batch ({self.batch_size})"
-            )
-        if not (self.lr > 0 and self.reward_scale > 0):
-            raise ValueError(f"lr and reward_scale must be > 0, got {self.lr}, {self.reward_scale}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        super().__post_init__()
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale must be > 0, got {self.reward_scale}")
         if self.estimate and self.gamma != 0:
             raise ValueError(
                 f"estimate gives the expected one-step reward: it needs gamma = 0, got {self.gamma}"
             )
         if self.channels < 1 or self.depth < 1:
             raise ValueError(f"channels and depth must be >= 1, got {self.channels}, {self.depth}")
-
-    def strategy(self):
-        """The shared exploration strategy, applied to every pixel's Q-vector."""
-        if self.exploration_steps == 0:
-            return Greedy()
-        return DecayingEpsilon(
-            self.epsilon_start, self.epsilon_end, self.exploration_steps, "linear"
-        )
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:

@@ -10,8 +10,11 @@ from typing import Any
 from gymnasium import spaces
 
 from agents.bandit import GradientBanditAgent, Preferences
-from agents.base import (
-    Agent,
+from agents.base import Agent
+from agents.dqn_config import DQNConfig
+from agents.pixel_dqn_config import PixelDQNConfig
+from agents.pixel_dqn_config import fits as _pixel_dqn_fits
+from agents.specs import (
     SpecError,
     build_params,
     check_keys,
@@ -19,11 +22,8 @@ from agents.base import (
     field_docs,
     parse_spec,
 )
-from agents.dqn_config import DQNConfig
-from agents.pixel_dqn_config import PixelDQNConfig
-from agents.pixel_dqn_config import fits as _pixel_dqn_fits
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
-from agents.tabular import ActionValueAgent, Estimate
+from agents.tabular import ActionValueAgent, ValueLearning
 from agents.uniform import RandomAgent
 
 
@@ -53,8 +53,8 @@ class AgentEntry:
         return rows
 
 
-def _value_agent(strategy, estimate, *, observation_space, action_space) -> Agent:
-    return ActionValueAgent(strategy, estimate, int(observation_space.n), int(action_space.n))
+def _value_agent(strategy, learning, *, observation_space, action_space) -> Agent:
+    return ActionValueAgent(strategy, learning, int(observation_space.n), int(action_space.n))
 
 
 def _dqn(config, *, observation_space, action_space) -> Agent:
@@ -97,28 +97,28 @@ AGENTS: dict[str, AgentEntry] = {
         AgentEntry(
             "greedy",
             "action values, always the best (random tie-break)",
-            (Greedy, Estimate),
+            (Greedy, ValueLearning),
             _value_agent,
             **TABULAR,
         ),
         AgentEntry(
             "epsilon-greedy",
             "action values, random action with probability epsilon",
-            (EpsilonGreedy, Estimate),
+            (EpsilonGreedy, ValueLearning),
             _value_agent,
             **TABULAR,
         ),
         AgentEntry(
             "decaying-epsilon",
             "epsilon-greedy with epsilon decaying to a floor",
-            (DecayingEpsilon, Estimate),
+            (DecayingEpsilon, ValueLearning),
             _value_agent,
             **TABULAR,
         ),
         AgentEntry(
             "ucb",
             "action values, upper-confidence-bound action choice",
-            (UCB, Estimate),
+            (UCB, ValueLearning),
             _value_agent,
             **TABULAR,
         ),

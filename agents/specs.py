@@ -1,8 +1,8 @@
-"""The agent interface every learner shares, and the shell-friendly spec strings that name agents.
+"""Agent specs: the shell-friendly strings that name an agent and its hyperparameters.
 
-An agent handles a **batch of independent runs** at once: observations, actions and rewards carry
-a leading ``n_runs`` axis, so 2000 runs of the 10-armed testbed are one numpy array, not 2000
-Python loops. A single run is ``n_runs=1``.
+``epsilon-greedy:epsilon=0.1,alpha=0.1`` is a name and ``KEY=VALUE`` pairs; the values are turned
+into the fields of the agent's hyperparameter dataclasses (:func:`build_params`), whose one-line
+field docstrings are what ``rlcourse agents`` lists (:func:`field_docs`).
 """
 
 from __future__ import annotations
@@ -13,38 +13,11 @@ import inspect
 import math
 import types
 import typing
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import Any
 
 
 class SpecError(ValueError):
     """An agent spec that names no agent, a parameter it lacks, or a value it refuses."""
-
-
-@runtime_checkable
-class Agent(Protocol):
-    """Three methods over a batch of runs (see the module docstring)."""
-
-    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
-        """Forget everything: fresh learner state for ``n_runs`` independent runs."""
-        ...
-
-    def act(self, obs: Any) -> np.ndarray:
-        """One action per run, shape ``(n_runs,)``, for the batch of observations ``obs``."""
-        ...
-
-    def update(
-        self,
-        obs: Any,
-        action: np.ndarray,
-        reward: np.ndarray,
-        next_obs: Any,
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-    ) -> None:
-        """Learn from one real transition per run (never from an autoreset step)."""
-        ...
 
 
 def describe_space(space: Any) -> str:

@@ -29,7 +29,7 @@ LEARNERS = ("auto", "bandit", "q-learning", "sarsa", "expected-sarsa")
 
 
 @dataclass(frozen=True)
-class Estimate:
+class ValueLearning:
     """How action values are learned."""
 
     alpha: float | None = None
@@ -68,10 +68,10 @@ def flat_index(rows: np.ndarray, n_states: int, states, actions) -> np.ndarray:
 class ActionValueAgent:
     """Action values ``Q(s, a)`` learned toward the ``learner``'s target, acted on by a strategy."""
 
-    def __init__(self, strategy: Strategy, estimate: Estimate, n_states: int, n_actions: int):
-        self.strategy, self.estimate = strategy, estimate
+    def __init__(self, strategy: Strategy, learning: ValueLearning, n_states: int, n_actions: int):
+        self.strategy, self.learning = strategy, learning
         self.n_states, self.n_actions = n_states, n_actions
-        learner = estimate.learner
+        learner = learning.learner
         self.learner = (
             ("bandit" if n_states == 1 else "q-learning") if learner == "auto" else learner
         )
@@ -79,7 +79,7 @@ class ActionValueAgent:
     def reset(self, n_runs: int, rng: np.random.Generator) -> None:
         """Fresh estimates (all ``initial``) and counts (all 0)."""
         self.rng = rng
-        self.q = batch_table(n_runs, self.n_states, self.n_actions, self.estimate.initial)
+        self.q = batch_table(n_runs, self.n_states, self.n_actions, self.learning.initial)
         self.counts = batch_table(n_runs, self.n_states, self.n_actions)
         self.q_flat, self.counts_flat = self.q.ravel("F"), self.counts.ravel("F")  # views
         self.rows = np.arange(n_runs)
@@ -111,11 +111,11 @@ class ActionValueAgent:
             planned[restarted] = self._choose(np.asarray(obs)[restarted], restarted)
         return planned
 
-    def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Move ``Q(obs, action)`` toward the learner's target."""
         target = np.asarray(reward, dtype=np.float64)
         if self.learner != "bandit":
-            target = target + self.estimate.gamma * np.where(
+            target = target + self.learning.gamma * np.where(
                 terminated,
                 0.0,
                 self._next_value(next_obs, np.asarray(terminated) | np.asarray(truncated)),
@@ -125,7 +125,7 @@ class ActionValueAgent:
         n = self.counts_flat[index] + 1.0
         self.counts_flat[index] = n
         q = self.q_flat[index]
-        step = self.estimate.alpha if self.estimate.alpha is not None else 1.0 / n
+        step = self.learning.alpha if self.learning.alpha is not None else 1.0 / n
         self.q_flat[index] = q + step * (target - q)
         self.t += 1
 

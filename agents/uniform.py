@@ -29,5 +29,5 @@ class RandomAgent:
             return self.strategy.select(q, self.rng) + int(space.start)
         return np.stack([np.asarray(space.sample()) for _ in range(self.n_runs)])
 
-    def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Nothing to learn."""

@@ -51,10 +51,15 @@ class EnvSource:
         creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         return isinstance(creator, type) and issubclass(creator, NativeVectorEnv)
 
-    def make_runs(self, n_runs: int) -> VectorEnv:
-        """``n_runs`` independent runs whose episodes end without autoreset (the loop resets)."""
+    def make_runs(self, n_runs: int, native: bool = True) -> VectorEnv:
+        """``n_runs`` independent runs whose episodes end without autoreset (the loop resets).
+
+        A native batch draws every run from one generator; ``native=False`` (or an env without
+        one) gives a ``SyncVectorEnv`` of single envs, whose run *i* a seed ``s`` seeds as
+        ``s + i``, exactly like a single env reset with that seed.
+        """
         try:
-            if self.native_vector:
+            if native and self.native_vector:
                 return gym.make_vec(
                     self.env_id,
                     num_envs=n_runs,

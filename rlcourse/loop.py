@@ -1,21 +1,29 @@
 """The one run loop: a batch of independent runs of one agent on one env, ``act → step → update``.
 
-:func:`compare` runs it per agent, with the same env seed for every agent, so all agents face the
-same problems (common random numbers) and an agent's results do not depend on its neighbours.
+Everything that steps an env goes through :func:`run`: :func:`compare` runs it per agent (with
+the same env seed for every agent, so all agents face the same problems: common random numbers
+that keep an agent's results independent of its neighbours); DQN training, greedy evaluation and
+the denoise report's trainings and rollouts are the same loop with callbacks.
+
+A callback is a function of a :class:`Step`, called after every step of the batch (after the
+agent's update, before runs whose episode ended are reset); it returns ``True`` to stop the loop
+after this step. Recording the metrics is itself a callback (:class:`StepMetrics`,
+:class:`EpisodeMetrics`), which also ends the loop when the budget is spent.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+from gymnasium.vector import VectorEnv
 from tqdm.auto import tqdm
 
 import agents as agent_registry
-from agents import Agent, SpecError
+from agents import Agent, KeepsActionValues, SpecError
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.results import Results, provenance
@@ -24,6 +32,52 @@ STEP_METRICS = ("reward", "optimal_action")
 EPISODE_METRICS = ("return", "length")
 MAX_EPISODE_LENGTH = 1_000_000
 """Episode mode stops with an error, not a hang, when an episode runs this long."""
+
+
+class RunsSource(Protocol):
+    """What the loop needs of an env: a name for messages and a batch of runs without autoreset.
+
+    :class:`rlcourse.environments.EnvSource` is one; a caller with a vector env of its own
+    (the denoise report's evaluation crops) supplies another.
+    """
+
+    name: str
+
+    def make_runs(self, n_runs: int) -> VectorEnv:
+        """``n_runs`` runs whose episodes end without autoreset (the loop resets them)."""
+        ...
+
+
+@dataclass
+class Step:
+    """One step of every run of the batch, as callbacks see it."""
+
+    t: int
+    """Steps every run has taken, this one included (1 after the first)."""
+    obs: Any
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: Any
+    """The observations the step gave (before runs whose episode ended are reset)."""
+    terminated: np.ndarray
+    truncated: np.ndarray
+    info: Mapping[str, Any]
+    episode_return: np.ndarray
+    """Each run's return in its current episode, this step included."""
+    episode_length: np.ndarray
+    """Each run's steps in its current episode, this step included."""
+    env: VectorEnv
+    agent: Agent
+    bar: Any
+    """The progress bar (``set_postfix`` shows a callback's news)."""
+
+    @property
+    def done(self) -> np.ndarray:
+        """The runs whose episode ended at this step."""
+        return self.terminated | self.truncated
+
+
+Callback = Callable[[Step], bool | None]
 
 
 def _check_budget(runs: int, steps: int | None, episodes: int | None, seed: int) -> None:
@@ -37,7 +91,7 @@ def _check_budget(runs: int, steps: int | None, episodes: int | None, seed: int)
 
 
 def run(
-    source: EnvSource,
+    source: RunsSource,
     agent: Agent,
     *,
     runs: int,
@@ -46,103 +100,149 @@ def run(
     seed: int = 0,
     progress: bool = True,
     desc: str | None = None,
+    callbacks: Sequence[Callback] = (),
+    rng: np.random.Generator | None = None,
+    reset_options: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``agent`` on ``runs`` independent copies of the env; return per-run metric arrays.
 
     Step budgets record ``reward`` (and ``optimal_action`` where the env's info has it) with
-    shape ``(runs, steps)``; episode budgets record ``return`` and ``length``, ``(runs, episodes)``.
-    The env is seeded with ``seed`` (a vectorized batch seeds run *i* with ``seed + i``), the agent
-    with a generator of its own derived from ``seed``.
+    shape ``(runs, steps)``; episode budgets record ``return`` and ``length``, ``(runs, episodes)``
+    (fewer steps when a callback stops the loop early).
+
+    Args:
+        source: the env (an :class:`~rlcourse.environments.EnvSource`, or see
+            :class:`RunsSource`).
+        agent: anything with the three methods of :class:`agents.Agent`.
+        runs: independent runs (the batch).
+        steps: steps per run (per-step metrics) — or
+        episodes: episodes per run (per-episode metrics).
+        seed: seeds the env (a vectorized batch seeds run *i* with ``seed + i``) and, unless
+            ``rng`` is given, the agent's generator.
+        progress: show a progress bar (on a terminal).
+        desc: the progress bar's label.
+        callbacks: functions of each :class:`Step`, in order; one returning ``True`` stops the
+            loop after this step.
+        rng: the generator handed to ``agent.reset`` (default: one derived from ``seed``).
+        reset_options: options of the env's first reset.
     """
     _check_budget(runs, steps, episodes, seed)
+    if steps is not None:
+        metrics = StepMetrics(runs, steps)
+        bar = tqdm(total=steps, desc=desc, disable=not progress or None, unit="step", leave=False)
+    else:
+        metrics = EpisodeMetrics(runs, episodes)
+        bar = tqdm(
+            total=runs * episodes, desc=desc, disable=not progress or None, unit="ep", leave=False
+        )
     env = source.make_runs(runs)
     try:
-        try:
-            obs, _ = env.reset(seed=seed)
-        except Exception as err:  # the env's own code
-            raise _env_failed(source.name, "reset", err) from err
-        agent.reset(runs, np.random.default_rng([seed, 1]))
-        step = functools.partial(_transition, env, agent, source.name)
-        if steps is not None:
-            return _run_steps(step, obs, runs, steps, progress, desc)
-        return _run_episodes(step, obs, runs, episodes, progress, desc)
+        obs = _reset(env, source.name, seed=seed, options=reset_options)
+        agent.reset(runs, rng if rng is not None else np.random.default_rng([seed, 1]))
+        with bar:
+            _loop(env, agent, source.name, obs, bar, [metrics, *callbacks])
     finally:
         env.close()
+    return metrics.arrays()
+
+
+def _reset(env: VectorEnv, name: str, **kwargs) -> Any:
+    try:
+        obs, _ = env.reset(**kwargs)
+    except Exception as err:  # the env's own code
+        raise _env_failed(name, "reset", err) from err
+    return obs
 
 
 def _env_failed(name: str, stage: str, err: Exception) -> UsageError:
     return UsageError(f"env {name} failed in {stage}: {type(err).__name__}: {err}")
 
 
-def _transition(env, agent, name: str, obs):
-    """One real transition for every run; runs whose episode ended are reset (no autoreset)."""
-    action = agent.act(obs)
-    try:
-        next_obs, reward, terminated, truncated, info = env.step(action)
-    except Exception as err:  # the env's own code: name it, keep the cause for Python users
-        raise _env_failed(name, "step", err) from err
-    reward = np.asarray(reward, dtype=np.float64)
-    if not np.isfinite(reward).all():
-        bad = int(np.flatnonzero(~np.isfinite(reward))[0])
-        raise UsageError(f"env {name} returned a non-finite reward {reward[bad]} (run {bad})")
-    if getattr(agent, "uses_info", False):  # e.g. per-pixel reward maps
-        agent.update(obs, action, reward, next_obs, terminated, truncated, info=info)
-    else:
-        agent.update(obs, action, reward, next_obs, terminated, truncated)
-    done = terminated | truncated
-    if done.any():
+def _loop(env, agent, name: str, obs, bar, callbacks: list[Callback]) -> None:
+    """``act → step → update → callbacks``, resetting ended runs (no autoreset), until a stop."""
+    n_runs = env.num_envs
+    episode_return, episode_length = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
+    t, stop = 0, False
+    while not stop:
+        action = agent.act(obs)
         try:
-            next_obs, _ = env.reset(options={"reset_mask": done})
-        except Exception as err:  # the env's own code
-            raise _env_failed(name, "reset", err) from err
-    return next_obs, reward, done, info
+            next_obs, reward, terminated, truncated, info = env.step(action)
+        except Exception as err:  # the env's own code: name it, keep the cause for Python users
+            raise _env_failed(name, "step", err) from err
+        reward = np.asarray(reward, dtype=np.float64)
+        if not np.isfinite(reward).all():
+            bad = int(np.flatnonzero(~np.isfinite(reward))[0])
+            raise UsageError(f"env {name} returned a non-finite reward {reward[bad]} (run {bad})")
+        agent.update(obs, action, reward, next_obs, terminated, truncated, info)
+        t += 1
+        episode_return += reward
+        episode_length += 1
+        step = Step(t, obs, action, reward, next_obs, terminated, truncated, info,
+                    episode_return, episode_length, env, agent, bar)  # fmt: skip
+        stop = any([bool(callback(step)) for callback in callbacks])  # every callback runs
+        done = step.done
+        if done.any():
+            episode_return[done], episode_length[done] = 0.0, 0
+            next_obs = _reset(env, name, options={"reset_mask": done})
+        obs = next_obs
 
 
-def _run_steps(step, obs, runs, steps, progress, desc):
-    rewards = np.empty((steps, runs), dtype=np.float32)
-    optimal = None
-    for t in tqdm(range(steps), desc=desc, disable=not progress or None, unit="step", leave=False):
-        obs, reward, _, info = step(obs)
-        rewards[t] = reward
-        if "optimal_action" in info:
-            if optimal is None:
-                optimal = np.zeros((steps, runs), dtype=bool)
-            optimal[t] = info["optimal_action"]
-    metrics = {"reward": rewards.T.copy()}
-    if optimal is not None:
-        metrics["optimal_action"] = optimal.T.copy()
-    return metrics
+class StepMetrics:
+    """Records ``reward`` (and ``optimal_action``) at every step; stops after ``steps``."""
+
+    def __init__(self, runs: int, steps: int):
+        self.steps, self.t = steps, 0
+        self.reward = np.empty((steps, runs), dtype=np.float32)
+        self.optimal: np.ndarray | None = None
+
+    def __call__(self, step: Step) -> bool:
+        """Record one step."""
+        self.t = step.t
+        self.reward[step.t - 1] = step.reward
+        if "optimal_action" in step.info:
+            if self.optimal is None:
+                self.optimal = np.zeros(self.reward.shape, dtype=bool)
+            self.optimal[step.t - 1] = step.info["optimal_action"]
+        step.bar.update(1)
+        return step.t >= self.steps
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``(runs, steps recorded)`` arrays."""
+        metrics = {"reward": self.reward[: self.t].T.copy()}
+        if self.optimal is not None:
+            metrics["optimal_action"] = self.optimal[: self.t].T.copy()
+        return metrics
 
 
-def _run_episodes(step, obs, runs, episodes, progress, desc):
-    returns = np.zeros((runs, episodes), dtype=np.float64)
-    lengths = np.zeros((runs, episodes), dtype=np.int64)
-    running_return = np.zeros(runs)
-    running_length = np.zeros(runs, dtype=np.int64)
-    finished = np.zeros(runs, dtype=np.int64)
-    bar = tqdm(
-        total=runs * episodes, desc=desc, disable=not progress or None, unit="ep", leave=False
-    )
-    with bar:
-        while (finished < episodes).any():
-            obs, reward, done, _ = step(obs)
-            running_return += reward
-            running_length += 1
-            record = done & (finished < episodes)
-            if record.any():
-                rows = np.flatnonzero(record)
-                returns[rows, finished[rows]] = running_return[rows]
-                lengths[rows, finished[rows]] = running_length[rows]
-                bar.update(len(rows))
-            finished += done
-            running_return[done] = 0.0
-            running_length[done] = 0
-            if running_length.max() >= MAX_EPISODE_LENGTH:
-                raise UsageError(
-                    f"an episode ran {MAX_EPISODE_LENGTH} steps without ending; give the env a "
-                    "time limit (--env-kwargs max_episode_steps=N) or use --steps"
-                )
-    return {"return": returns, "length": lengths}
+class EpisodeMetrics:
+    """Records ``return`` and ``length`` of every episode; stops when each run has ``episodes``."""
+
+    def __init__(self, runs: int, episodes: int):
+        self.episodes = episodes
+        self.returns = np.zeros((runs, episodes), dtype=np.float64)
+        self.lengths = np.zeros((runs, episodes), dtype=np.int64)
+        self.finished = np.zeros(runs, dtype=np.int64)
+
+    def __call__(self, step: Step) -> bool:
+        """Record the episodes that ended at this step."""
+        done = step.done
+        record = done & (self.finished < self.episodes)
+        if record.any():
+            rows = np.flatnonzero(record)
+            self.returns[rows, self.finished[rows]] = step.episode_return[rows]
+            self.lengths[rows, self.finished[rows]] = step.episode_length[rows]
+            step.bar.update(len(rows))
+        self.finished += done
+        if step.episode_length.max() >= MAX_EPISODE_LENGTH:
+            raise UsageError(
+                f"an episode ran {MAX_EPISODE_LENGTH} steps without ending; give the env a "
+                "time limit (--env-kwargs max_episode_steps=N) or use --steps"
+            )
+        return bool((self.finished >= self.episodes).all())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``(runs, episodes)`` arrays."""
+        return {"return": self.returns, "length": self.lengths}
 
 
 def _labelled(agents: Sequence[str | Agent] | Mapping[str, str | Agent]) -> dict[str, str | Agent]:
@@ -218,7 +318,7 @@ def compare(
     source = resolve_env(env, env_kwargs)
     built = make_agents(source, agents)
 
-    data, seconds, tables = {}, {}, {}
+    data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
         data[label] = run(
@@ -232,9 +332,8 @@ def compare(
             desc=label,
         )
         seconds[label] = round(time.perf_counter() - start, 4)
-        learned = getattr(agent, "values", None)
-        if callable(learned):
-            tables[label] = np.asarray(learned(), dtype=np.float32)
+        if isinstance(agent, KeepsActionValues):
+            action_values[label] = np.asarray(agent.values(), dtype=np.float32)
     manifest = {
         "command": command,
         "env": source.name,
@@ -248,4 +347,4 @@ def compare(
         "seconds": seconds,
         **provenance(),
     }
-    return Results(data, manifest, tables)
+    return Results(data, manifest, action_values)

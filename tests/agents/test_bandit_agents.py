@@ -11,7 +11,7 @@ import agents
 import envs  # noqa: F401  (registers rlcourse/Bandit-v0)
 from agents.bandit import GradientBanditAgent, Preferences
 from agents.strategies import UCB, EpsilonGreedy, Greedy
-from agents.tabular import ActionValueAgent, Estimate
+from agents.tabular import ActionValueAgent, ValueLearning
 from agents.uniform import RandomAgent
 
 P_MIN = 1e-3
@@ -24,7 +24,7 @@ def no_flags(n_runs):
 def feed(agent, obs, actions, rewards):
     """Give the agent the transitions (obs[t], actions[t], rewards[t]) chosen by the test."""
     for o, a, r in zip(obs, actions, rewards, strict=True):
-        agent.update(o, a, r, o, no_flags(len(a)), no_flags(len(a)))
+        agent.update(o, a, r, o, no_flags(len(a)), no_flags(len(a)), {})
 
 
 # -- action-value estimates ------------------------------------------------------------------------
@@ -36,7 +36,7 @@ def test_sample_average_estimates_are_per_run_action_means():
     actions = rng.integers(n_actions, size=(steps, n_runs))
     actions[:, ::2] %= n_actions - 1  # even runs never pull the last arm: its estimate stays Q1
     rewards = rng.normal(1.0, 2.0, size=(steps, n_runs))
-    agent = ActionValueAgent(Greedy(), Estimate(alpha=None, initial=0.0), 1, n_actions)
+    agent = ActionValueAgent(Greedy(), ValueLearning(alpha=None, initial=0.0), 1, n_actions)
     agent.reset(n_runs, np.random.default_rng(1))
     feed(agent, np.zeros((steps, n_runs), dtype=np.int64), actions, rewards)
 
@@ -59,7 +59,9 @@ def test_bandit_learner_averages_rewards_per_state():
     obs = rng.integers(n_states, size=(steps, n_runs))
     actions = rng.integers(n_actions, size=(steps, n_runs))
     rewards = rng.normal(size=(steps, n_runs))
-    agent = ActionValueAgent(Greedy(), Estimate(initial=3.0, learner="bandit"), n_states, n_actions)
+    agent = ActionValueAgent(
+        Greedy(), ValueLearning(initial=3.0, learner="bandit"), n_states, n_actions
+    )
     agent.reset(n_runs, np.random.default_rng(3))
     feed(agent, obs, actions, rewards)
 
@@ -79,7 +81,7 @@ def test_constant_step_size_is_exponential_recency_weighted_average(alpha, initi
     rng = np.random.default_rng(4)
     actions = rng.integers(n_actions, size=(steps, n_runs))
     rewards = rng.normal(size=(steps, n_runs))
-    agent = ActionValueAgent(Greedy(), Estimate(alpha=alpha, initial=initial), 1, n_actions)
+    agent = ActionValueAgent(Greedy(), ValueLearning(alpha=alpha, initial=initial), 1, n_actions)
     agent.reset(n_runs, np.random.default_rng(5))
     feed(agent, np.zeros((steps, n_runs), dtype=np.int64), actions, rewards)
 
@@ -97,7 +99,7 @@ def test_constant_step_size_is_exponential_recency_weighted_average(alpha, initi
 @pytest.mark.parametrize("alpha", [None, 0.1])
 def test_optimistic_initial_values(alpha):
     n_runs, n_actions = 30, 6
-    agent = ActionValueAgent(Greedy(), Estimate(alpha=alpha, initial=5.0), 1, n_actions)
+    agent = ActionValueAgent(Greedy(), ValueLearning(alpha=alpha, initial=5.0), 1, n_actions)
     agent.reset(n_runs, np.random.default_rng(6))
     np.testing.assert_array_equal(agent.q, np.full((n_runs, 1, n_actions), 5.0))
     np.testing.assert_array_equal(agent.counts, 0)
@@ -107,14 +109,14 @@ def test_optimistic_initial_values(alpha):
     for _ in range(n_actions):
         action = agent.act(obs)
         chosen.append(action)
-        agent.update(obs, action, np.zeros(n_runs), obs, no_flags(n_runs), no_flags(n_runs))
+        agent.update(obs, action, np.zeros(n_runs), obs, no_flags(n_runs), no_flags(n_runs), {})
     chosen = np.sort(np.array(chosen), axis=0)
     np.testing.assert_array_equal(chosen, np.tile(np.arange(n_actions)[:, None], (1, n_runs)))
 
 
 def test_ucb_agent_tries_every_arm_then_follows_the_bound():
     n_runs, n_actions = 25, 5
-    agent = ActionValueAgent(UCB(c=2.0), Estimate(), 1, n_actions)
+    agent = ActionValueAgent(UCB(c=2.0), ValueLearning(), 1, n_actions)
     agent.reset(n_runs, np.random.default_rng(7))
     obs = np.zeros(n_runs, dtype=np.int64)
     rng = np.random.default_rng(8)
@@ -123,7 +125,7 @@ def test_ucb_agent_tries_every_arm_then_follows_the_bound():
         action = agent.act(obs)
         chosen.append(action)
         reward = rng.normal(size=n_runs)
-        agent.update(obs, action, reward, obs, no_flags(n_runs), no_flags(n_runs))
+        agent.update(obs, action, reward, obs, no_flags(n_runs), no_flags(n_runs), {})
     np.testing.assert_array_equal(
         np.sort(chosen, axis=0), np.tile(np.arange(n_actions), (n_runs, 1)).T
     )
@@ -166,7 +168,7 @@ def test_gradient_bandit_matches_eq_2_12(baseline):
         action = agent.act(obs)
         assert action.shape == (n_runs,)
         reward = rng.normal(1.0, 1.0, size=n_runs)
-        agent.update(obs, action, reward, obs, no_flags(n_runs), no_flags(n_runs))
+        agent.update(obs, action, reward, obs, no_flags(n_runs), no_flags(n_runs), {})
         actions.append(action)
         rewards.append(reward)
         history.append(agent.h[:, 0].copy())
@@ -183,13 +185,13 @@ def test_gradient_bandit_first_step_by_hand():
     with_baseline = GradientBanditAgent(Preferences(alpha=alpha, baseline=True), 1, n_actions)
     with_baseline.reset(2, np.random.default_rng(0))
     action = with_baseline.act(obs)
-    with_baseline.update(obs, action, reward, obs, no_flags(2), no_flags(2))
+    with_baseline.update(obs, action, reward, obs, no_flags(2), no_flags(2), {})
     np.testing.assert_array_equal(with_baseline.h, 0.0)  # R - R̄ = 0 on the first step
 
     without = GradientBanditAgent(Preferences(alpha=alpha, baseline=False), 1, n_actions)
     without.reset(2, np.random.default_rng(0))
     action = without.act(obs)
-    without.update(obs, action, reward, obs, no_flags(2), no_flags(2))
+    without.update(obs, action, reward, obs, no_flags(2), no_flags(2), {})
     # H = 0 + α R (1[a] - 1/4): the pulled arm gets +3αR/4, the others -αR/4
     expected = np.empty((2, n_actions))
     for run in range(2):
@@ -211,7 +213,7 @@ def test_gradient_bandit_per_state_baselines():
         obs = rng.integers(n_states, size=n_runs)
         action = agent.act(obs)
         reward = rng.normal(size=n_runs)
-        agent.update(obs, action, reward, obs, no_flags(n_runs), no_flags(n_runs))
+        agent.update(obs, action, reward, obs, no_flags(n_runs), no_flags(n_runs), {})
         n = seen[rows, obs]
         r_bar = np.where(n == 0, reward, total[rows, obs] / np.maximum(n, 1))
         pi = softmax(h[rows, obs], axis=1)
@@ -230,7 +232,7 @@ def test_gradient_bandit_acts_from_softmax_of_preferences():
     for action, reward in [(0, 1.0), (2, 2.0), (3, -1.0)]:
         agent.act(obs)
         agent.update(
-            obs, np.full(n_runs, action), np.full(n_runs, reward), obs, *[no_flags(n_runs)] * 2
+            obs, np.full(n_runs, action), np.full(n_runs, reward), obs, *[no_flags(n_runs)] * 2, {}
         )
     h = agent.h[0, 0]
     np.testing.assert_allclose(agent.h[:, 0], np.tile(h, (n_runs, 1)))
@@ -286,11 +288,11 @@ def test_random_agent_is_deterministic_under_a_seed(space):
 
 
 def test_reset_gives_fresh_action_value_state():
-    agent = ActionValueAgent(EpsilonGreedy(0.5), Estimate(initial=1.5), 1, 4)
+    agent = ActionValueAgent(EpsilonGreedy(0.5), ValueLearning(initial=1.5), 1, 4)
     agent.reset(6, np.random.default_rng(16))
     obs = np.zeros(6, dtype=np.int64)
     for _ in range(5):
-        agent.update(obs, agent.act(obs), np.full(6, 9.0), obs, no_flags(6), no_flags(6))
+        agent.update(obs, agent.act(obs), np.full(6, 9.0), obs, no_flags(6), no_flags(6), {})
     assert (agent.q != 1.5).any() and agent.t == 5
     agent.reset(3, np.random.default_rng(17))
     np.testing.assert_array_equal(agent.q, np.full((3, 1, 4), 1.5))
@@ -299,7 +301,7 @@ def test_reset_gives_fresh_action_value_state():
     assert agent.act(np.zeros(3, dtype=np.int64)).shape == (3,)
     # the sample average restarts: one reward after the reset is the whole estimate
     action = np.array([0, 1, 2])
-    agent.update(obs[:3], action, np.array([1.0, 2.0, 3.0]), obs[:3], no_flags(3), no_flags(3))
+    agent.update(obs[:3], action, np.array([1.0, 2.0, 3.0]), obs[:3], no_flags(3), no_flags(3), {})
     np.testing.assert_allclose(agent.q[[0, 1, 2], 0, action], [1.0, 2.0, 3.0])
 
 
@@ -308,13 +310,13 @@ def test_reset_gives_fresh_gradient_bandit_state():
     agent.reset(4, np.random.default_rng(18))
     obs = np.zeros(4, dtype=np.int64)
     for reward in (1.0, 5.0, -2.0):
-        agent.update(obs, agent.act(obs), np.full(4, reward), obs, no_flags(4), no_flags(4))
+        agent.update(obs, agent.act(obs), np.full(4, reward), obs, no_flags(4), no_flags(4), {})
     assert (agent.h != 0).any()
     agent.reset(2, np.random.default_rng(19))
     np.testing.assert_array_equal(agent.h, np.zeros((2, 1, 3)))
     # no baseline carried over: the first update after reset again leaves H at 0
     obs = obs[:2]
-    agent.update(obs, agent.act(obs), np.array([7.0, -7.0]), obs, no_flags(2), no_flags(2))
+    agent.update(obs, agent.act(obs), np.array([7.0, -7.0]), obs, no_flags(2), no_flags(2), {})
     np.testing.assert_array_equal(agent.h, 0.0)
 
 
@@ -330,7 +332,7 @@ def run_agent(name, seed, n_runs=50, steps=30):
         assert action.shape == (n_runs,)
         assert vec.action_space.contains(action.astype(np.int64))
         next_obs, reward, terminated, truncated, _ = vec.step(action)
-        agent.update(obs, action, reward, next_obs, terminated, truncated)
+        agent.update(obs, action, reward, next_obs, terminated, truncated, {})
         obs = next_obs
         taken.append(action)
     return np.array(taken)
@@ -358,7 +360,7 @@ def test_gradient_bandit_update_uses_current_preferences_without_act():
     obs, flags = np.zeros(2, dtype=int), np.zeros(2, dtype=bool)
     h = np.zeros((2, 3))
     for action in (np.array([0, 1]), np.array([2, 1])):
-        agent.update(obs, action, np.ones(2), obs, flags, flags)
+        agent.update(obs, action, np.ones(2), obs, flags, flags, {})
         onehot = np.eye(3)[action]
         h = h + 0.1 * 1.0 * (onehot - softmax(h, axis=1))
         np.testing.assert_allclose(agent.h[:, 0], h)

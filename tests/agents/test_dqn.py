@@ -66,10 +66,10 @@ def test_a_gradient_step_moves_q_toward_the_target():
     obs = np.ones(4, dtype=np.float32)
     for _ in range(16):
         dqn.buffer.add(obs, 1, 5.0, obs, True, False)
-    before = dqn.q_values(obs[None])[0, 1]
+    before = dqn.action_values(obs[None])[0, 1]
     for _ in range(20):
         dqn.train_step()
-    after = dqn.q_values(obs[None])[0, 1]
+    after = dqn.action_values(obs[None])[0, 1]
     assert abs(after - 5.0) < abs(before - 5.0)
 
 
@@ -95,7 +95,7 @@ def test_training_starts_after_learning_starts_every_train_freq_steps():
     dqn = learner(learning_starts=10, train_freq=4, gradient_steps=3, batch_size=2)
     obs = np.zeros(4, dtype=np.float32)
     for _ in range(20):
-        dqn.observe(obs, 0, 1.0, obs, False, False)
+        dqn.observe(obs[None], [0], [1.0], obs[None], [False], [False], {})
     # steps 12, 16, 20 are past learning_starts and multiples of train_freq
     assert dqn.gradient_steps == 9
 
@@ -113,7 +113,7 @@ def test_same_seed_same_networks_and_actions():
     for p, q in zip(a.online.parameters(), b.online.parameters(), strict=True):
         torch.testing.assert_close(p, q)
     obs = np.ones(4, dtype=np.float32)
-    assert [a.act(obs) for _ in range(20)] == [b.act(obs) for _ in range(20)]
+    assert [a.act(obs[None])[0] for _ in range(20)] == [b.act(obs[None])[0] for _ in range(20)]
 
 
 def test_agent_runs_in_a_comparison_on_cartpole_and_a_discrete_gridworld():
@@ -176,7 +176,7 @@ def test_image_observations_get_a_cnn():
     )
     obs, _ = env.reset(seed=0)
     assert dqn.buffer.obs.dtype == np.uint8
-    assert dqn.q_values(obs[None]).shape == (1, 4)
+    assert dqn.action_values(obs[None]).shape == (1, 4)
     assert any(isinstance(m, torch.nn.Conv2d) for m in dqn.online.modules())
 
 
@@ -201,17 +201,17 @@ def test_acting_copy_follows_training_and_loaded_weights():
         with torch.no_grad():
             return dqn.online(torch.as_tensor(obs)).numpy()
 
-    np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dqn.action_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
     for _ in range(8):
         dqn.buffer.add(obs[0], 1, 1.0, obs[1], False, False)
     dqn.train_step()
-    np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dqn.action_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
     other = learner(hidden=(16,))
     with torch.no_grad():
         for p in other.online.parameters():
             p.add_(1.0)
     dqn.load_weights(other.online.state_dict())
-    np.testing.assert_allclose(dqn.q_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dqn.action_values(obs), torch_q(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(dqn.target(torch.as_tensor(obs)), dqn.online(torch.as_tensor(obs)))
 
 

@@ -8,7 +8,7 @@ from gymnasium import spaces
 import agents
 from agents.pixel_dqn import PixelDQNAgent, PixelDQNLearner
 from agents.pixel_dqn_config import PixelDQNConfig
-from supervised.networks import single_thread
+from supervised.train import single_thread
 
 H = W = 8
 OBS = spaces.Box(0, 255, (1, H, W), np.uint8)
@@ -36,7 +36,7 @@ def test_registry_builds_it_for_per_pixel_actions_only():
 def test_actions_are_one_per_pixel_and_greedy_is_the_argmax():
     lrn = learner(exploration_steps=0)
     obs = np.random.default_rng(1).integers(0, 256, (3, 1, H, W), dtype=np.uint8)
-    q = lrn.q_maps(obs)
+    q = lrn.action_values(obs)
     assert q.shape == (3, H, W, 3)
     np.testing.assert_array_equal(lrn.greedy(obs), q.argmax(-1))
     np.testing.assert_array_equal(lrn.act(obs), q.argmax(-1))
@@ -57,8 +57,18 @@ def test_td_target_is_per_pixel():
     target = lrn.td_target(reward, next_obs, terminated)
     with torch.no_grad():
         best = lrn.target(next_obs).max(dim=1).values
-    torch.testing.assert_close(target[0], 0.1 * reward[0] + 0.5 * best[0])
-    torch.testing.assert_close(target[1], 0.1 * reward[1])
+    torch.testing.assert_close(target[0], reward[0] + 0.5 * best[0])
+    torch.testing.assert_close(target[1], reward[1])
+
+
+def test_stored_rewards_are_the_reward_map_per_pixel_times_the_scale():
+    lrn = learner(reward_scale=0.1)
+    maps = np.arange(2 * H * W, dtype=np.float32).reshape(2, H, W)
+    np.testing.assert_allclose(lrn.rewards(None, {"reward_map": maps}), maps * H * W * 0.1)
+    crop_reward = np.array([2.0, -4.0])  # no map: each pixel gets an equal share
+    shares = lrn.rewards(crop_reward, {})
+    assert shares.shape == (2, H, W)
+    np.testing.assert_allclose(shares.sum((1, 2)), crop_reward * H * W * 0.1, rtol=1e-6)
 
 
 def test_it_learns_which_action_pays_at_each_pixel():
@@ -72,7 +82,7 @@ def test_it_learns_which_action_pays_at_each_pixel():
         obs[:, :, :, : W // 2] = 200  # the halves look different
         actions = rng.integers(3, size=(2, H, W))
         maps = (actions == best).astype(np.float32) / (H * W)  # the env's maps sum to the reward
-        lrn.observe(obs, actions, maps, obs, np.zeros(2, bool), np.zeros(2, bool))
+        lrn.observe(obs, actions, None, obs, *[np.zeros(2, bool)] * 2, {"reward_map": maps})
     np.testing.assert_array_equal(lrn.greedy(obs[:1])[0], best)
 
 
@@ -86,10 +96,10 @@ def test_all_actions_learns_the_reward_of_actions_it_never_takes():
     maps = np.broadcast_to(pays / (H * W), (2, 3, H, W))
     never = np.zeros((2, H, W), np.int64)
     for _ in range(150):
-        lrn.observe(obs, never, maps, obs, np.zeros(2, bool), np.zeros(2, bool))
+        lrn.observe(obs, never, None, obs, *[np.zeros(2, bool)] * 2, {"action_reward_maps": maps})
     assert lrn.buffer.reward.shape[1:] == (3, H, W)
     np.testing.assert_allclose(
-        lrn.q_maps(obs[:1])[0], np.broadcast_to(pays[:, 0, 0], (H, W, 3)), atol=0.1
+        lrn.action_values(obs[:1])[0], np.broadcast_to(pays[:, 0, 0], (H, W, 3)), atol=0.1
     )
     assert (lrn.greedy(obs[:1]) == 2).all()
 
@@ -101,7 +111,7 @@ def test_all_actions_targets_share_the_next_value():
     target = lrn.td_target(reward, next_obs, torch.zeros(1))
     with torch.no_grad():
         best = lrn.target(next_obs).max(dim=1).values
-    torch.testing.assert_close(target, 0.1 * reward + 0.5 * best[:, None])
+    torch.testing.assert_close(target, reward + 0.5 * best[:, None])
 
 
 def test_agent_interface_uses_the_reward_map_from_info():
@@ -116,7 +126,8 @@ def test_agent_interface_uses_the_reward_map_from_info():
     done = np.zeros(2, bool)
     agent.update(obs, actions, maps.sum((1, 2)), obs, done, done, info={"reward_map": maps})
     stored = agent.learners[0].buffer.reward[0]
-    np.testing.assert_allclose(stored, H * W)  # per-pixel drops: the map times the pixel count
+    # per-pixel drops (the map times the pixel count) in Q's units (times reward_scale)
+    np.testing.assert_allclose(stored, H * W * agent.config.reward_scale, rtol=1e-6)
     assert agent.learners[0].gradient_steps == 1
 
 
@@ -137,7 +148,7 @@ def test_lookahead_channels_are_stored_after_the_image():
     x = lrn.encode(obs)
     assert x.shape == (1, 4, H, W)  # the image (in [0, 1]) and the 3 lookahead channels
     np.testing.assert_allclose(x[0, :, 0, 0], [0.6, 0.6, 0.5, 0.7], atol=1e-3)
-    assert lrn.q_maps(obs).shape == (1, H, W, 3)
+    assert lrn.action_values(obs).shape == (1, H, W, 3)
 
 
 def memory_learner(**kwargs):
@@ -167,7 +178,8 @@ def test_memory_starts_anew_after_an_episode_ends():
     lrn = memory_learner()
     a, b, c = (np.full((2, 1, H, W), v, np.uint8) for v in (10, 20, 30))
     lrn.act(a)  # the first batch starts the episodes
-    lrn.observe(a, lrn.act(a), np.zeros((2, H, W)), b, np.zeros(2, bool), np.array([False, True]))
+    info = {"reward_map": np.zeros((2, H, W))}
+    lrn.observe(a, lrn.act(a), None, b, np.zeros(2, bool), np.array([False, True]), info)
     x = lrn.encode(c)  # run 1's episode was truncated: c starts its next one
     np.testing.assert_allclose(x[:, 0, 0, 0], [10 / 255, 30 / 255], rtol=1e-3)
     stored = lrn.buffer.next_obs[1]  # b was stored with the memory of its own episode
@@ -215,7 +227,8 @@ def test_estimate_head_learns_the_clean_value_from_rewards_alone():
         maps = ((noisy - 0.5) ** 2 - (bank - 0.5) ** 2) * 255**2 / (H * W)  # the env's maps
         obs = np.rint(noisy * 255).astype(np.uint8)
         lrn.begin_episodes(obs)
-        lrn.observe(obs, lrn.act(obs), maps, obs, np.zeros(4, bool), np.ones(4, bool))
+        info = {"action_reward_maps": maps}
+        lrn.observe(obs, lrn.act(obs), None, obs, np.zeros(4, bool), np.ones(4, bool), info)
     dark, light = (np.full((1, 1, H, W), v, np.uint8) for v in (77, 178))  # 0.3 and 0.7
     for obs, towards_clean in ((dark, 2), (light, 1)):
         lrn.begin_episodes(obs)

@@ -1,4 +1,4 @@
-"""Agent specs and the registry (agents.base, agents.registry, agents.make)."""
+"""Agent specs and the registry (agents.specs, agents.registry, agents.make)."""
 
 import re
 
@@ -11,7 +11,7 @@ import agents
 import envs  # noqa: F401  (registers rlcourse/Bandit-v0)
 from agents import SpecError, format_spec, parse_spec
 from agents.bandit import GradientBanditAgent
-from agents.base import parse_number
+from agents.specs import parse_number
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
 from agents.tabular import ActionValueAgent
 from agents.uniform import RandomAgent
@@ -107,8 +107,8 @@ def test_boolean_values(text, value):
 @pytest.mark.parametrize("text", ["none", "None", "NONE"])
 def test_alpha_none_means_sample_averages(text):
     agent = make(f"epsilon-greedy:alpha={text}")
-    assert agent.estimate.alpha is None
-    assert make("epsilon-greedy:alpha=0.1").estimate.alpha == 0.1
+    assert agent.learning.alpha is None
+    assert make("epsilon-greedy:alpha=0.1").learning.alpha == 0.1
 
 
 def test_spec_values_reach_every_part():
@@ -116,7 +116,7 @@ def test_spec_values_reach_every_part():
         "decaying-epsilon:start=0.5,end=0.05,duration=20,schedule=inverse,alpha=0.2,initial=3"
     )
     assert agent.strategy == DecayingEpsilon(start=0.5, end=0.05, duration=20, schedule="inverse")
-    assert agent.estimate.alpha == 0.2 and agent.estimate.initial == 3.0
+    assert agent.learning.alpha == 0.2 and agent.learning.initial == 3.0
     agent.reset(2, np.random.default_rng(0))
     np.testing.assert_array_equal(agent.q, 3.0)
 
@@ -159,7 +159,7 @@ def test_every_agent_builds_on_the_bandit_with_defaults(name):
         action = agent.act(obs)
         assert action.shape == (n_runs,)
         assert all(ACT.contains(int(a)) for a in action)
-        agent.update(obs, action, np.ones(n_runs), obs, *[np.zeros(n_runs, dtype=bool)] * 2)
+        agent.update(obs, action, np.ones(n_runs), obs, *[np.zeros(n_runs, dtype=bool)] * 2, {})
 
 
 @pytest.mark.parametrize("name", BANDIT_AGENTS)
@@ -192,9 +192,9 @@ def test_agent_protocol_rejects_incomplete_objects():
 def test_keyword_params_override_spec_params():
     agent = make("epsilon-greedy:epsilon=0.5,alpha=0.1", epsilon=0.25)
     assert agent.strategy.epsilon == 0.25
-    assert agent.estimate.alpha == 0.1  # untouched spec params stay
+    assert agent.learning.alpha == 0.1  # untouched spec params stay
     agent = make("epsilon-greedy:alpha=0.1", alpha=None)
-    assert agent.estimate.alpha is None
+    assert agent.learning.alpha is None
     assert make("ucb", c="1/2").strategy.c == 0.5  # strings are parsed like spec values
 
 

@@ -13,7 +13,7 @@ import agents
 import envs  # noqa: F401  (registers rlcourse/GridWorld-v0)
 from agents import SpecError
 from agents.strategies import DecayingEpsilon, EpsilonGreedy, Greedy
-from agents.tabular import ActionValueAgent, Estimate
+from agents.tabular import ActionValueAgent, ValueLearning
 
 TD_LEARNERS = ["q-learning", "sarsa", "expected-sarsa"]
 
@@ -30,7 +30,7 @@ def make_agent(
     runs=1,
     seed=0,
 ):
-    estimate = Estimate(alpha=alpha, initial=initial, learner=learner, gamma=gamma)
+    estimate = ValueLearning(alpha=alpha, initial=initial, learner=learner, gamma=gamma)
     agent = ActionValueAgent(strategy or Greedy(), estimate, n_states, n_actions)
     agent.reset(runs, np.random.default_rng(seed))
     return agent
@@ -57,6 +57,7 @@ def step(agent, obs, action, reward, next_obs, terminated=None, truncated=None):
         ints(*next_obs),
         flags(*(terminated or [False] * n)),
         flags(*(truncated or [False] * n)),
+        {},
     )
 
 
@@ -286,14 +287,14 @@ def test_registry_builds_a_tabular_learner_with_the_shared_strategy(
     assert isinstance(agent, ActionValueAgent)
     assert type(agent.strategy) is strategy
     assert agent.learner == learner
-    assert agent.estimate == Estimate(alpha=0.3, initial=0.0, learner=learner, gamma=0.9)
+    assert agent.learning == ValueLearning(alpha=0.3, initial=0.0, learner=learner, gamma=0.9)
     assert (agent.n_states, agent.n_actions) == (16, 4)
 
 
 def test_registry_default_learner_on_a_gridworld_is_q_learning(grid_spaces):
     agent = agents.make("epsilon-greedy:epsilon=0.1,alpha=0.5", *grid_spaces)
-    assert agent.estimate.learner == "auto" and agent.learner == "q-learning"
-    assert agent.estimate.gamma == 1.0
+    assert agent.learning.learner == "auto" and agent.learner == "q-learning"
+    assert agent.learning.gamma == 1.0
 
 
 def test_values_shape_and_live_table(grid_spaces):
@@ -344,5 +345,5 @@ def test_learner_and_gamma_validation(grid_spaces, spec, message):
 )
 def test_estimate_refuses_bad_values(kwargs, message):
     with pytest.raises(ValueError) as excinfo:
-        Estimate(**kwargs)
+        ValueLearning(**kwargs)
     assert message in str(excinfo.value)

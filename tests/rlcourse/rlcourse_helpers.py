@@ -68,7 +68,7 @@ class RecordingAgent:
             return np.full(self.n_runs, self.constant)
         return self.rng.integers(self.n_actions, size=self.n_runs)
 
-    def update(self, obs, action, reward, next_obs, terminated, truncated):
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info):
         self.log.append(
             Transition(
                 *(np.array(v, copy=True) for v in (obs, action, reward, next_obs)),

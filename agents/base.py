@@ -1,0 +1,58 @@
+"""The agent interface: three methods over a batch of independent runs.
+
+An agent handles a **batch of independent runs** at once: observations, actions and rewards carry
+a leading ``n_runs`` axis, so 2000 runs of the 10-armed testbed are one numpy array, not 2000
+Python loops. A single run is ``n_runs=1``. The run loop (:func:`rlcourse.run`) calls exactly
+these three methods, with the same arguments for every agent, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """``reset``, then ``act → (env step) → update`` for every step of a batch of runs."""
+
+    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
+        """Forget everything: fresh learner state for ``n_runs`` independent runs."""
+        ...
+
+    def act(self, obs: Any) -> np.ndarray:
+        """One action per run, shape ``(n_runs, ...)``, for the batch of observations ``obs``."""
+        ...
+
+    def update(
+        self,
+        obs: Any,
+        action: np.ndarray,
+        reward: np.ndarray,
+        next_obs: Any,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        info: Mapping[str, Any],
+    ) -> None:
+        """Learn from one real transition per run (never from an autoreset step).
+
+        ``info`` is the vector env's info of the step: arrays with a leading ``n_runs`` axis
+        (e.g. ``info["reward_map"]`` of ``PixelDenoise``, ``info["optimal_action"]`` of the
+        bandit), ``{}`` when the env gives none. Agents that need nothing from it ignore it.
+        """
+        ...
+
+
+@runtime_checkable
+class KeepsActionValues(Protocol):
+    """An agent with a table of action values, ``(n_runs, states, actions)``.
+
+    :func:`rlcourse.compare` saves the table of such an agent after its runs (``values.npz``),
+    from which ``rlcourse plot --kind values`` draws value and policy heatmaps.
+    """
+
+    def values(self) -> np.ndarray:
+        """The learned action values of every run."""
+        ...

@@ -1,0 +1,279 @@
+"""The off-policy core that DQN and the per-pixel DQN share (Mnih et al., 2015).
+
+Read top to bottom: a learner acts with the shared exploration strategy over its Q-values,
+stores every transition in a replay buffer, and once ``learning_starts`` transitions are stored,
+every ``train_freq`` transitions it takes ``gradient_steps`` steps of Adam on the Huber loss
+between Q(s, a) and the TD target
+
+    y = r + γ · (1 − terminated) · Q_target(s', argmax_a Q_online(s', a))   (Double DQN), or
+    y = r + γ · (1 − terminated) · max_a Q_target(s', a)                      (DQN);
+
+then it moves the target network to the online one every ``target_update`` gradient steps (a
+hard copy, or Polyak averaging with ``tau`` < 1). A time limit (``truncated``) keeps the
+bootstrap: only ``terminated`` ends the task.
+
+A variant (:class:`agents.dqn.DQNLearner`, :class:`agents.pixel_dqn.PixelDQNLearner`) supplies its
+network, its replay buffer's layout and its encoding of observations and rewards: the methods
+:meth:`OffPolicyLearner.encode`, :meth:`~OffPolicyLearner.rewards`, :meth:`~OffPolicyLearner.q`
+and :meth:`~OffPolicyLearner.action_values`. Q has the actions on axis 1 (``(n, A)`` for DQN,
+``(n, A, H, W)`` per pixel); a target of Q's own shape regresses every action, a target without
+the action axis only the action taken.
+
+Two agents put learners behind the run loop's interface (:class:`agents.base.Agent`):
+:class:`IndependentRuns` (one learner per run: a comparison's statistical unit) and
+:class:`OneLearner` (one learner fed by every env of the batch: one training run). The loop's
+greedy evaluations act through :class:`GreedyPolicy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.off_policy_config import OffPolicyConfig
+from agents.replay import ReplayBuffer
+from supervised.train import FlatParameters, flush_denormals
+
+MAX_SPAN = 128
+"""Most batches drawn, and TD targets computed, at once."""
+MAX_SPAN_ELEMENTS = 2**24
+"""...and at most this many stored numbers in those batches (bounds the memory of image batches)."""
+
+
+class OffPolicyLearner:
+    """One learner: online and target networks, a replay buffer, Adam, its own generator."""
+
+    def __init__(
+        self,
+        config: OffPolicyConfig,
+        rng: np.random.Generator,
+        network: Callable[[], torch.nn.Module],
+        buffer: ReplayBuffer,
+        trained: Callable[[torch.nn.Module], torch.nn.Module] = lambda online: online,
+    ):
+        """``network()`` builds one Q-network; ``trained(online)`` is the part Adam trains."""
+        self.config, self.rng, self.buffer = config, rng, buffer
+        with torch.random.fork_rng():  # seed the weights without touching torch's global state
+            torch.manual_seed(int(rng.integers(2**31)))
+            self.online, self.target = network(), network()
+        self.target.load_state_dict(self.online.state_dict())
+        self.target.requires_grad_(False)
+        self.flat = FlatParameters(trained(self.online))  # one tensor to zero, clip and step
+        self.optimizer = torch.optim.Adam([self.flat.values], lr=config.lr, fused=True)
+        self.strategy = config.strategy()
+        self.steps = 0  # transitions stored
+        self.gradient_steps = 0
+        self.losses: list[float] = []
+
+    # -- what a variant supplies -----------------------------------------------------------------
+
+    def encode(self, obs: Any) -> np.ndarray:
+        """What the buffer stores of a batch of observations (and the networks read)."""
+        return np.asarray(obs)
+
+    def rewards(self, reward: np.ndarray, info: Mapping[str, Any]) -> np.ndarray:
+        """What the buffer stores as the rewards of a batch of transitions."""
+        return np.asarray(reward)
+
+    def q(self, network: torch.nn.Module, stored: torch.Tensor) -> torch.Tensor:
+        """Q-values of stored inputs, actions on axis 1."""
+        return network(stored)
+
+    def action_values(self, obs: Any) -> np.ndarray:
+        """Q-values of a batch of observations for acting, actions on the last axis."""
+        raise NotImplementedError
+
+    # -- acting ----------------------------------------------------------------------------------
+
+    def act(self, obs: Any) -> np.ndarray:
+        """The shared strategy's choice over the Q-values of each observation of the batch."""
+        return self.strategy.select(self.action_values(obs), self.rng, self.steps)
+
+    def greedy(self, obs: Any) -> np.ndarray:
+        """The action of highest Q for each observation (evaluation: no exploration)."""
+        return self.action_values(obs).argmax(axis=-1)
+
+    # -- learning --------------------------------------------------------------------------------
+
+    def observe(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
+        """Store a batch of transitions; train when the schedule says so."""
+        rewards = self.rewards(reward, info)
+        stored, stored_next = self.encode(obs).copy(), self.encode(next_obs)
+        for i in range(len(stored)):
+            self.buffer.add(
+                stored[i], action[i], rewards[i], stored_next[i], terminated[i], truncated[i]
+            )
+        before, self.steps = self.steps, self.steps + len(stored)
+        cfg = self.config
+        due = self.steps // cfg.train_freq > before // cfg.train_freq  # crossed a multiple
+        if due and self.steps > cfg.learning_starts and len(self.buffer) >= cfg.batch_size:
+            self.train(cfg.gradient_steps)
+
+    def td_target(self, reward, next_obs, terminated) -> torch.Tensor:
+        """The TD target: reward + γ (1 − terminated) · the target network's next-state value."""
+        with torch.no_grad():
+            next_q = self.q(self.target, next_obs)
+            if self.config.double:
+                best = self.q(self.online, next_obs).argmax(dim=1, keepdim=True)
+                next_value = next_q.gather(1, best).squeeze(1)
+            else:
+                next_value = next_q.max(dim=1).values
+            keep = (1.0 - terminated).reshape(-1, *[1] * (next_value.ndim - 1))
+            bootstrap = self.config.gamma * keep * next_value
+            if reward.ndim > bootstrap.ndim:  # every action's reward: the same next value
+                bootstrap = bootstrap.unsqueeze(1)
+            return reward + bootstrap
+
+    def train(self, n_steps: int) -> None:
+        """``n_steps`` gradient steps on uniform batches from the buffer.
+
+        The target network stays fixed between two target updates, so the batches of such a
+        span are drawn together and their TD targets come from one forward pass: the same
+        numbers as batch by batch, in far fewer calls. (Double DQN also asks the online
+        network, which changes every step: its spans are one step long.)
+        """
+        cfg, size = self.config, self.config.batch_size
+        per_batch = size * int(np.prod(self.buffer.obs.shape[1:]))
+        longest = max(1, min(MAX_SPAN, MAX_SPAN_ELEMENTS // per_batch))
+        with flush_denormals():  # denormal Adam moments slow training ~1.4x
+            done = 0
+            while done < n_steps:
+                until_update = cfg.target_update - self.gradient_steps % cfg.target_update
+                span = 1 if cfg.double else min(n_steps - done, until_update, longest)
+                batch = self.buffer.sample(size * span, self.rng)
+                obs = torch.as_tensor(batch.obs)
+                action = torch.as_tensor(batch.action, dtype=torch.int64)
+                target = self.td_target(
+                    torch.as_tensor(batch.reward),
+                    torch.as_tensor(batch.next_obs),
+                    torch.as_tensor(batch.terminated, dtype=torch.float32),
+                )
+                for start in range(0, size * span, size):
+                    rows = slice(start, start + size)
+                    self.gradient_step(obs[rows], action[rows], target[rows])
+                done += span
+
+    def train_step(self) -> float:
+        """One gradient step on a fresh uniform batch; returns its TD loss."""
+        self.train(1)
+        return self.losses[-1]
+
+    def gradient_step(self, obs, action, target) -> None:
+        """Adam on the Huber loss between Q(obs, action) and the TD target, norm-clipped."""
+        q = self.q(self.online, obs)
+        if target.ndim < q.ndim:  # the action taken only
+            q = q.gather(1, action.unsqueeze(1)).squeeze(1)
+        loss = torch.nn.functional.smooth_l1_loss(q, target)  # Huber
+        self.flat.zero_grad()
+        loss.backward()
+        self.flat.clip_grad_norm_(self.config.max_grad_norm)
+        self.optimizer.step()
+        self.gradient_steps += 1
+        if self.gradient_steps % self.config.target_update == 0:
+            self.update_target()
+        self.losses.append(float(loss.detach()))
+
+    def update_target(self) -> None:
+        """Hard copy (τ = 1) or Polyak average of the online weights into the target network."""
+        tau = self.config.tau
+        with torch.no_grad():
+            for target, online in zip(
+                self.target.parameters(), self.online.parameters(), strict=True
+            ):
+                target.mul_(1.0 - tau).add_(online, alpha=tau)
+
+    # -- saving ----------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        """What a checkpoint holds of the learner: the online network's tensors, the config."""
+        return {"model": self.online.state_dict(), "config": asdict(self.config)}
+
+    def load_weights(self, model_state: dict) -> None:
+        """Put saved online-network tensors into both networks."""
+        self.online.load_state_dict(model_state)
+        self.target.load_state_dict(model_state)
+
+
+def run_info(info: Mapping[str, Any], run: int, n_runs: int) -> dict[str, Any]:
+    """The part of a vector env's ``info`` that belongs to one run, as a batch of one."""
+    return {
+        key: value[run : run + 1]
+        for key, value in info.items()
+        if isinstance(value, np.ndarray) and value.ndim and len(value) == n_runs
+    }
+
+
+class IndependentRuns:
+    """An agent over a batch of independent runs: one learner per run, seeded from the batch."""
+
+    def __init__(self, make_learner: Callable[[np.random.Generator], OffPolicyLearner]):
+        self.make_learner = make_learner
+        self.learners: list[OffPolicyLearner] = []
+
+    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
+        """Fresh networks and buffers, each run seeded from ``rng``."""
+        seeds = rng.integers(2**63 - 1, size=n_runs)
+        self.learners = [self.make_learner(np.random.default_rng(s)) for s in seeds]
+
+    def act(self, obs) -> np.ndarray:
+        """Each run's action (its own learner's choice)."""
+        return np.concatenate(
+            [learner.act(obs[i : i + 1]) for i, learner in enumerate(self.learners)]
+        )
+
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
+        """Each run stores its transition and trains on its own schedule."""
+        n = len(self.learners)
+        for i, learner in enumerate(self.learners):
+            rows = slice(i, i + 1)
+            learner.observe(
+                obs[rows],
+                action[rows],
+                reward[rows],
+                next_obs[rows],
+                terminated[rows],
+                truncated[rows],
+                run_info(info, i, n),
+            )
+
+
+class OneLearner:
+    """An already built learner as an agent: every env of the batch feeds it (one training run).
+
+    ``reset`` keeps the learner: its caller built and seeded it (and may have loaded weights).
+    """
+
+    def __init__(self, learner: OffPolicyLearner):
+        self.learner = learner
+
+    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
+        """Nothing to forget (see the class docstring)."""
+
+    def act(self, obs) -> np.ndarray:
+        """The learner's exploring choice for every env."""
+        return self.learner.act(obs)
+
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
+        """The learner stores the batch's transitions and trains on its schedule."""
+        self.learner.observe(obs, action, reward, next_obs, terminated, truncated, info)
+
+
+class GreedyPolicy:
+    """A learner's greedy policy as an agent (evaluation): no exploration, no learning."""
+
+    def __init__(self, learner: OffPolicyLearner):
+        self.learner = learner
+
+    def reset(self, n_runs: int, rng: np.random.Generator) -> None:
+        """Nothing to forget: evaluation changes nothing."""
+
+    def act(self, obs) -> np.ndarray:
+        """The action of highest Q for every env."""
+        return self.learner.greedy(obs)
+
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
+        """Nothing to learn."""

@@ -1,0 +1,81 @@
+"""The hyperparameters every off-policy learner shares, and their validation (no torch needed).
+
+:class:`agents.dqn_config.DQNConfig` and :class:`agents.pixel_dqn_config.PixelDQNConfig` extend
+:class:`OffPolicyConfig` with their own fields (and their own defaults); the fields here are
+checked here once, for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.strategies import DecayingEpsilon, EpsilonGreedy, Greedy
+
+EXPLORATION = ("linear", "exponential", "constant", "greedy")
+
+
+@dataclass(frozen=True)
+class OffPolicyConfig:
+    """Replay, TD target, gradient step, target update and exploration of an off-policy learner."""
+
+    lr: float = 1e-3
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    buffer_size: int = 100_000
+    """Transitions kept in the replay buffer."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    learning_starts: int = 1000
+    """Transitions stored before the first gradient step (pure exploration until then)."""
+    train_freq: int = 1
+    """Transitions between training phases."""
+    gradient_steps: int = 1
+    """Gradient steps per training phase."""
+    target_update: int = 100
+    """Gradient steps between target updates."""
+    tau: float = 1.0
+    """Polyak factor of each target update (1: a hard copy)."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm."""
+    double: bool = False
+    """Double DQN: the online network picks the next action, the target network values it."""
+    exploration: str = "linear"
+    """ε schedule: linear, exponential (shared DecayingEpsilon), constant (ε-greedy), greedy."""
+    epsilon_start: float = 1.0
+    """ε at the first step."""
+    epsilon_end: float = 0.05
+    """ε after ``exploration_steps`` (and the constant ε)."""
+    exploration_steps: int = 10_000
+    """Transitions over which ε decays (0: always greedy)."""
+
+    def __post_init__(self):
+        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_starts", "exploration_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.buffer_size < self.batch_size:
+            raise ValueError(
+                f"buffer_size ({self.buffer_size}) is smaller than one batch ({self.batch_size})"
+            )
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.exploration not in EXPLORATION:
+            raise ValueError(f"exploration must be one of {', '.join(EXPLORATION)}")
+        self.strategy()  # the strategy checks its own settings (ε in [0, 1], ...)
+
+    def strategy(self):
+        """The shared exploration strategy these settings describe."""
+        if self.exploration == "greedy" or self.exploration_steps == 0:
+            return Greedy()
+        if self.exploration == "constant":
+            return EpsilonGreedy(self.epsilon_end)
+        return DecayingEpsilon(
+            self.epsilon_start, self.epsilon_end, self.exploration_steps, self.exploration
+        )
