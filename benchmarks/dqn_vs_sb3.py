@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlcourse.training import train_dqn
+from rlcourse.dqn_training import train_dqn
 from supervised.train import flush_denormals
 
 SOLVED = 475.0

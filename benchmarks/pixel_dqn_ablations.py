@@ -14,16 +14,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from envs import denoise as dn
-from rlcourse import denoising
-from supervised.denoise import denoise
-from supervised.networks import single_thread
+from agents.off_policy import GreedyPolicy
+from envs.denoise import apply_per_pixel, filter_bank
+from rlcourse.denoise.config import REPORT_PIXEL_DQN, ReportConfig
+from rlcourse.denoise.data import evaluation_set, mean_psnr
+from rlcourse.denoise.training import rollout, train_dncnn, train_pixel_dqn
+from supervised.dncnn import denoise
+from supervised.train import single_thread
 
 VARIANTS = {
     "report": {},
-    "no-memory": {"pixel_memory": False},
-    "plain-head": {"pixel_estimate": False},
-    "all-actions": {"pixel_all_actions": True},
+    "no-memory": {"pixel_dqn": replace(REPORT_PIXEL_DQN, memory=False)},
+    "plain-head": {"pixel_dqn": replace(REPORT_PIXEL_DQN, estimate=False)},
+    "all-actions": {"pixel_dqn": replace(REPORT_PIXEL_DQN, all_actions=True)},
     "trunk-from-rewards": {"pixel_from_dncnn": False},
 }
 """Name → changes to the report's settings: the trunk reads the current image; a head with one
@@ -35,8 +38,8 @@ def per_step(noisy: np.ndarray, clean: np.ndarray, actions: np.ndarray) -> list[
     """Mean PSNR after each step of per-pixel ``actions`` ``(T, n, H, W)`` replayed on ``noisy``."""
     images, out = noisy, []
     for step in actions:
-        images = dn.apply_per_pixel(images, step)
-        out.append(denoising.mean_psnr(images, clean))
+        images = apply_per_pixel(images, step)
+        out.append(mean_psnr(images, clean))
     return out
 
 
@@ -46,27 +49,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the report's seed")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants")
     args = parser.parse_args()
-    config = denoising.ReportConfig(sigma=args.sigma, seed=args.seed)
-    clean, noisy, _ = denoising.evaluation_set(config)
+    config = ReportConfig(sigma=args.sigma, seed=args.seed)
+    clean, noisy, _ = evaluation_set(config)
     rows = []
     with single_thread():
-        dncnn, _ = denoising.train_dncnn(config, progress=False)
+        dncnn, _ = train_dncnn(config, progress=False)
         estimate = denoise(dncnn, noisy)
-        rows.append(("dncnn", [denoising.mean_psnr(estimate, clean)], 0.0))
+        rows.append(("dncnn", [mean_psnr(estimate, clean)], 0.0))
         images, oracle = noisy, []
         for _ in range(config.steps):
-            bank = dn.filter_bank(images)
-            images = dn.apply_per_pixel(images, np.abs(bank - estimate).argmin(0), bank)
-            oracle.append(denoising.mean_psnr(images, clean))
+            bank = filter_bank(images)
+            images = apply_per_pixel(images, np.abs(bank - estimate).argmin(0), bank)
+            oracle.append(mean_psnr(images, clean))
         rows.append(("oracle: filter nearest the DnCNN", oracle, 0.0))
         for name in args.only or VARIANTS:
             clock = time.perf_counter()
             variant = replace(config, **VARIANTS[name])
-            learner, _ = denoising.train_pixel_dqn(variant, dncnn, progress=True)
+            learner, _ = train_pixel_dqn(variant, dncnn, progress=True)
             seconds = time.perf_counter() - clock
-            _, actions = denoising.rollout(
-                learner.greedy, clean, noisy, config.steps, True, learner.begin_episodes
-            )
+            _, actions = rollout(GreedyPolicy(learner), clean, noisy, config.steps, per_pixel=True)
             rows.append((name, per_step(noisy, clean, actions), seconds))
             print(f"{name}: {rows[-1][1][-1]:.2f} dB ({seconds:.0f} s)", flush=True)
     print(f"\nsigma {args.sigma:g}, seed {args.seed}: PSNR (dB) after each step, held-out crops")

@@ -1,4 +1,4 @@
-"""`rlcourse denoise report` (rlcourse.denoising): tiny pipeline run, its search, errors."""
+"""`rlcourse denoise report` (rlcourse.denoise): tiny pipeline run, its search, errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from rlcourse_helpers import assert_usage_error
 
-from envs import denoise as dn
-from rlcourse.denoising import ReportConfig, best_sequence, denoise_report, run_sequence
+from envs import denoise as denoise_env
+from rlcourse.denoise.baselines import best_sequence, run_sequence
+from rlcourse.denoise.config import ReportConfig
+from rlcourse.denoise.report import denoise_report
 
 TINY = ReportConfig(
     crop=36,
@@ -41,7 +43,7 @@ def test_psnr_csv_has_every_method_once(report):
     out, metrics = report
     table = pd.read_csv(out / "psnr.csv")
     assert list(table.columns) == ["method", "sigma", "psnr"]
-    expected = ["noisy", *(f"filter:{a}" for a in dn.ACTIONS), "sequence:best"]
+    expected = ["noisy", *(f"filter:{a}" for a in denoise_env.ACTIONS), "sequence:best"]
     expected += [f"skimage:{n}" for n in ("tv-chambolle", "wavelet", "nl-means", "bilateral")]
     expected += ["dncnn", "random", "dqn", "pixel-dqn"]
     assert list(table.method) == expected
@@ -57,8 +59,8 @@ def test_report_writes_the_figure_and_metrics(report):
     out, metrics = report
     assert (out / "report.png").read_bytes()[:8] == PNG_MAGIC
     saved = json.loads((out / "metrics.json").read_text())
-    assert saved["test_crops"] == len(dn.TEST_IMAGES)
-    assert saved["test_images"] == list(dn.TEST_IMAGES)
+    assert saved["test_crops"] == len(denoise_env.TEST_IMAGES)
+    assert saved["test_images"] == list(denoise_env.TEST_IMAGES)
     assert len(saved["settings"]["sequence:best"]["actions"]) == TINY.steps
     assert sum(saved["pixel_dqn_action_share"]) == pytest.approx(1.0, abs=1e-3)
     assert (out / "dqn" / "checkpoint.pt").is_file()
@@ -66,14 +68,14 @@ def test_report_writes_the_figure_and_metrics(report):
 
 def test_beam_search_with_a_wide_beam_is_exhaustive():
     rng = np.random.default_rng(0)
-    clean = dn.fixed_crops({"camera": dn.bundled_image("camera")}, 36, 2)[0]
+    clean = denoise_env.fixed_crops({"camera": denoise_env.bundled_image("camera")}, 36, 2)[0]
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
-    actions = range(len(dn.ACTIONS))
+    actions = range(len(denoise_env.ACTIONS))
     scores = {
-        s: dn.psnr(run_sequence(noisy, s), clean).mean()
+        s: denoise_env.psnr(run_sequence(noisy, s), clean).mean()
         for s in itertools.product(actions, repeat=2)
     }
-    sequence, value = best_sequence(noisy, clean, steps=2, beam=len(dn.ACTIONS))
+    sequence, value = best_sequence(noisy, clean, steps=2, beam=len(denoise_env.ACTIONS))
     assert sequence == max(scores, key=scores.get)
     assert value == pytest.approx(max(scores.values()))
 
@@ -108,19 +110,23 @@ def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
     """The per-pixel DQN's Q-map, were its estimate exact, is the env's every-action rewards."""
     import torch
 
-    from supervised.denoise import QMapNet, TrunkConfig
+    from supervised.dncnn import QMapNet, TrunkConfig
 
     rng = np.random.default_rng(0)
     clean = rng.uniform(0, 1, (2, 36, 36)).astype(np.float32)
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
-    env = dn.PixelDenoiseVectorEnv(2, images=list(clean), crop=36, sigma=1.0)
+    env = denoise_env.PixelDenoiseVectorEnv(2, images=list(clean), crop=36, sigma=1.0)
     env.reset(seed=0, options={"clean": clean, "noisy": noisy})
-    env.step(rng.integers(len(dn.ACTIONS), size=(2, 36, 36)))  # a half-filtered current image
+    env.step(
+        rng.integers(len(denoise_env.ACTIONS), size=(2, 36, 36))
+    )  # a half-filtered current image
     current = env.state.current.copy()
     _, _, _, _, info = env.step(np.zeros((2, 36, 36), np.int64))
 
     reward_scale = 1 / 25**2
-    net = QMapNet(len(dn.ACTIONS), TrunkConfig(4, 2), 10, estimate_scale=255**2 * reward_scale)
+    net = QMapNet(
+        len(denoise_env.ACTIONS), TrunkConfig(4, 2), 10, estimate_scale=255**2 * reward_scale
+    )
     noise = torch.as_tensor(noisy - clean)[:, None]
 
     class Exact(torch.nn.Module):  # a head whose estimate of the clean image is exact
@@ -128,7 +134,9 @@ def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
             return noise
 
     net.head = Exact()
-    x = np.concatenate([noisy[:, None], current[:, None], dn.filter_bank_channels(current)], 1)
+    x = np.concatenate(
+        [noisy[:, None], current[:, None], denoise_env.filter_bank_channels(current)], 1
+    )
     with torch.no_grad():
         q = net(torch.as_tensor(x)).numpy()
     rewards = info["action_reward_maps"] * 36 * 36 * reward_scale  # per-pixel drops, scaled
@@ -141,8 +149,9 @@ def test_the_per_pixel_dqn_is_deterministic_under_a_seed():
 
     import torch
 
-    from rlcourse.denoising import rollout, train_pixel_dqn
-    from supervised.denoise import DnCNN, TrunkConfig
+    from agents.off_policy import GreedyPolicy
+    from rlcourse.denoise.training import rollout, train_pixel_dqn
+    from supervised.dncnn import DnCNN, TrunkConfig
 
     torch.manual_seed(0)
     dncnn = DnCNN(TrunkConfig(TINY.channels, TINY.depth))
@@ -152,7 +161,7 @@ def test_the_per_pixel_dqn_is_deterministic_under_a_seed():
     runs = []
     for seed in (0, 0, 1):
         learner, gains = train_pixel_dqn(replace(TINY, seed=seed), dncnn, progress=False)
-        images, actions = rollout(learner.greedy, clean, noisy, 2, True, learner.begin_episodes)
+        images, actions = rollout(GreedyPolicy(learner), clean, noisy, 2, per_pixel=True)
         runs.append((gains, images, actions))
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])

@@ -1,0 +1,57 @@
+"""The report's figure: clean, noisy and denoised crops, and the per-pixel agent's actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from envs.denoise import ACTIONS, psnr
+from rlcourse.denoise.config import ReportConfig
+from supervised.atomic import atomic_path
+
+
+def plot_report(
+    path: Path,
+    config: ReportConfig,
+    clean: np.ndarray,
+    outputs: dict[str, np.ndarray],
+    actions: np.ndarray,
+    names: list[str],
+) -> Path:
+    """One row per test image: the images, then the per-pixel agent's action map per step."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    rows = [names.index(name) for name in dict.fromkeys(names)]  # the first crop of each image
+    columns = 1 + len(outputs) + config.steps
+    fig = Figure(figsize=(1.55 * columns, 1.7 * len(rows) + 0.9), layout="constrained")
+    grid = fig.subplots(len(rows), columns, squeeze=False)
+    colors = ListedColormap(colormaps["tab10"].colors[: len(ACTIONS)])
+    labels = {"pixel-dqn": "pixel DQN (RL)", "dncnn": "DnCNN", "noisy": "noisy"}
+    for r, i in enumerate(rows):
+        panels = [("clean", clean[i])] + [(m, images[i]) for m, images in outputs.items()]
+        for c, (method, image) in enumerate(panels):
+            ax = grid[r, c]
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            if method == "clean":
+                title = f"{names[i]}\nclean"
+            else:
+                name = labels.get(method, method.replace(":", ":\n")) + "\n" if r == 0 else ""
+                title = f"{name}{psnr(image, clean[i]):.2f} dB"
+            ax.set_title(title, fontsize=7)
+        for t in range(config.steps):
+            ax = grid[r, len(panels) + t]
+            ax.imshow(actions[t, i], cmap=colors, vmin=-0.5, vmax=len(ACTIONS) - 0.5)
+            ax.set_title(f"actions, step {t + 1}", fontsize=7)
+    for ax in grid.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [Patch(color=colors(a), label=name) for a, name in enumerate(ACTIONS)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(ACTIONS), fontsize=7)
+    fig.suptitle(f"Denoising held-out crops, σ = {config.sigma:g} (PSNR of each crop)", fontsize=9)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=120)
+    return path
