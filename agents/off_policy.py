@@ -99,7 +99,7 @@ class OffPolicyLearner:
 
     # -- learning --------------------------------------------------------------------------------
 
-    def observe(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Store a batch of transitions; train when the schedule says so."""
         rewards = self.rewards(reward, info)
         stored, stored_next = self.encode(obs).copy(), self.encode(next_obs)
@@ -230,7 +230,7 @@ class IndependentRuns:
         n = len(self.learners)
         for i, learner in enumerate(self.learners):
             rows = slice(i, i + 1)
-            learner.observe(
+            learner.update(
                 obs[rows],
                 action[rows],
                 reward[rows],
@@ -259,7 +259,7 @@ class OneLearner:
 
     def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """The learner stores the batch's transitions and trains on its schedule."""
-        self.learner.observe(obs, action, reward, next_obs, terminated, truncated, info)
+        self.learner.update(obs, action, reward, next_obs, terminated, truncated, info)
 
 
 class GreedyPolicy:

@@ -15,7 +15,7 @@ As in :mod:`agents.dqn`, an episode's time limit (``truncated``) keeps the boots
 
 With ``memory`` the learner keeps each episode's first observation and its trunk reads that
 instead of the current image: the episodes start at :meth:`PixelDQNLearner.begin_episodes`, or
-at the first observation after ``observe`` saw an episode end.
+at the first observation after ``update`` saw an episode end.
 
 The algorithm (replay, TD target, gradient step, target update) is :mod:`agents.off_policy`'s;
 this variant supplies the Q-map network and its encoding of observations (the trunk's image, the
@@ -182,9 +182,9 @@ class PixelDQNLearner(OffPolicyLearner):
             q = self.q(self.online, torch.as_tensor(self.encode(obs)))
             return q.permute(0, 2, 3, 1).numpy()
 
-    def observe(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
+    def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Store a batch of crop transitions and train (the core), then note ended episodes."""
-        super().observe(obs, action, reward, next_obs, terminated, truncated, info)
+        super().update(obs, action, reward, next_obs, terminated, truncated, info)
         if self.first is not None and len(self.first) == len(obs):
             self.ended |= np.asarray(terminated, bool) | np.asarray(truncated, bool)
 

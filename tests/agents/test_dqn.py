@@ -95,7 +95,7 @@ def test_training_starts_after_learning_starts_every_train_freq_steps():
     dqn = learner(learning_starts=10, train_freq=4, gradient_steps=3, batch_size=2)
     obs = np.zeros(4, dtype=np.float32)
     for _ in range(20):
-        dqn.observe(obs[None], [0], [1.0], obs[None], [False], [False], {})
+        dqn.update(obs[None], [0], [1.0], obs[None], [False], [False], {})
     # steps 12, 16, 20 are past learning_starts and multiples of train_freq
     assert dqn.gradient_steps == 9
 

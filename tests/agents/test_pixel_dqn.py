@@ -82,7 +82,7 @@ def test_it_learns_which_action_pays_at_each_pixel():
         obs[:, :, :, : W // 2] = 200  # the halves look different
         actions = rng.integers(3, size=(2, H, W))
         maps = (actions == best).astype(np.float32) / (H * W)  # the env's maps sum to the reward
-        lrn.observe(obs, actions, None, obs, *[np.zeros(2, bool)] * 2, {"reward_map": maps})
+        lrn.update(obs, actions, None, obs, *[np.zeros(2, bool)] * 2, {"reward_map": maps})
     np.testing.assert_array_equal(lrn.greedy(obs[:1])[0], best)
 
 
@@ -96,7 +96,7 @@ def test_all_actions_learns_the_reward_of_actions_it_never_takes():
     maps = np.broadcast_to(pays / (H * W), (2, 3, H, W))
     never = np.zeros((2, H, W), np.int64)
     for _ in range(150):
-        lrn.observe(obs, never, None, obs, *[np.zeros(2, bool)] * 2, {"action_reward_maps": maps})
+        lrn.update(obs, never, None, obs, *[np.zeros(2, bool)] * 2, {"action_reward_maps": maps})
     assert lrn.buffer.reward.shape[1:] == (3, H, W)
     np.testing.assert_allclose(
         lrn.action_values(obs[:1])[0], np.broadcast_to(pays[:, 0, 0], (H, W, 3)), atol=0.1
@@ -179,7 +179,7 @@ def test_memory_starts_anew_after_an_episode_ends():
     a, b, c = (np.full((2, 1, H, W), v, np.uint8) for v in (10, 20, 30))
     lrn.act(a)  # the first batch starts the episodes
     info = {"reward_map": np.zeros((2, H, W))}
-    lrn.observe(a, lrn.act(a), None, b, np.zeros(2, bool), np.array([False, True]), info)
+    lrn.update(a, lrn.act(a), None, b, np.zeros(2, bool), np.array([False, True]), info)
     x = lrn.encode(c)  # run 1's episode was truncated: c starts its next one
     np.testing.assert_allclose(x[:, 0, 0, 0], [10 / 255, 30 / 255], rtol=1e-3)
     stored = lrn.buffer.next_obs[1]  # b was stored with the memory of its own episode
@@ -228,7 +228,7 @@ def test_estimate_head_learns_the_clean_value_from_rewards_alone():
         obs = np.rint(noisy * 255).astype(np.uint8)
         lrn.begin_episodes(obs)
         info = {"action_reward_maps": maps}
-        lrn.observe(obs, lrn.act(obs), None, obs, np.zeros(4, bool), np.ones(4, bool), info)
+        lrn.update(obs, lrn.act(obs), None, obs, np.zeros(4, bool), np.ones(4, bool), info)
     dark, light = (np.full((1, 1, H, W), v, np.uint8) for v in (77, 178))  # 0.3 and 0.7
     for obs, towards_clean in ((dark, 2), (light, 1)):
         lrn.begin_episodes(obs)
