@@ -76,32 +76,10 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
         UsageError: no checkpoint, a corrupt one, one that is not plain tensors and data (it is
             refused, never unpickled), or an env whose spaces differ from the checkpoint's.
     """
-    import pickle
-    import re
-    import zipfile
-
-    import torch
-
     from agents.dqn import DQNLearner
 
     path = Path(directory) / "checkpoint.pt"
-    if not path.is_file():
-        raise UsageError(f"{directory} holds no checkpoint.pt (train one with rlcourse train)")
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
-        raise UsageError(f"{path} is corrupt: not a torch checkpoint archive")
-    try:
-        checkpoint = torch.load(path, weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: \S+ \S+", str(err))
-        why = found.group(0) if found else "it holds more than tensors and plain data"
-        raise UsageError(
-            f"{path} is not a plain state dict (refused, not unpickled): {why}"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise UsageError(f"{path} is corrupt: {type(err).__name__}: {err}") from None
-    needed = ("model", "config", "env", "env_kwargs", "observation_shape", "n_actions")
-    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
-        raise UsageError(f"{path} is not an rlcourse DQN checkpoint (keys {', '.join(needed)})")
+    checkpoint = read_checkpoint(path)
     try:
         config = DQNConfig(
             **{**checkpoint["config"], "hidden": tuple(checkpoint["config"]["hidden"])}
@@ -118,14 +96,45 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
         raise UsageError(
             f"{path} was trained on {checkpoint['env']} (observations "
             f"{checkpoint['observation_shape']}, {checkpoint['n_actions']} actions); "
-            f"{source.name} has observations {shape} and "
-            f"{n_actions} actions"
+            f"{source.name} has observations {shape} and {n_actions} actions"
         )
     try:
         learner.load_weights(checkpoint["model"])
     except (RuntimeError, TypeError) as err:
         raise UsageError(f"{path} does not fit the network: {str(err).splitlines()[0]}") from None
     return learner, source, checkpoint
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint file's tensors and plain data (``weights_only``: never code).
+
+    Raises:
+        UsageError: no such file, a corrupt one, or one that is not an rlcourse checkpoint.
+    """
+    import pickle
+    import re
+    import zipfile
+
+    import torch
+
+    if not path.is_file():
+        raise UsageError(f"{path.parent} holds no checkpoint.pt (train one with rlcourse train)")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise UsageError(f"{path} is corrupt: not a torch checkpoint archive")
+    try:
+        checkpoint = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: \S+ \S+", str(err))
+        why = found.group(0) if found else "it holds more than tensors and plain data"
+        raise UsageError(
+            f"{path} is not a plain state dict (refused, not unpickled): {why}"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise UsageError(f"{path} is corrupt: {type(err).__name__}: {err}") from None
+    needed = ("model", "config", "env", "env_kwargs", "observation_shape", "n_actions")
+    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
+        raise UsageError(f"{path} is not an rlcourse DQN checkpoint (keys {', '.join(needed)})")
+    return checkpoint
 
 
 def evaluate_checkpoint(directory: Path, episodes: int = 20, seed: int = 0, env: str | None = None):
