@@ -41,7 +41,7 @@ from torch import nn
 from supervised.data import load_digits, split
 from supervised.experiments import save_metrics
 from supervised.plots import image_grid
-from supervised.train import TrainConfig, as_tensor, fit, seed_torch
+from supervised.train import TrainConfig, as_tensor, fit, seed_torch, single_thread
 
 SIZE = 28
 """Side of the square input images, in pixels."""
@@ -202,8 +202,6 @@ def experiment(
     Returns:
         The metrics written to ``metrics.json`` (see the module docstring).
     """
-    from supervised.networks import single_thread
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parts = split(load_digits(size=SIZE), seed=seed)

@@ -1,9 +1,11 @@
 """The course's supervised experiments, one per ``rlcourse supervised NAME`` command.
 
-Each is a function ``experiment(out, *, epochs=None, seed=0, progress=True, **options) -> metrics``
-in its model's module: it trains on offline data, writes ``metrics.json`` and its plots into
-``out``, and returns the metrics. ``epochs=None`` is the default budget (under a minute here).
-Modules are imported on demand, so listing experiments does not import torch.
+Each is a function ``(out, *, epochs=None, seed=0, progress=True, **options) -> metrics`` in its
+model's module: it trains on offline data, writes ``metrics.json`` and its plots into ``out``, and
+returns the metrics. ``epochs=None`` is the default budget (under a minute here). A module with
+one experiment names it ``experiment``; :mod:`supervised.classifiers` holds two,
+``mlp_experiment`` and ``cnn_experiment``. Modules are imported on demand, so listing
+experiments does not import torch.
 """
 
 from __future__ import annotations
@@ -16,25 +18,38 @@ from typing import Any
 
 import numpy as np
 
+from supervised.atomic import write_text
+
 EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "regression": ("supervised.regression", "least squares to logistic regression (numpy)"),
-    "mlp": ("supervised.networks", "a multilayer perceptron: XOR, then digits"),
-    "cnn": ("supervised.networks", "a convolutional classifier of digits (or your MNIST files)"),
-    "autoencoder": ("supervised.autoencoder", "dense 784-...-32 and convolutional autoencoders"),
-    "vae": ("supervised.vae", "a variational autoencoder with a 2-D latent space"),
-    "gan": ("supervised.gan", "a small DCGAN on digits"),
-    "rnn": ("supervised.rnn", "a character GRU/LSTM on stdlib docstrings (or --corpus FILE)"),
+    "regression": (
+        "supervised.regression:experiment",
+        "least squares to logistic regression (numpy)",
+    ),
+    "mlp": ("supervised.classifiers:mlp_experiment", "a multilayer perceptron: XOR, then digits"),
+    "cnn": (
+        "supervised.classifiers:cnn_experiment",
+        "a convolutional classifier of digits (or your MNIST files)",
+    ),
+    "autoencoder": (
+        "supervised.autoencoder:experiment",
+        "dense 784-...-32 and convolutional autoencoders",
+    ),
+    "vae": ("supervised.vae:experiment", "a variational autoencoder with a 2-D latent space"),
+    "gan": ("supervised.gan:experiment", "a small DCGAN on digits"),
+    "rnn": (
+        "supervised.rnn:experiment",
+        "a character GRU/LSTM on stdlib docstrings (or --corpus FILE)",
+    ),
 }
+"""``name: ("module:function", description)`` of every experiment."""
 
 
 def run(name: str, out: str | os.PathLike, **options: Any) -> dict[str, float]:
     """Run experiment ``name`` into ``out``; return its metrics."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} (experiments: {', '.join(EXPERIMENTS)})")
-    module = importlib.import_module(EXPERIMENTS[name][0])
-    function = getattr(
-        module, "experiment" if name != "mlp" and name != "cnn" else f"{name}_experiment"
-    )
+    module, function = EXPERIMENTS[name][0].split(":")
+    function = getattr(importlib.import_module(module), function)
     return function(Path(out), **options)
 
 
@@ -47,5 +62,4 @@ def save_metrics(directory: str | os.PathLike, metrics: dict[str, Any]) -> Path:
         key: value.item() if isinstance(value, np.generic) else value
         for key, value in metrics.items()
     }
-    path.write_text(json.dumps(plain, indent=2, sort_keys=True) + "\n")
-    return path
+    return write_text(path, json.dumps(plain, indent=2, sort_keys=True) + "\n")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from supervised.atomic import atomic_path
 from supervised.data import IMAGE_SUFFIXES, DataError
 from supervised.face_detect import Box, Detector, detect, iou
 from supervised.face_embed import Embedder, embed, face_input, load_embedder, train_embedder
@@ -97,9 +98,8 @@ class Gallery:
     def save(self, path: str | os.PathLike) -> Path:
         """Write a ``.npz`` file of arrays and strings only (read back without pickle)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as file:  # a file object: numpy adds no .npz suffix
-            np.savez(
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            np.savez(  # into a file object: numpy adds no .npz suffix
                 file,
                 fingerprint=np.array(self.fingerprint),
                 names=np.array(self.names, dtype=str),
@@ -250,6 +250,8 @@ def draw_matches(image, matches: list[Match], path: str | os.PathLike) -> Path:
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    from supervised.plots import save_figure
+
     image = np.asarray(image)
     h, w = image.shape[:2]
     fig = Figure(figsize=(7, 7 * h / w), layout="constrained")
@@ -269,8 +271,7 @@ def draw_matches(image, matches: list[Match], path: str | os.PathLike) -> Path:
         )
     ax.set_axis_off()
     ax.set_title(f"{len(matches)} face(s)" if matches else "no face found")
-    fig.savefig(path, dpi=100)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)
 
 
 # --- the default embedder ---------------------------------------------------------------------

@@ -477,8 +477,7 @@ def train_detector(
     """
     from skimage.data import lfw_subset
 
-    from supervised.networks import single_thread
-    from supervised.train import TrainConfig, fit, seed_torch
+    from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
     images = lfw_subset().astype(np.float32)
     faces, others = images[:100], images[100:]

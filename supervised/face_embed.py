@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from supervised.atomic import atomic_path
 from supervised.data import DataError
 
 SIZE = 32
@@ -301,16 +302,15 @@ class Embedder:
     def save(self, path: str | os.PathLike) -> Path:
         """Write tensors and plain data only (read back with ``weights_only=True``)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "state_dict": self.model.state_dict(),
-                "dim": self.model.dim,
-                "threshold": self.threshold,
-                "metrics": self.metrics,
-            },
-            path,
-        )
+        saved = {
+            "state_dict": self.model.state_dict(),
+            "dim": self.model.dim,
+            "threshold": self.threshold,
+            "metrics": self.metrics,
+        }
+        # Into a file object: the archive's folder is then "archive", not the temporary's name.
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            torch.save(saved, file)
         return path
 
 
@@ -355,8 +355,7 @@ def train_embedder(
 
     and the ``val`` and ``test`` open-set :class:`Verification` (for ROC plots).
     """
-    from supervised.networks import single_thread
-    from supervised.train import TrainConfig, fit, seed_torch
+    from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
     data = identity_set(views, seed)
     train, val, test = (data.identities(a, b) for a, b in zip((0, *SPLITS), SPLITS, strict=False))
@@ -387,6 +386,8 @@ def plot_roc(pairs: dict[str, Verification], threshold: float, path: str | os.Pa
     """ROC curves (genuine vs impostor distances), the threshold's point on the test curve."""
     from matplotlib.figure import Figure
 
+    from supervised.plots import save_figure
+
     fig = Figure(figsize=(5.5, 5), layout="constrained")
     ax = fig.add_subplot()
     for name, pair in pairs.items():
@@ -402,5 +403,4 @@ def plot_roc(pairs: dict[str, Verification], threshold: float, path: str | os.Pa
     ax.set_title("Open-set identification ROC (lfw_subset identities)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)

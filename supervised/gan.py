@@ -1,7 +1,7 @@
 """A small DCGAN (Radford et al., 2016) that learns to draw 16×16 digits.
 
 Two networks play a game. The generator ``G`` turns noise ``z ~ N(0, I)`` into an image (a
-``tanh`` output in [−1, 1]; the real digits are scaled to the same range, and :func:`sample`
+``tanh`` output in [−1, 1]; the real digits are scaled to the same range, and :func:`generate`
 maps images back to [0, 1]). The discriminator ``D`` outputs a logit ``D(x)``, with
 ``σ(D(x))`` its belief that ``x`` is real. Each training step (:func:`train_step`):
 
@@ -59,10 +59,17 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from supervised.autoencoder import as_images, check_codes
-from supervised.data import load_digits, split
+from supervised.data import Dataset, load_digits, split
 from supervised.experiments import save_metrics
-from supervised.plots import plot_mosaic
-from supervised.train import History, as_tensor, batches, check_budget, seed_torch
+from supervised.plots import plot_mosaic, save_figure
+from supervised.train import (
+    History,
+    as_tensor,
+    batches,
+    check_budget,
+    seed_torch,
+    single_thread,
+)
 
 SIZE = 16
 """Side of the generated images, in pixels."""
@@ -263,14 +270,14 @@ def train_gan(images, config: GANConfig = GANConfig()) -> GANResult:
         history.rows.append(row)
         epochs.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
         if epoch in config.snapshots:
-            samples[epoch] = sample(g, fixed)
+            samples[epoch] = generate(g, fixed)
     history.best_epoch = config.epochs
     g.eval()
     d.eval()
     return GANResult(g, d, history, samples, fixed)
 
 
-def sample(g: Generator, noise) -> np.ndarray:
+def generate(g: Generator, noise) -> np.ndarray:
     """Images ``(n, 1, 16, 16)`` in [0, 1] for ``noise`` (evaluation mode, no gradients)."""
     mode = g.training
     g.eval()
@@ -294,8 +301,7 @@ def plot_losses(history: History, path: str | os.PathLike, title: str) -> Path:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def digit_classifier(x: np.ndarray, y: np.ndarray):
@@ -327,8 +333,6 @@ def experiment(
     Returns:
         The metrics written to ``metrics.json`` (see the module docstring).
     """
-    from supervised.networks import single_thread
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or EPOCHS
@@ -343,40 +347,58 @@ def experiment(
     )
     with single_thread():
         result = train_gan(data.x, config)
-        final = sample(result.generator, result.noise)
-        fresh = sample(
-            result.generator,
-            torch.randn(1000, NOISE, generator=torch.Generator().manual_seed(seed + 1)),
-        )
-        with torch.no_grad():
-            d = result.discriminator
-            real_accuracy = float((d(as_tensor(data.x) * 2 - 1) > 0).float().mean())
-            fake_accuracy = float((d(as_tensor(fresh) * 2 - 1) < 0).float().mean())
+        final = generate(result.generator, result.noise)
+        metrics = discriminator_accuracies(result.discriminator, data.x, result.generator, seed)
+    _save_samples_and_losses(result, final, epochs, out)
+    last = result.history.rows[-1]
+    metrics = {
+        "d_loss": last["d_loss"],
+        "g_loss": last["g_loss"],
+        **metrics,
+        **sample_quality(final, data, seed),
+        "label_smoothing": int(label_smoothing),
+    }
+    save_metrics(out, metrics)
+    return metrics
 
+
+def discriminator_accuracies(
+    d: Discriminator, real: np.ndarray, g: Generator, seed: int
+) -> dict[str, float]:
+    """Fractions: of ``real`` images ``d`` calls real, of 1000 fresh generated ones it calls fake.
+
+    The fresh noise comes from a torch generator seeded with ``seed + 1``.
+    """
+    fresh = generate(g, torch.randn(1000, NOISE, generator=torch.Generator().manual_seed(seed + 1)))
+    with torch.no_grad():
+        real_accuracy = float((d(as_tensor(real) * 2 - 1) > 0).float().mean())
+        fake_accuracy = float((d(as_tensor(fresh) * 2 - 1) < 0).float().mean())
+    return {"d_real_accuracy": real_accuracy, "d_fake_accuracy": fake_accuracy}
+
+
+def sample_quality(samples: np.ndarray, data: Dataset, seed: int) -> dict[str, float]:
+    """How a digit classifier, trained on real digits, judges ``samples`` (100 images).
+
+    The classifier is :func:`digit_classifier` on the training part of ``split(data, seed)``;
+    the reference is its confidence on 100 held-out real digits.
+    """
+    parts = split(data, seed=seed)
+    classifier = digit_classifier(parts.train.x, parts.train.y)
+    probabilities = classifier.predict_proba(samples.reshape(len(samples), -1))
+    reference = classifier.predict_proba(parts.test.x[:100].reshape(100, -1))
+    return {
+        "sample_classifier_confidence": float(probabilities.max(axis=1).mean()),
+        "real_classifier_confidence": float(reference.max(axis=1).mean()),
+        "sample_class_coverage": len(set(probabilities.argmax(axis=1).tolist())),
+    }
+
+
+def _save_samples_and_losses(result: GANResult, final: np.ndarray, epochs: int, out: Path) -> None:
+    """``samples_epoch_<k>.png``, ``samples.png``, ``losses.png`` and ``history.csv``."""
     for epoch, images in result.samples.items():
         plot_mosaic(
             images, out / f"samples_epoch_{epoch}.png", f"Generated digits after epoch {epoch}"
         )
     plot_mosaic(final, out / "samples.png", f"Generated digits after {epochs} epochs")
     plot_losses(result.history, out / "losses.png", "DCGAN losses")
-    import pandas as pd
-
-    pd.DataFrame(result.history.rows).to_csv(out / "history.csv", index=False, float_format="%.6g")
-
-    parts = split(data, seed=seed)
-    classifier = digit_classifier(parts.train.x, parts.train.y)
-    probabilities = classifier.predict_proba(final.reshape(len(final), -1))
-    reference = classifier.predict_proba(parts.test.x[:100].reshape(100, -1))
-    last = result.history.rows[-1]
-    metrics = {
-        "d_loss": last["d_loss"],
-        "g_loss": last["g_loss"],
-        "d_real_accuracy": real_accuracy,
-        "d_fake_accuracy": fake_accuracy,
-        "sample_classifier_confidence": float(probabilities.max(axis=1).mean()),
-        "real_classifier_confidence": float(reference.max(axis=1).mean()),
-        "sample_class_coverage": len(set(probabilities.argmax(axis=1).tolist())),
-        "label_smoothing": int(label_smoothing),
-    }
-    save_metrics(out, metrics)
-    return metrics
+    result.history.save_csv(out / "history.csv")

@@ -1,4 +1,7 @@
-"""Figures the supervised models share: image grids, mosaics, confusion matrices (PNG, Agg)."""
+"""Figures the supervised models share: image grids, mosaics, confusion matrices (PNG, Agg).
+
+Every figure of ``supervised`` is written by :func:`save_figure`, atomically.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import rcParams
 from matplotlib.figure import Figure
+
+from supervised.atomic import atomic_path
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` atomically; the suffix names the format.
+
+    A path without a suffix gets the default format's, as ``fig.savefig`` gives it (``.png``).
+    """
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix("." + rcParams["savefig.format"])
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=dpi)
+    return path
 
 
 def image_grid(
@@ -37,8 +56,7 @@ def image_grid(
             axes[r, 0].set_ylabel(label, fontsize="small")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_mosaic(
@@ -64,8 +82,7 @@ def plot_mosaic(
     ax.set_axis_off()
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)
 
 
 def confusion_matrix_plot(
@@ -92,5 +109,4 @@ def confusion_matrix_plot(
             color="white" if count > high else "black",
         )
     fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)

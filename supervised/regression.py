@@ -640,37 +640,79 @@ def experiment(
     if epochs is not None:
         epochs = _check_positive_int("epochs", epochs)
     stages = tqdm(total=4, disable=not progress or None, unit="stage", leave=False)
-    metrics: dict[str, float] = {}
+    diabetes = _diabetes(seed)
+    metrics, w_ols = _least_squares_stage(diabetes, seed, out)
+    stages.update()
+    metrics.update(_polynomial_stage(seed, out))
+    stages.update()
+    metrics.update(_gradient_stage(diabetes, w_ols, epochs, seed, out))
+    stages.update()
+    metrics.update(_softmax_stage(epochs, seed))
+    stages.update()
+    stages.close()
+    save_metrics(out, metrics)
+    return metrics
 
-    # Diabetes: ordinary least squares and ridge chosen by cross-validation.
+
+@dataclass(frozen=True)
+class _Diabetes:
+    """Diabetes split 80/20, features standardized on the training split, intercept first."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _diabetes(seed: int) -> _Diabetes:
+    """The diabetes design matrices and targets of :func:`experiment`."""
     parts = split(load_diabetes(), val=0.0, test=0.2, seed=seed)
     scale = standardizer(parts.train.x)
-    X_train, y_train = add_intercept(scale(parts.train.x)), parts.train.y
-    X_test, y_test = add_intercept(scale(parts.test.x)), parts.test.y
+    return _Diabetes(
+        add_intercept(scale(parts.train.x)),
+        parts.train.y,
+        add_intercept(scale(parts.test.x)),
+        parts.test.y,
+    )
+
+
+def _least_squares_stage(
+    data: _Diabetes, seed: int, out: Path
+) -> tuple[dict[str, float], np.ndarray]:
+    """Ordinary least squares and ridge chosen by 5-fold CV; the metrics and the OLS weights."""
+    X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     w_ols = least_squares(X_train, y_train, intercept=True)
     best, cv_mse = ridge_cv(X_train, y_train, RIDGE_LAMBDAS, k=5, seed=seed, intercept=True)
     w_ridge = least_squares(X_train, y_train, best, intercept=True)
-    metrics.update(
-        diabetes_train_mse=mse(X_train, y_train, w_ols),
-        diabetes_test_mse=mse(X_test, y_test, w_ols),
-        diabetes_test_r2=r2(y_test, X_test @ w_ols),
-        ridge_best_lambda=best,
-        ridge_cv_mse=float(cv_mse.min()),
-        ridge_test_mse=mse(X_test, y_test, w_ridge),
-        ridge_test_r2=r2(y_test, X_test @ w_ridge),
-    )
     _plot_ridge_cv(RIDGE_LAMBDAS, cv_mse, best, out / "ridge_cv.png")
-    stages.update()
+    metrics = {
+        "diabetes_train_mse": mse(X_train, y_train, w_ols),
+        "diabetes_test_mse": mse(X_test, y_test, w_ols),
+        "diabetes_test_r2": r2(y_test, X_test @ w_ols),
+        "ridge_best_lambda": best,
+        "ridge_cv_mse": float(cv_mse.min()),
+        "ridge_test_mse": mse(X_test, y_test, w_ridge),
+        "ridge_test_r2": r2(y_test, X_test @ w_ridge),
+    }
+    return metrics, w_ols
 
-    # Polynomials of degree 1, 2, 20 on 30 noisy points.
+
+def _polynomial_stage(seed: int, out: Path) -> dict[str, float]:
+    """Polynomials of each of :data:`DEGREES` on 30 noisy points: train and test MSE."""
     fits = polynomial_demo(DEGREES, seed=seed)
+    metrics = {}
     for degree in DEGREES:
         metrics[f"poly_train_mse_deg{degree}"] = fits.train_mse[degree]
         metrics[f"poly_test_mse_deg{degree}"] = fits.test_mse[degree]
     _plot_polynomials(fits, out / "polynomial_fits.png")
-    stages.update()
+    return metrics
 
-    # Gradient descent and SGD with momentum against the closed form, on the diabetes training set.
+
+def _gradient_stage(
+    data: _Diabetes, w_ols: np.ndarray, epochs: int | None, seed: int, out: Path
+) -> dict[str, float]:
+    """Batch gradient descent and SGD with momentum against the closed form ``w_ols``."""
+    X_train, y_train = data.X_train, data.y_train
     w_gd, gd_losses = gradient_descent(X_train, y_train, iterations=epochs or GD_ITERATIONS)
     sgd_epochs = epochs or SGD_EPOCHS
     w_sgd, sgd_losses = sgd_momentum(
@@ -682,16 +724,17 @@ def experiment(
         seed=seed,
     )
     best_loss = mse(X_train, y_train, w_ols)
-    metrics.update(
-        gd_max_weight_error=float(np.max(np.abs(w_gd - w_ols))),
-        sgd_max_weight_error=float(np.max(np.abs(w_sgd - w_ols))),
-        gd_loss_gap=float(gd_losses[-1] - best_loss),
-        sgd_loss_gap=float(sgd_losses[-1] - best_loss),
-    )
     _plot_convergence(gd_losses, sgd_losses, best_loss, out / "gd_convergence.png")
-    stages.update()
+    return {
+        "gd_max_weight_error": float(np.max(np.abs(w_gd - w_ols))),
+        "sgd_max_weight_error": float(np.max(np.abs(w_sgd - w_ols))),
+        "gd_loss_gap": float(gd_losses[-1] - best_loss),
+        "sgd_loss_gap": float(sgd_losses[-1] - best_loss),
+    }
 
-    # Softmax regression on the 8×8 digits.
+
+def _softmax_stage(epochs: int | None, seed: int) -> dict[str, float]:
+    """Softmax regression on the 8×8 digits (standardized pixels, intercept, L2 10⁻³)."""
     digits = load_digits()
     parts = split(digits, val=0.0, test=0.2, seed=seed)
     flat_train = parts.train.x.reshape(len(parts.train.x), -1).astype(float)
@@ -706,20 +749,17 @@ def experiment(
         iterations=epochs or SOFTMAX_ITERATIONS,
         intercept=True,
     )
-    metrics.update(
-        logistic_train_accuracy=float(np.mean(predict(X_train, W) == parts.train.y)),
-        logistic_test_accuracy=float(np.mean(predict(X_test, W) == parts.test.y)),
-    )
-    stages.update()
-    stages.close()
-
-    save_metrics(out, metrics)
-    return metrics
+    return {
+        "logistic_train_accuracy": float(np.mean(predict(X_train, W) == parts.train.y)),
+        "logistic_test_accuracy": float(np.mean(predict(X_test, W) == parts.test.y)),
+    }
 
 
 def _plot_ridge_cv(lambdas: np.ndarray, cv_mse: np.ndarray, best: float, path: Path) -> None:
     """Cross-validation error against λ (log axis), the chosen λ marked."""
     from matplotlib.figure import Figure
+
+    from supervised.plots import save_figure
 
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
@@ -730,12 +770,14 @@ def _plot_ridge_cv(lambdas: np.ndarray, cv_mse: np.ndarray, best: float, path: P
     ax.set_title("Ridge regression on diabetes: cross-validation error vs λ")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def _plot_polynomials(fits: PolynomialFits, path: Path) -> None:
     """The training points, the true curve and each degree's fit."""
     from matplotlib.figure import Figure
+
+    from supervised.plots import save_figure
 
     fig = Figure(figsize=(7, 5.5), layout="constrained")
     ax = fig.add_subplot()
@@ -757,7 +799,7 @@ def _plot_polynomials(fits: PolynomialFits, path: Path) -> None:
     ax.set_title("Polynomial least squares: underfitting (degree 1) and overfitting (degree 20)")
     fig.legend(fontsize="small", loc="outside lower center", ncols=2)
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def _plot_convergence(
@@ -765,6 +807,8 @@ def _plot_convergence(
 ) -> None:
     """Training MSE per pass over the data for GD and SGD with momentum, and the gap to the best."""
     from matplotlib.figure import Figure
+
+    from supervised.plots import save_figure
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -782,4 +826,4 @@ def _plot_convergence(
     right.set_title("Gap to the closed form (clipped at rounding level)")
     left.legend()
     fig.suptitle("Gradient descent on diabetes (standardized features, intercept)")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)

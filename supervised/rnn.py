@@ -42,9 +42,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from supervised.atomic import write_text
 from supervised.data import DataError
 from supervised.experiments import save_metrics
-from supervised.train import TrainConfig, fit, seed_torch
+from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
 CELLS = ("gru", "lstm")
 """Recurrent cells to choose from."""
@@ -277,16 +278,11 @@ def experiment(
     Raises:
         DataError: an unreadable corpus, or one too short for a training and a held-out sequence.
     """
-    from supervised.networks import single_thread
-
     out = Path(out)
     text = load_corpus(corpus, corpus_chars)
     vocabulary = Vocabulary(text)
     encoded = vocabulary.encode(text)
-    cut = int(len(encoded) * 0.9)
-    if len(encoded) - cut < length + 1:
-        cut = len(encoded) - (length + 1)
-    train, held_out = encoded[:cut], encoded[cut:]
+    train, held_out = hold_out(encoded, length)
     try:
         x, y = sequences(train, length)
         xv, yv = sequences(held_out, length)
@@ -310,15 +306,28 @@ def experiment(
             "corpus_chars": len(encoded),
             "cell": cell,
         }
-        prime = vocabulary.decode(held_out[:1])
-        samples = [
-            f"--- temperature {t} (seed {seed}, prime {prime!r}) ---\n"
-            + prime
-            + sample(model, vocabulary, prime, 400, t, seed)
-            for t in TEMPERATURES
-        ]
+        samples = temperature_samples(model, vocabulary, vocabulary.decode(held_out[:1]), seed)
     out.mkdir(parents=True, exist_ok=True)
     history.save(out)
-    (out / "samples.txt").write_text("\n\n".join(samples) + "\n")
+    write_text(out / "samples.txt", samples)
     save_metrics(out, metrics)
     return metrics
+
+
+def hold_out(encoded: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first 90% of ``encoded`` to train on and the rest, made at least ``length + 1`` long."""
+    cut = int(len(encoded) * 0.9)
+    if len(encoded) - cut < length + 1:
+        cut = len(encoded) - (length + 1)
+    return encoded[:cut], encoded[cut:]
+
+
+def temperature_samples(model: CharRNN, vocabulary: Vocabulary, prime: str, seed: int) -> str:
+    """``samples.txt``: 400 characters after ``prime`` at each of :data:`TEMPERATURES`."""
+    samples = [
+        f"--- temperature {t} (seed {seed}, prime {prime!r}) ---\n"
+        + prime
+        + sample(model, vocabulary, prime, 400, t, seed)
+        for t in TEMPERATURES
+    ]
+    return "\n\n".join(samples) + "\n"

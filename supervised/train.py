@@ -6,6 +6,10 @@
 ``loss(model, x, y)`` returns the mean loss of a batch as a scalar tensor (so autoencoders and
 VAEs, whose loss needs more than the outputs, use the same loop). Extra ``metrics`` are computed
 on the validation set after every epoch.
+
+Beside the loop, what every torch model here trains with: :func:`seed_torch`,
+:func:`count_parameters`, :func:`single_thread` (the course's networks train fastest on one
+thread), and for DQN's many small steps :class:`FlatParameters` and :func:`flush_denormals`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from supervised.atomic import atomic_path
 
 Loss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 Metric = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], float]
@@ -82,13 +88,27 @@ class History:
 
     def save(self, directory: str | os.PathLike, name: str = "history") -> None:
         """Write ``<name>.csv`` and ``<name>.png`` (losses per epoch, best epoch marked)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.save_csv(directory / f"{name}.csv")
+        self.save_plot(directory / f"{name}.png")
+
+    def save_csv(self, path: str | os.PathLike) -> Path:
+        """Write the rows as a CSV file, one line per epoch (6 significant digits)."""
+        import pandas as pd
+
+        with atomic_path(path) as temporary:
+            pd.DataFrame(self.rows).to_csv(temporary, index=False, float_format="%.6g")
+        return Path(path)
+
+    def save_plot(self, path: str | os.PathLike) -> Path:
+        """Plot ``train_loss`` and ``val_loss`` per epoch, the best epoch marked, as a PNG."""
         import pandas as pd
         from matplotlib.figure import Figure
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        from supervised.plots import save_figure
+
         frame = pd.DataFrame(self.rows)
-        frame.to_csv(directory / f"{name}.csv", index=False, float_format="%.6g")
         fig = Figure(figsize=(6, 4), layout="constrained")
         ax = fig.add_subplot()
         for column in ("train_loss", "val_loss"):
@@ -101,7 +121,7 @@ class History:
         ax.set_title("Training history")
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.savefig(directory / f"{name}.png", dpi=110)
+        return save_figure(fig, path, dpi=110)
 
 
 def as_tensor(array, dtype=torch.float32) -> torch.Tensor:
@@ -126,6 +146,53 @@ def evaluate(model: torch.nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tenso
     return total / max(len(x), 1)
 
 
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer ``config`` names (Adam, or SGD with momentum) over the model's parameters."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(),
+        config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    loss: Loss,
+    train: tuple[torch.Tensor, torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    generator: torch.Generator,
+) -> float:
+    """One pass over ``train`` in shuffled mini-batches, one step each; the mean batch loss."""
+    x, y = train
+    model.train()
+    total = 0.0
+    for index in batches(len(x), batch_size, generator):
+        optimizer.zero_grad()
+        batch_loss = loss(model, x[index], y[index])
+        batch_loss.backward()
+        optimizer.step()
+        total += float(batch_loss.detach()) * len(index)
+    return total / len(x)
+
+
+def validate(
+    model: torch.nn.Module,
+    loss: Loss,
+    val: tuple[torch.Tensor, torch.Tensor],
+    metrics: dict[str, Metric] | None = None,
+) -> dict[str, float]:
+    """``val_loss`` and every metric on the validation set, in evaluation mode."""
+    row = {"val_loss": evaluate(model, loss, *val)}
+    model.eval()
+    with torch.no_grad():
+        row.update({name: float(m(model, *val)) for name, m in (metrics or {}).items()})
+    return row
+
+
 def fit(
     model: torch.nn.Module,
     loss: Loss,
@@ -147,42 +214,21 @@ def fit(
     Raises:
         ValueError: the training loss became NaN or infinite (lower the learning rate).
     """
-    x, y = as_tensor(train[0]), as_tensor(train[1], dtype=None)
-    xv, yv = (as_tensor(val[0]), as_tensor(val[1], dtype=None)) if val is not None else (None, None)
+    train = (as_tensor(train[0]), as_tensor(train[1], dtype=None))
+    val = (as_tensor(val[0]), as_tensor(val[1], dtype=None)) if val is not None else None
     generator = torch.Generator().manual_seed(config.seed)
-    if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(
-            model.parameters(), config.lr, weight_decay=config.weight_decay
-        )
-    else:
-        optimizer = torch.optim.SGD(
-            model.parameters(),
-            config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
+    optimizer = make_optimizer(model, config)
     history, best, best_state, waited = History(), math.inf, None, 0
     epochs = tqdm(
         range(1, config.epochs + 1), disable=not config.progress or None, unit="epoch", leave=False
     )
     for epoch in epochs:
-        model.train()
-        total = 0.0
-        for index in batches(len(x), config.batch_size, generator):
-            optimizer.zero_grad()
-            batch_loss = loss(model, x[index], y[index])
-            batch_loss.backward()
-            optimizer.step()
-            total += float(batch_loss.detach()) * len(index)
-        train_loss = total / len(x)
+        train_loss = train_epoch(model, loss, train, optimizer, config.batch_size, generator)
         if not math.isfinite(train_loss):
             raise ValueError(f"training loss became {train_loss} in epoch {epoch}; lower the lr")
         row = {"epoch": epoch, "train_loss": train_loss}
-        if xv is not None:
-            row["val_loss"] = evaluate(model, loss, xv, yv)
-            model.eval()
-            with torch.no_grad():
-                row.update({name: float(m(model, xv, yv)) for name, m in (metrics or {}).items()})
+        if val is not None:
+            row.update(validate(model, loss, val, metrics))
         history.rows.append(row)
         current = row.get("val_loss", train_loss)
         epochs.set_postfix(loss=f"{train_loss:.4f}", val=f"{current:.4f}")
@@ -202,6 +248,26 @@ def fit(
 def seed_torch(seed: int) -> None:
     """Seed torch's global generator, which initialises layers' weights."""
     torch.manual_seed(seed)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameters (those with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block; restore the previous count after.
+
+    The course's networks are so small that torch's intra-op threads cost more than they gain;
+    on a busy 2-core machine their spinning slows training 10-30×.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class FlatParameters:

@@ -45,10 +45,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from supervised.autoencoder import SIZE, as_images, check_codes
-from supervised.data import load_digits, split
+from supervised.data import Dataset, load_digits, split
 from supervised.experiments import save_metrics
-from supervised.plots import image_grid
-from supervised.train import TrainConfig, fit, seed_torch
+from supervised.plots import image_grid, save_figure
+from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
 LATENT = 2
 """Default latent dimension (2, so the latent space can be drawn)."""
@@ -213,8 +213,7 @@ def plot_latent_scatter(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2)
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_latent_grid(images: np.ndarray, values: np.ndarray, path: str | os.PathLike) -> Path:
@@ -236,8 +235,7 @@ def plot_latent_grid(images: np.ndarray, values: np.ndarray, path: str | os.Path
     ax.set_xlabel("z₁")
     ax.set_ylabel("z₂")
     ax.set_title(f"Digits decoded from a {side}×{side} grid of latent points")
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def experiment(
@@ -262,8 +260,6 @@ def experiment(
     Returns:
         The metrics written to ``metrics.json`` (see the module docstring).
     """
-    from supervised.networks import single_thread
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     parts = split(load_digits(size=SIZE), seed=seed)
@@ -278,9 +274,15 @@ def experiment(
     metrics = evaluate_elbo(model, test.x, seed=seed)
     metrics["val_loss"] = float(history.column("val_loss").min())
     metrics["untrained_elbo"] = untrained
+    _plot_latent_space(model, test, out)
+    save_metrics(out, metrics)
+    return metrics
 
+
+def _plot_latent_space(model: VAE, test: Dataset, out: Path) -> None:
+    """Write ``latent_scatter.png``, ``latent_grid.png`` and ``reconstructions.png``."""
     means = latent_means(model, test.x)
-    if latent >= 2:
+    if model.latent >= 2:
         plot_latent_scatter(
             means, test.y, out / "latent_scatter.png", "Latent means of the test digits"
         )
@@ -299,5 +301,3 @@ def experiment(
         title="Test digits and their VAE reconstructions (decoded from μ)",
         row_labels=("original", "VAE"),
     )
-    save_metrics(out, metrics)
-    return metrics

@@ -1,6 +1,6 @@
 import pytest
 
-from supervised.networks import single_thread
+from supervised.train import single_thread
 
 
 @pytest.fixture(autouse=True)

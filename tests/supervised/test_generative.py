@@ -19,9 +19,9 @@ from supervised.gan import (
     GANConfig,
     Generator,
     discriminator_loss,
+    generate,
     generator_loss,
     real_target,
-    sample,
     train_gan,
     train_step,
 )
@@ -195,7 +195,7 @@ def test_gan_shapes_range_and_wrong_shapes():
     assert images.shape == (6, 1, 16, 16)
     assert float(images.min()) >= -1.0 and float(images.max()) <= 1.0  # tanh
     assert float(images.min()) < 0
-    unit = sample(g, torch.randn(6, NOISE))
+    unit = generate(g, torch.randn(6, NOISE))
     assert unit.shape == (6, 1, 16, 16) and unit.min() >= 0 and unit.max() <= 1
     assert d(images).shape == (6,)
     with pytest.raises(

@@ -1,12 +1,11 @@
-"""DnCNN and the Q-map network (supervised.denoise): shapes, inputs, trunk sharing, learning."""
+"""DnCNN and the Q-map network (supervised.dncnn): shapes, inputs, trunk sharing, learning."""
 
 import numpy as np
 import pytest
 import torch
 
-from supervised.denoise import DnCNN, QMapNet, TrunkConfig, denoise, train_dncnn
-from supervised.networks import single_thread
-from supervised.train import TrainConfig, seed_torch
+from supervised.dncnn import DnCNN, QMapNet, TrunkConfig, denoise, train_dncnn
+from supervised.train import TrainConfig, seed_torch, single_thread
 
 SMALL = TrunkConfig(channels=8, depth=3)
 

@@ -1,6 +1,6 @@
-"""Fully convolutional denoising networks: a DnCNN-style residual CNN and PixelRL's Q-map net.
+"""The DnCNN denoiser, its convolutional trunk, the Q-map network built on that trunk, and training.
 
-Both are a :func:`conv_trunk` (3×3 convolutions with ReLU, any image size) and a head:
+Both networks are a :func:`conv_trunk` (3×3 convolutions with ReLU, any image size) and a head:
 
 - :class:`DnCNN` (Zhang et al. 2017, smaller): the head predicts the noise, the output is the
   input minus it (residual learning); :func:`train_dncnn` fits it with :func:`supervised.train.fit`
@@ -206,8 +206,3 @@ def denoise(model: nn.Module, images: np.ndarray, batch_size: int = 64) -> np.nd
             x = torch.as_tensor(np.asarray(images[start : start + batch_size], np.float32))
             out.append(model(x[:, None]).clamp(0, 1)[:, 0].numpy())
     return np.concatenate(out) if out else np.zeros_like(images, dtype=np.float32)
-
-
-def parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
