@@ -87,6 +87,9 @@ class OffPolicyLearner:
         """Q-values of a batch of observations for acting, actions on the last axis."""
         raise NotImplementedError
 
+    def new_episodes(self) -> None:
+        """Every env of the next batch starts an episode (a variant with a memory forgets it)."""
+
     # -- acting ----------------------------------------------------------------------------------
 
     def act(self, obs: Any) -> np.ndarray:
@@ -251,7 +254,8 @@ class OneLearner:
         self.learner = learner
 
     def reset(self, n_runs: int, rng: np.random.Generator) -> None:
-        """Nothing to forget (see the class docstring)."""
+        """New episodes begin; the learner keeps what it learnt (see the class docstring)."""
+        self.learner.new_episodes()
 
     def act(self, obs) -> np.ndarray:
         """The learner's exploring choice for every env."""
@@ -269,7 +273,8 @@ class GreedyPolicy:
         self.learner = learner
 
     def reset(self, n_runs: int, rng: np.random.Generator) -> None:
-        """Nothing to forget: evaluation changes nothing."""
+        """New episodes begin; evaluation changes nothing else."""
+        self.learner.new_episodes()
 
     def act(self, obs) -> np.ndarray:
         """The action of highest Q for every env."""

@@ -99,6 +99,10 @@ class PixelDQNLearner(OffPolicyLearner):
         self.first = np.array(obs, copy=True)
         self.ended = np.zeros(len(obs), bool)
 
+    def new_episodes(self) -> None:
+        """Forget the episodes' first observations: the next batch begins new ones."""
+        self.first, self.ended = None, np.zeros(0, bool)
+
     def _memory(self, obs: np.ndarray) -> np.ndarray:
         """The first observations of the episodes ``obs`` belong to (``obs`` where one begins)."""
         if self.first is None or len(self.first) != len(obs):

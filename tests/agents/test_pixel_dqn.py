@@ -233,3 +233,17 @@ def test_estimate_head_learns_the_clean_value_from_rewards_alone():
     for obs, towards_clean in ((dark, 2), (light, 1)):
         lrn.begin_episodes(obs)
         assert (lrn.greedy(obs) == towards_clean).all()
+
+
+def test_a_greedy_evaluation_starts_new_episodes_for_a_learner_with_memory():
+    from agents.off_policy import GreedyPolicy, OneLearner
+
+    lrn = memory_learner()
+    lrn.act(np.full((2, 1, H, W), 10, np.uint8))  # two training episodes in progress
+    evaluation = GreedyPolicy(lrn)
+    evaluation.reset(3, np.random.default_rng(0))
+    crops = np.full((3, 1, H, W), 99, np.uint8)
+    assert evaluation.act(crops).shape == (3, H, W)  # not refused: new episodes began
+    np.testing.assert_array_equal(lrn.first, crops)
+    OneLearner(lrn).reset(2, np.random.default_rng(0))
+    assert lrn.first is None  # training starts its episodes afresh too
