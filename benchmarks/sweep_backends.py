@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlcourse.backends import init_ray
-from rlcourse.sweep import plan, run_sweep
-from rlcourse.sweep_config import load_config
+from rlcourse.sweep import load_config, plan, run_sweep
+from rlcourse.sweep.backends import init_ray
 
 CONFIG = Path(__file__).parent.parent / "docs" / "sweeps" / "fig2.6.toml"
 

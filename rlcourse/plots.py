@@ -1,7 +1,7 @@
 """Plots as a pure function of results: reward curves with 95% bands, and parameter studies.
 
 Figures are drawn with :class:`matplotlib.figure.Figure` (the Agg canvas, no pyplot state) and
-saved as PNG.
+saved as PNG, atomically (:func:`supervised.plots.save_figure`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
-from agents.base import format_spec, parse_number, parse_spec
+from agents.specs import format_spec, parse_number, parse_spec
 from rlcourse.errors import UsageError
 from rlcourse.results import Results, load_results
 from rlcourse.stats import mean_ci
+from supervised.plots import save_figure
 
 LABELS = {
     "reward": "Average reward",
@@ -63,8 +64,7 @@ def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
     ax.set_title(_title(results, LABELS.get(metric, metric).lower()))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def study_families(agents: list[str]) -> dict[str, tuple[str, list[tuple[float, str]]]]:
@@ -132,8 +132,7 @@ def plot_study(results: Results, path: str | os.PathLike, metric: str = "reward"
     ax.set_title(_title(results, "parameter study"))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def _grid_of(results: Results):
@@ -192,10 +191,10 @@ def plot_values(results: Results, path: str | os.PathLike) -> Path:
 
     from agents.planning import value_iteration
 
-    if not results.tables:
+    if not results.action_values:
         raise UsageError("these results hold no learned values (tabular agents save them)")
     chars, actions, P = _grid_of(results)
-    panels = {label: q.mean(axis=0) for label, q in results.tables.items()}
+    panels = {label: q.mean(axis=0) for label, q in results.action_values.items()}
     try:
         gamma = parse_number(parse_spec(next(iter(panels)))[1].get("gamma", "1"))
     except (ValueError, ZeroDivisionError):
@@ -217,8 +216,7 @@ def plot_values(results: Results, path: str | os.PathLike) -> Path:
         image = _draw_values(ax, chars, q, actions, label, norm)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="max_a Q(s, a)")
     fig.suptitle(f"{results.manifest.get('env')}: learned values and greedy policy")
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def plot(

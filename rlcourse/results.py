@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
-import tempfile
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from rlcourse.errors import UsageError
+from rlcourse.outputs import prepare_output
 from rlcourse.stats import final_scores, mean_ci
 
 CURVE_COLUMNS = ["agent", "metric", "x", "mean", "ci_low", "ci_high", "n"]
@@ -43,11 +42,11 @@ class Results:
         self,
         data: dict[str, dict[str, np.ndarray]],
         manifest: dict[str, Any],
-        tables: dict[str, np.ndarray] | None = None,
+        action_values: dict[str, np.ndarray] | None = None,
     ):
         self.data = data
         self.manifest = manifest
-        self.tables = tables or {}
+        self.action_values = action_values or {}
         """Learned action values per agent that has them, ``(runs, states, actions)``."""
 
     @property
@@ -102,58 +101,33 @@ class Results:
     def save(self, directory: str | os.PathLike, force: bool = False) -> Path:
         """Write the directory; refuse an existing non-empty one unless ``force``.
 
-        Files go to a temporary sibling first and are renamed into place, so an interrupted save
+        Files go to a staging directory beside it, swapped in at the end, so an interrupted save
         leaves either the old directory or the new one, never a mixture.
         """
-        target = Path(directory)
-        check_output_dir(target, force)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            arrays = {
-                f"agent{i}.{metric}": values
-                for i, per_agent in enumerate(self.data.values())
-                for metric, values in per_agent.items()
-            }
-            np.savez(staging / "runs.npz", **arrays)  # float32 noise barely compresses
-            if self.tables:
-                index = {label: i for i, label in enumerate(self.data)}
-                np.savez_compressed(
-                    staging / "values.npz",
-                    **{f"agent{index[label]}": q for label, q in self.tables.items()},
-                )
-            (staging / "manifest.json").write_text(
-                json.dumps(self.manifest, indent=2, default=repr) + "\n"
+        with prepare_output(directory, force) as staging:
+            self.write(staging)
+        return Path(directory)
+
+    def write(self, directory: str | os.PathLike) -> None:
+        """Write the files into ``directory`` as they are (:meth:`save` is the checked way)."""
+        directory = Path(directory)
+        arrays = {
+            f"agent{i}.{metric}": values
+            for i, per_agent in enumerate(self.data.values())
+            for metric, values in per_agent.items()
+        }
+        np.savez(directory / "runs.npz", **arrays)  # float32 noise barely compresses
+        if self.action_values:
+            index = {label: i for i, label in enumerate(self.data)}
+            np.savez_compressed(
+                directory / "values.npz",
+                **{f"agent{index[label]}": q for label, q in self.action_values.items()},
             )
-            self.curves.to_csv(staging / "curves.csv", index=False, float_format="%.6g")
-            self.summary.to_csv(staging / "summary.csv", index=False, float_format="%.6g")
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
-
-
-def check_output_dir(target: Path, force: bool, marker: str = "manifest.json") -> None:
-    """Refuse to write results over anything but an empty directory or, with ``force``, results.
-
-    Even ``force`` never replaces a file or a non-empty directory without the ``marker`` file
-    of a results directory: that would delete what is not ours.
-
-    Raises:
-        UsageError: saying what is in the way.
-    """
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise UsageError(f"{target} exists and is not a directory; choose another --out")
-    if not any(target.iterdir()):
-        return
-    if not (target / marker).is_file():
-        raise UsageError(f"{target} is a non-empty directory without results; choose another --out")
-    if not force:
-        raise UsageError(f"{target} already exists; choose another --out or pass --force")
+        (directory / "manifest.json").write_text(
+            json.dumps(self.manifest, indent=2, default=repr) + "\n"
+        )
+        self.curves.to_csv(directory / "curves.csv", index=False, float_format="%.6g")
+        self.summary.to_csv(directory / "summary.csv", index=False, float_format="%.6g")
 
 
 def load_results(directory: str | os.PathLike) -> Results:
@@ -176,10 +150,10 @@ def load_results(directory: str | os.PathLike) -> Results:
             for key in arrays.files:
                 index, _, metric = key.removeprefix("agent").partition(".")
                 data[labels[int(index)]][metric] = arrays[key]
-        tables = {}
+        action_values = {}
         if (path / "values.npz").is_file():
             with np.load(path / "values.npz") as arrays:
-                tables = {
+                action_values = {
                     labels[int(key.removeprefix("agent"))]: arrays[key] for key in arrays.files
                 }
     except Exception as err:  # a damaged file can fail in many ways (zip, zlib, json, pickle)
@@ -193,7 +167,7 @@ def load_results(directory: str | os.PathLike) -> Results:
                     f"cannot read results in {path}: {label!r} {metric} has shape {values.shape}, "
                     "not (runs, x)"
                 )
-    return Results(data, manifest, tables)
+    return Results(data, manifest, action_values)
 
 
 def provenance() -> dict[str, Any]:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlcourse.cli.common import positive_int, seed_int
 from rlcourse.errors import UsageError
 
 EXAMPLES = """examples:
@@ -21,8 +22,8 @@ Without --model, enroll and identify use the default model (trained once, kept i
 $RLCOURSE_CACHE or ~/.cache/rlcourse)."""
 
 
-def add_parser(sub, positive_int, seed) -> None:
-    """Add ``faces`` and its subcommands to the CLI's subparsers."""
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``faces`` and its actions."""
     p = sub.add_parser(
         "faces",
         help="detect, enroll and identify faces",
@@ -32,7 +33,13 @@ def add_parser(sub, positive_int, seed) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     faces = p.add_subparsers(dest="faces_command", required=True, metavar="ACTION")
+    _register_detect(faces)
+    _register_train(faces)
+    _register_enroll(faces)
+    _register_identify(faces)
 
+
+def _register_detect(faces: argparse._SubParsersAction) -> None:
     q = faces.add_parser("detect", help="find faces in an image", description=cmd_detect.__doc__)
     q.add_argument("image", help="an image file (PNG, JPEG, ...)")
     q.add_argument("--out", help="also write a PNG with the boxes drawn")
@@ -40,13 +47,19 @@ def add_parser(sub, positive_int, seed) -> None:
     q.add_argument("--force", action="store_true", help="overwrite an existing --out")
     q.set_defaults(func=cmd_detect)
 
-    q = faces.add_parser("train", help="train the embedding model", description=cmd_train.__doc__)
+
+def _register_train(faces: argparse._SubParsersAction) -> None:
+    q = faces.add_parser(
+        "train", help="train the embedding model", description=cmd_faces_train.__doc__
+    )
     q.add_argument("--epochs", type=positive_int, help="training epochs (default 60)")
-    q.add_argument("--seed", type=seed, default=0, help="seed (default 0)")
+    q.add_argument("--seed", type=seed_int, default=0, help="seed (default 0)")
     q.add_argument("--out", required=True, help="output directory")
     q.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    q.set_defaults(func=cmd_train)
+    q.set_defaults(func=cmd_faces_train)
 
+
+def _register_enroll(faces: argparse._SubParsersAction) -> None:
     q = faces.add_parser("enroll", help="add people to a gallery", description=cmd_enroll.__doc__)
     q.add_argument("folder", help="a folder of person/image files")
     q.add_argument("--gallery", required=True, help="gallery file (.npz) to create or extend")
@@ -55,6 +68,8 @@ def add_parser(sub, positive_int, seed) -> None:
     q.add_argument("--force", action="store_true", help="replace the gallery instead of adding")
     q.set_defaults(func=cmd_enroll)
 
+
+def _register_identify(faces: argparse._SubParsersAction) -> None:
     q = faces.add_parser(
         "identify", help="name the faces in an image", description=cmd_identify.__doc__
     )
@@ -87,7 +102,7 @@ def cmd_detect(args) -> int:
     """Print the faces found in IMAGE, one per line: x0 y0 x1 y1 score."""
     from supervised.face import draw_matches, read_image
     from supervised.face_detect import detect, load_detector
-    from supervised.networks import single_thread
+    from supervised.train import single_thread
 
     out = _png_out(args.out, args.force) if args.out else None
     image = read_image(args.image)
@@ -104,23 +119,19 @@ def cmd_detect(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
+def cmd_faces_train(args) -> int:
     """Train the triplet-loss embedding on lfw_subset identities; write the model and ROC."""
-    import shutil
-
-    from rlcourse.results import check_output_dir
+    from rlcourse.outputs import prepare_output
     from supervised.experiments import save_metrics
     from supervised.face_embed import EPOCHS, plot_roc, train_embedder
 
     out = Path(args.out)
-    check_output_dir(out, args.force, marker="metrics.json")
-    if out.exists() and args.force:
-        shutil.rmtree(out)
+    staged = prepare_output(out, args.force, marker="metrics.json")
     embedder, pairs = train_embedder(seed=args.seed, epochs=args.epochs or EPOCHS, progress=True)
-    out.mkdir(parents=True, exist_ok=True)
-    embedder.save(out / "embedder.pt")
-    plot_roc(pairs, embedder.threshold, out / "roc.png")
-    save_metrics(out, {**embedder.metrics, "fingerprint": embedder.fingerprint})
+    with staged as staging:
+        embedder.save(staging / "embedder.pt")
+        plot_roc(pairs, embedder.threshold, staging / "roc.png")
+        save_metrics(staging, {**embedder.metrics, "fingerprint": embedder.fingerprint})
     for key, value in embedder.metrics.items():
         print(f"{key:28s} {value:.4g}" if isinstance(value, float) else f"{key:28s} {value}")
     print(f"wrote {out}/ (embedder.pt, metrics.json, roc.png)", file=sys.stderr)
@@ -130,7 +141,7 @@ def cmd_train(args) -> int:
 def cmd_enroll(args) -> int:
     """Embed the best face of each FOLDER/person/image into the gallery --gallery."""
     from supervised.face import enroll, load_gallery
-    from supervised.networks import single_thread
+    from supervised.train import single_thread
 
     path = Path(args.gallery)
     embedder = _embedder(args.model)
@@ -148,7 +159,7 @@ def cmd_enroll(args) -> int:
 def cmd_identify(args) -> int:
     """Name each face in IMAGE from the gallery (unknown beyond the threshold); draw a PNG."""
     from supervised.face import draw_matches, identify, load_gallery, read_image
-    from supervised.networks import single_thread
+    from supervised.train import single_thread
 
     out = _png_out(args.out or f"{Path(args.image).stem}-faces.png", args.force)
     gallery = load_gallery(args.gallery)

@@ -1,20 +1,54 @@
 """``rlcourse sweep``: its arguments, the ``--dry-run`` plan, the printed summary.
 
-Light on purpose: :mod:`rlcourse.sweep` (numpy, pandas, plots) is imported when the command runs.
+Light on purpose: the sweep's modules that need numpy, pandas or matplotlib are imported when
+the command runs.
 """
 
 from __future__ import annotations
 
-import shlex
+import argparse
 import sys
 from pathlib import Path
 
-from rlcourse.backends import BACKENDS, default_workers
+from rlcourse.cli.common import command_line, positive_int, print_summary
+from rlcourse.sweep.backends import BACKENDS, default_workers
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``sweep``."""
+    p = sub.add_parser(
+        "sweep",
+        help="run a TOML grid of envs × agents × runs (resumable; local cores or Ray)",
+        description=cmd_sweep.__doc__ + " See docs/sweeps.md for the file format.",
+        epilog="example: rlcourse sweep docs/sweeps/fig2.6.toml --dry-run; "
+        "rlcourse sweep docs/sweeps/fig2.6.toml --out results/fig2.6-sweep",
+    )
+    p.add_argument("config", help="the sweep's TOML file")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="local: a process pool on this machine (default); ray: a Ray cluster",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        help="parallel workers (default: every core; 1 = in this process)",
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster address HOST:PORT (default RAY_ADDRESS; else a local Ray on 127.0.0.1)",
+    )
+    p.add_argument("--out", help="sweep directory (default results/CONFIG-NAME)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only, no PNGs")
+    p.add_argument("--force", action="store_true", help="replace a directory holding another sweep")
+    p.set_defaults(func=cmd_sweep)
 
 
 def print_plan(config, units, done: set[str], out: Path, workers: int) -> None:
     """What ``--dry-run`` shows: the units, what is finished, the estimated cost."""
-    from rlcourse.sweep import estimate
+    from rlcourse.sweep.units import estimate
 
     seconds = estimate(config, units)
     budget = f"{config.steps} steps" if config.steps else f"{config.episodes} episodes"
@@ -48,33 +82,22 @@ def print_plan(config, units, done: set[str], out: Path, workers: int) -> None:
     )
 
 
-def _print_summary(swept) -> None:
-    table = swept.summary.copy()
-    table["95% CI"] = [
-        f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(table.ci_low, table.ci_high, strict=True)
-    ]
-    for column in ("mean", "iqm"):
-        table[column] = table[column].map("{:.3f}".format)
-    x = "steps" if swept.config.steps else "episodes"
-    print(f"final performance (each run's mean over the final 10% of {x}; bootstrap 95% CI):")
-    print(table[["env", "agent", "metric", "mean", "95% CI", "iqm", "n"]].to_string(index=False))
-
-
 def cmd_sweep(args) -> int:
     """Run a sweep declared in TOML; re-running the same command resumes it."""
-    from rlcourse.sweep import UnitStore, check_config, plan, read_config, run_sweep
-    from rlcourse.sweep_config import load_config
+    from rlcourse.sweep.config import load_config
+    from rlcourse.sweep.run import run_sweep
+    from rlcourse.sweep.store import UnitStore, read_config
+    from rlcourse.sweep.units import check_config, plan
 
     config = load_config(args.config)
     out = Path(args.out or f"results/{Path(args.config).stem}")
-    workers = args.workers or default_workers()
     if args.dry_run:
         check_config(config)
         units = plan(config)
         done = set()
         if (out / "sweep.json").is_file() and read_config(out).digest == config.digest:
             done = UnitStore(out).finished(units)
-        print_plan(config, units, done, out, workers)
+        print_plan(config, units, done, out, args.workers or default_workers())
         return 0
     try:
         swept = run_sweep(
@@ -86,7 +109,7 @@ def cmd_sweep(args) -> int:
             force=args.force,
             plots=not args.no_plots,
             toml=Path(args.config).read_text(),
-            command=shlex.join(["rlcourse", *args.argv]),
+            command=command_line(args),
         )
     except KeyboardInterrupt:
         print(
@@ -95,39 +118,11 @@ def cmd_sweep(args) -> int:
             file=sys.stderr,
         )
         return 130
-    _print_summary(swept)
+    x = "steps" if swept.config.steps else "episodes"
+    print_summary(
+        swept.summary,
+        f"final performance (each run's mean over the final 10% of {x}; bootstrap 95% CI):",
+    )
     written = "summary.csv, iqm.csv, curves.csv" + ("" if args.no_plots else ", plots/")
     print(f"wrote {out}/ ({written})", file=sys.stderr)
     return 0
-
-
-def add_parser(sub, positive_int) -> None:
-    """The ``sweep`` subcommand (``positive_int`` is the CLI's argparse type for counts)."""
-    p = sub.add_parser(
-        "sweep",
-        help="run a TOML grid of envs × agents × runs (resumable; local cores or Ray)",
-        description=cmd_sweep.__doc__ + " See docs/sweeps.md for the file format.",
-        epilog="example: rlcourse sweep docs/sweeps/fig2.6.toml --dry-run; "
-        "rlcourse sweep docs/sweeps/fig2.6.toml --out results/fig2.6-sweep",
-    )
-    p.add_argument("config", help="the sweep's TOML file")
-    p.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="local",
-        help="local: a process pool on this machine (default); ray: a Ray cluster",
-    )
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        help="parallel workers (default: every core; 1 = in this process)",
-    )
-    p.add_argument(
-        "--address",
-        help="Ray cluster address HOST:PORT (default RAY_ADDRESS; else a local Ray on 127.0.0.1)",
-    )
-    p.add_argument("--out", help="sweep directory (default results/CONFIG-NAME)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost")
-    p.add_argument("--no-plots", action="store_true", help="write the tables only, no PNGs")
-    p.add_argument("--force", action="store_true", help="replace a directory holding another sweep")
-    p.set_defaults(func=cmd_sweep)

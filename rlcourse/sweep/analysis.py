@@ -1,4 +1,7 @@
-"""Final performance as Agarwal et al. (2021) report it: IQM, stratified bootstrap, profiles.
+"""A finished sweep's results, and its final performance as Agarwal et al. (2021) report it.
+
+:func:`collect` joins the units into one :class:`~rlcourse.results.Results` per env
+(:class:`SweepResults`); :func:`load_sweep` does so from a sweep directory.
 
 A run's *score* is its mean over the final 10% of x (as in ``summary.csv`` of ``compare``). Per
 agent configuration and env the scores of its runs give the mean and the interquartile mean (IQM,
@@ -13,13 +16,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rlcourse.stats import CONFIDENCE
+from rlcourse.errors import UsageError
+from rlcourse.results import CURVE_COLUMNS, Results
+from rlcourse.stats import CONFIDENCE, final_scores
+from rlcourse.sweep.config import SweepConfig
+from rlcourse.sweep.store import UnitStore, read_config
+from rlcourse.sweep.units import plan
+from supervised.plots import save_figure
 
 N_RESAMPLES = 1000
 """Bootstrap resamples per interval (ample for 95% percentile intervals)."""
@@ -159,7 +169,7 @@ def _family_colours(agents: list[str]) -> dict[str, tuple]:
     """One colour map per agent name, one shade per configuration (light to dark in order)."""
     from matplotlib import colormaps
 
-    from agents.base import parse_spec
+    from agents.specs import parse_spec
 
     families: dict[str, list[str]] = {}
     for agent in agents:
@@ -198,5 +208,93 @@ def plot_profiles(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="x-small")
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
+
+
+class SweepResults:
+    """A finished sweep: one :class:`~rlcourse.results.Results` per env, and its tables."""
+
+    def __init__(self, config: SweepConfig, results: dict[str, Results], seconds: float):
+        self.config = config
+        self.results = results
+        """``{env label: Results}`` with every agent configuration's runs in run order."""
+        self.unit_seconds = seconds
+        """Compute seconds of all units (as each unit measured itself)."""
+
+    @cached_property
+    def scores(self) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+        """Each run's final score, ``scores[env][agent][metric]``."""
+        return {
+            env: {
+                agent: {metric: final_scores(v) for metric, v in per_agent.items()}
+                for agent, per_agent in results.data.items()
+            }
+            for env, results in self.results.items()
+        }
+
+    @cached_property
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(summary, iqm)`` as written to ``summary.csv`` and ``iqm.csv``."""
+        return final_performance(self.scores, seed=self.config.seed)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """``env,agent,metric,mean,ci_low,ci_high,n,iqm`` per env, configuration and metric."""
+        return self.tables[0]
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """``env,agent,metric,x,mean,ci_low,ci_high,n`` at every x."""
+        frames = [r.curves.assign(env=env) for env, r in self.results.items()]
+        return pd.concat(frames, ignore_index=True)[["env", *CURVE_COLUMNS]]
+
+
+def collect(config: SweepConfig, store: UnitStore) -> SweepResults:
+    """Assemble the finished units into one Results per env (runs in order).
+
+    Raises:
+        UsageError: a unit is missing or unreadable.
+    """
+    data: dict[str, dict[str, dict[str, list[np.ndarray]]]] = {}
+    seconds = 0.0
+    for unit in plan(config):
+        arrays, unit_seconds = store.read(unit)
+        seconds += unit_seconds
+        per_agent = data.setdefault(unit.env_label, {}).setdefault(unit.agent, {})
+        for metric, values in arrays.items():
+            per_agent.setdefault(metric, []).append(values)
+    results = {}
+    for env in config.envs:
+        manifest = {
+            "env": env.label,
+            "env_kwargs": env.kwargs,
+            "agents": list(config.agents),
+            "runs": config.runs,
+            "steps": config.steps,
+            "episodes": config.episodes,
+            "seed": config.seed,
+            "x": "step" if config.steps is not None else "episode",
+        }
+        joined = {
+            agent: {metric: np.concatenate(parts) for metric, parts in per_agent.items()}
+            for agent, per_agent in data[env.label].items()
+        }
+        results[env.label] = Results(joined, manifest)
+    return SweepResults(config, results, seconds)
+
+
+def load_sweep(directory: str | os.PathLike) -> SweepResults:
+    """Read a finished sweep directory back (every unit must be there).
+
+    Raises:
+        UsageError: not a sweep directory, or a unit missing (run the sweep again to finish it).
+    """
+    config = read_config(Path(directory))
+    store = UnitStore(Path(directory))
+    missing = [u for u in plan(config) if not store.path(u).is_file()]
+    if missing:
+        raise UsageError(
+            f"{directory}: {len(missing)} of {len(plan(config))} units not finished; run the "
+            "sweep again to resume it"
+        )
+    return collect(config, store)

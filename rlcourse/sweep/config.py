@@ -26,11 +26,12 @@ import itertools
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.base import format_spec
+from agents.specs import format_spec
 from rlcourse.errors import UsageError
 
 DEFAULT_CHUNK = 500
@@ -113,18 +114,7 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"{name}: not valid TOML: {err}") from None
-    lines = _KeyLines(text)
-
-    def fail(path: tuple, message: str) -> UsageError:
-        line = lines.find(path)
-        where = f"{name}, line {line}" if line else name
-        table = path[0]
-        if table in ("env", "agent") and len(path) > 1 and isinstance(path[1], int):
-            context = f"[[{table}]] {path[1] + 1}"
-        else:
-            context = f"[{table}]"
-        return UsageError(f"{where}: {context}: {message}")
-
+    fail = _failure(_KeyLines(text), name)
     for key in data:
         if key not in SECTIONS:
             raise fail((key,), f"unknown table {key!r} (expected [sweep], [[env]], [[agent]])")
@@ -138,20 +128,48 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
                 f"{name}: give at least one [[{section}]] table (an array of tables, "
                 f"written [[{section}]])"
             )
+    runs, steps, episodes, seed, chunk = _budget(sweep, fail)
+    envs, agents = _envs(data["env"], fail), _agents(data["agent"], fail)
+    return SweepConfig(runs, steps, episodes, seed, chunk, envs, agents)
+
+
+def _failure(lines: _KeyLines, name: str) -> Callable[[tuple, str], UsageError]:
+    """``fail(path, message)``: the error that names the file, the line and the table."""
+
+    def fail(path: tuple, message: str) -> UsageError:
+        line = lines.find(path)
+        where = f"{name}, line {line}" if line else name
+        table = path[0]
+        if table in ("env", "agent") and len(path) > 1 and isinstance(path[1], int):
+            context = f"[[{table}]] {path[1] + 1}"
+        else:
+            context = f"[{table}]"
+        return UsageError(f"{where}: {context}: {message}")
+
+    return fail
+
+
+def _budget(sweep: dict, fail) -> tuple[int, int | None, int | None, int, int]:
+    """``runs, steps, episodes, seed, chunk`` of the ``[sweep]`` table."""
     _known_keys(sweep, ("sweep",), fail)
     for key in ("runs",):
         if key not in sweep:
             raise fail(("sweep",), f"missing key {key!r}")
     if ("steps" in sweep) == ("episodes" in sweep):
         raise fail(("sweep",), "give exactly one of 'steps' or 'episodes'")
-    runs = _int(sweep, "runs", 1, ("sweep",), fail)
-    steps = _int(sweep, "steps", 1, ("sweep",), fail)
-    episodes = _int(sweep, "episodes", 1, ("sweep",), fail)
-    seed = _int(sweep, "seed", 0, ("sweep",), fail, default=0)
-    chunk = _int(sweep, "chunk", 1, ("sweep",), fail, default=DEFAULT_CHUNK)
+    return (
+        _int(sweep, "runs", 1, ("sweep",), fail),
+        _int(sweep, "steps", 1, ("sweep",), fail),
+        _int(sweep, "episodes", 1, ("sweep",), fail),
+        _int(sweep, "seed", 0, ("sweep",), fail, default=0),
+        _int(sweep, "chunk", 1, ("sweep",), fail, default=DEFAULT_CHUNK),
+    )
 
+
+def _envs(entries: list, fail) -> tuple[EnvEntry, ...]:
+    """The ``[[env]]`` tables, each label once."""
     envs = []
-    for i, entry in enumerate(data["env"]):
+    for i, entry in enumerate(entries):
         where = ("env", i)
         _known_keys(entry, where, fail)
         env_id = _string(entry, "id", where, fail)
@@ -161,9 +179,13 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
     for i, label in enumerate(labels):
         if label in labels[:i]:
             raise fail(("env", i, "id"), f"env {label!r} is listed twice")
+    return tuple(envs)
 
+
+def _agents(entries: list, fail) -> tuple[str, ...]:
+    """The ``[[agent]]`` tables expanded into specs, one per combination of the grid."""
     agents: list[str] = []
-    for i, entry in enumerate(data["agent"]):
+    for i, entry in enumerate(entries):
         where = ("agent", i)
         _known_keys(entry, where, fail)
         agent_name = _string(entry, "name", where, fail)
@@ -184,7 +206,7 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
             if spec in agents:
                 raise fail(where + ("name",), f"agent {spec!r} appears twice in the sweep")
             agents.append(spec)
-    return SweepConfig(runs, steps, episodes, seed, chunk, tuple(envs), tuple(agents))
+    return tuple(agents)
 
 
 def _text(value: Scalar) -> str:

@@ -1,16 +1,14 @@
-"""A sweep directory on disk: its marker, its finished units, and crash-safe writes.
+"""A sweep directory on disk: its marker and its finished units.
 
-Every file is written to a temporary sibling, flushed to disk and renamed into place, so a sweep
-killed at any moment (even by SIGKILL) leaves each file either whole or absent; temporary files
-left behind are removed on the next run.
+Every file is written through :func:`supervised.atomic.atomic_path` (a temporary sibling, flushed
+and renamed into place), so a sweep killed at any moment (even by SIGKILL) leaves each file
+either whole or absent; temporary files left behind are removed on the next run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rlcourse.errors import UsageError
-from rlcourse.sweep_config import EnvEntry, SweepConfig
+from rlcourse.sweep.config import EnvEntry, SweepConfig
+from supervised.atomic import atomic_path, write_text
 
 if TYPE_CHECKING:
-    from rlcourse.sweep import Unit
+    from rlcourse.sweep.units import Unit
 
 MARKER = "sweep.json"
 """Written first; marks a directory as a sweep's and holds its configuration and hash."""
@@ -40,20 +39,10 @@ class UnitStore:
         return self.directory / f"{unit.digest}.npz"
 
     def write(self, unit: Unit, arrays: dict[str, np.ndarray], seconds: float) -> None:
-        """Write to a temporary file, flush it to disk, then rename it into place."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write the unit's arrays and description (``__about__``, JSON) atomically."""
         about = json.dumps({"unit": asdict(unit), "digest": unit.digest, "seconds": seconds})
-        fd, temporary = tempfile.mkstemp(prefix=f".{unit.digest}.", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                np.savez(file, **arrays, __about__=np.array(about))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path(unit))
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        _fsync_directory(self.directory)
+        with atomic_path(self.path(unit)) as temporary:
+            np.savez(temporary, **arrays, __about__=np.array(about))
 
     def read(self, unit: Unit) -> tuple[dict[str, np.ndarray], float]:
         """The unit's arrays and compute seconds.
@@ -97,34 +86,6 @@ class UnitStore:
         return removed
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable (where the platform allows opening a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary sibling and a rename."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def open_directory(out: Path, config: SweepConfig, force: bool, toml: str | None) -> str:
     """Claim ``out`` for this sweep; return ``new``, ``resume`` or ``replace``.
 
@@ -166,7 +127,7 @@ def open_directory(out: Path, config: SweepConfig, force: bool, toml: str | None
             elif target.exists():
                 target.unlink()
     payload = {"digest": config.digest, "config": config.as_dict(), "toml": toml}
-    write_atomic(marker, json.dumps(payload, indent=2) + "\n")
+    write_text(marker, json.dumps(payload, indent=2) + "\n")
     return status
 
 

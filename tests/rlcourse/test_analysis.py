@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlcourse.analysis import (
+from rlcourse.stats import final_scores
+from rlcourse.sweep.analysis import (
     ALL_ENVS,
     final_performance,
     iqm,
@@ -15,7 +16,6 @@ from rlcourse.analysis import (
     performance_profile,
     plot_profiles,
 )
-from rlcourse.stats import final_scores
 
 
 def test_iqm_is_the_mean_of_the_middle_half():

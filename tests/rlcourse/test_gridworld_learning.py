@@ -132,16 +132,16 @@ def test_fig_6_4_sarsa_earns_more_online_than_q_learning(fig_6_4):
 @pytest.mark.slow
 def test_fig_6_4_q_learning_learns_the_cliff_edge_sarsa_the_safe_path(fig_6_4):
     start = 3 * 12
-    assert fig_6_4.tables[Q].shape == fig_6_4.tables[SARSA].shape == (100, 48, 4)
+    assert fig_6_4.action_values[Q].shape == fig_6_4.action_values[SARSA].shape == (100, 48, 4)
     optimum = value_iteration(
         resolve_env("gridworld", {"layout": "cliff"}).make_one().unwrapped.P, 1.0
     )
     assert optimum.values[start] == -13
     # Q-learning's greedy policy is the optimal path along the cliff in every run ...
-    for q in fig_6_4.tables[Q]:
+    for q in fig_6_4.action_values[Q]:
         assert greedy_rollout("cliff", q, start)[0] == -13.0
     # ... while SARSA's (on its values averaged over runs) goes the longer way round, safely.
-    total, path = greedy_rollout("cliff", fig_6_4.tables[SARSA].mean(axis=0), start)
+    total, path = greedy_rollout("cliff", fig_6_4.action_values[SARSA].mean(axis=0), start)
     assert total in (-15.0, -17.0), path
 
 
@@ -155,7 +155,7 @@ def test_values_plot_of_gridworld_results(tmp_path):
         env_kwargs={"layout": "cliff"},
         progress=False,
     )
-    assert set(results.tables) == {Q}  # the random agent keeps no table
+    assert set(results.action_values) == {Q}  # the random agent keeps no table
     results.save(tmp_path / "res")
     written = rlcourse.plot(tmp_path / "res", kind="values")
     assert written == [tmp_path / "res" / "values.png"]

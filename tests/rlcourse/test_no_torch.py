@@ -7,8 +7,15 @@ import sys
 import textwrap
 
 HEAVY = ("torch", "stable_baselines3")
-#: The CLI may know the supervised experiments' names and data errors, but no model module.
-LIGHT = ("supervised", "supervised.data", "supervised.experiments")
+#: The CLI may know the supervised experiments' names and data errors, and write files and
+#: figures through supervised's one atomic writer, but import no model module.
+LIGHT = (
+    "supervised",
+    "supervised.atomic",
+    "supervised.data",
+    "supervised.experiments",
+    "supervised.plots",
+)
 
 SCRIPT = textwrap.dedent(
     """

@@ -117,7 +117,7 @@ def test_frozen_lake_q_learning_learns_to_reach_the_goal():
         assert set(np.unique(returns)) <= {0.0, 1.0}  # 1 for reaching the goal
         assert (results.data[agent]["length"] >= 2).all()
         assert (results.data[agent]["length"] <= 100).all()  # FrozenLake's time limit
-    assert results.tables[learner].shape == (4, 16, 4)
+    assert results.action_values[learner].shape == (4, 16, 4)
     # Final 10% of episodes: the learner reaches the goal far more often than random (~1.5%).
     learned, random = success_rate(results, learner), success_rate(results, "random")
     assert learned > 0.4 and random < 0.1 and learned > random + 0.3, (learned, random)
@@ -138,7 +138,7 @@ def test_cliff_walking_with_sarsa_and_q_learning():
         np.testing.assert_array_equal(falls, np.round(falls))
         assert (falls >= 0).all()
         assert returns[:, -10:].mean() > returns[:, :10].mean()  # it learns
-        assert results.tables[spec].shape == (3, 48, 4)
+        assert results.action_values[spec].shape == (3, 48, 4)
 
 
 def test_taxi_with_tabular_agents():
@@ -150,7 +150,7 @@ def test_taxi_with_tabular_agents():
         assert lengths.shape == (3, 30)
         assert ((lengths >= 1) & (lengths <= 200)).all()  # Taxi's time limit truncates at 200
         assert (results.data[agent]["return"] <= 20).all()
-    assert results.tables[spec].shape == (3, 500, 6)
+    assert results.action_values[spec].shape == (3, 500, 6)
     assert results.data[spec]["return"][:, -10:].mean() > results.data["random"]["return"].mean()
 
 
@@ -167,7 +167,7 @@ def test_cartpole_with_random():
     assert lengths.shape == (3, 10)
     assert ((lengths >= 1) & (lengths <= 500)).all()
     np.testing.assert_array_equal(returns, lengths)  # +1 a step
-    assert results.tables == {}
+    assert results.action_values == {}
     capped = rlcourse.compare(
         "CartPole-v1",
         ["random"],
@@ -212,7 +212,7 @@ def test_an_env_factory_with_kwargs_and_a_time_limit(plug):
     for agent in ("greedy:learner=sarsa", "random"):
         np.testing.assert_array_equal(results.data[agent]["length"], np.full((2, 4), 6))
         np.testing.assert_array_equal(results.data[agent]["return"], np.full((2, 4), -6.0))
-    assert results.tables["greedy:learner=sarsa"].shape == (2, 5, 2)  # n_states reached it
+    assert results.action_values["greedy:learner=sarsa"].shape == (2, 5, 2)  # n_states reached it
 
 
 def test_module_class_with_max_episode_steps_truncates_a_never_ending_env(plug):
@@ -230,7 +230,7 @@ def test_module_class_with_max_episode_steps_truncates_a_never_ending_env(plug):
         np.testing.assert_array_equal(results.data[agent]["length"], np.full((3, 4), 7))
         np.testing.assert_array_equal(results.data[agent]["return"], np.full((3, 4), -7.0))
     # Truncation is not termination: Q-learning bootstraps, so values fall below -1.
-    assert results.tables["epsilon-greedy:learner=q-learning"].min() < -1.0
+    assert results.action_values["epsilon-greedy:learner=q-learning"].min() < -1.0
 
 
 def test_cli_env_kwargs_reach_a_module_class(plug, cli):
@@ -246,7 +246,7 @@ def test_cli_env_kwargs_reach_a_module_class(plug, cli):
     assert saved.manifest["env_kwargs"] == {"max_episode_steps": 7, "n_states": 5}
     for agent in ("greedy", "random"):
         np.testing.assert_array_equal(saved.data[agent]["length"], np.full((2, 3), 7))
-    assert saved.tables["greedy"].shape == (2, 5, 2)
+    assert saved.action_values["greedy"].shape == (2, 5, 2)
     assert "summary" in result.out
 
 
@@ -260,7 +260,7 @@ def test_cli_env_kwargs_reach_a_gymnasium_id(tmp_path, cli):
     assert result.code == 0, result.err
     saved = load_results(out)
     assert saved.manifest["env_kwargs"] == {"map_name": "8x8", "is_slippery": False}
-    assert saved.tables["epsilon-greedy:learner=q-learning"].shape == (2, 64, 4)  # 8x8 map
+    assert saved.action_values["epsilon-greedy:learner=q-learning"].shape == (2, 64, 4)  # 8x8 map
     assert saved.data["epsilon-greedy:learner=q-learning"]["length"].shape == (2, 4)
     assert (out / "return.png").is_file() and (out / "length.png").is_file()
 

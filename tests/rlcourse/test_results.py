@@ -183,10 +183,10 @@ def test_save_writes_the_files_with_exact_headers(results, tmp_path):
         "values.npz",  # the agents keep action-value tables
     ]
     loaded = rlcourse.load_results(out)
-    assert loaded.tables.keys() == results.tables.keys()
-    for label, q in results.tables.items():
+    assert loaded.action_values.keys() == results.action_values.keys()
+    for label, q in results.action_values.items():
         assert q.shape == (results.manifest["runs"], 1, 10)
-        np.testing.assert_array_equal(loaded.tables[label], q)
+        np.testing.assert_array_equal(loaded.action_values[label], q)
     assert (out / "curves.csv").read_text().splitlines()[0] == ",".join(CURVE_COLUMNS)
     assert (out / "summary.csv").read_text().splitlines()[0] == ",".join(SUMMARY_COLUMNS)
     manifest = json.loads((out / "manifest.json").read_text())

@@ -19,10 +19,10 @@ from rlcourse_helpers import assert_usage_error, snapshot
 from scipy import stats
 
 import rlcourse
-from rlcourse.analysis import SUMMARY_COLUMNS
 from rlcourse.stats import final_scores
 from rlcourse.sweep import load_sweep, plan, run_sweep
-from rlcourse.sweep_config import parse_config
+from rlcourse.sweep.analysis import SUMMARY_COLUMNS
+from rlcourse.sweep.config import parse_config
 
 TOML = """\
 [sweep]
@@ -137,7 +137,7 @@ def test_rerunning_skips_finished_units_and_ends_identical(serial, tmp_path):
     out, _ = serial
     copy = tmp_path / "copy"
     run_sweep(_config(), copy, workers=1, progress=False, plots=False)
-    victims = sorted((copy / "units").glob("*.npz"))[:2]
+    victims = _units(copy)[:2]
     for path in victims:
         path.unlink()
     (copy / "units" / ".abc.tmp").write_bytes(b"half a unit")  # as a crash leaves it
@@ -149,13 +149,18 @@ def test_rerunning_skips_finished_units_and_ends_identical(serial, tmp_path):
     assert _outputs(copy) == _outputs(out)
 
 
+def _units(directory: Path) -> list[Path]:
+    """The finished unit files of a sweep directory (not a temporary ``.NAME.XXXX.npz``)."""
+    return sorted(p for p in (directory / "units").glob("*.npz") if not p.name.startswith("."))
+
+
 def test_a_sweep_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_path, cli):
     config = tmp_path / "slow.toml"  # 8 units of about 0.1 s, finishing one by one
     config.write_text(TOML.format(runs=16, steps=1500, chunk=2).split("[[agent]]")[0])
     config.write_text(config.read_text() + '[[agent]]\nname = "ucb"\n')
     reference = tmp_path / "reference"
     run_sweep(parse_config(config.read_text()), reference, workers=1, progress=False)
-    total = len(list((reference / "units").glob("*.npz")))
+    total = len(_units(reference))
     out = tmp_path / "killed"
     process = subprocess.Popen(
         [sys.executable, "-m", "rlcourse", "sweep", str(config), "--out", str(out), "--workers=1"],
@@ -165,7 +170,7 @@ def test_a_sweep_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_path, cl
     )
     try:
         deadline = time.monotonic() + 60
-        while len(list(out.glob("units/*.npz"))) < 2 and process.poll() is None:
+        while len(_units(out)) < 2 and process.poll() is None:
             assert time.monotonic() < deadline, "the sweep wrote no unit in 60 s"
             time.sleep(0.005)
         os.kill(process.pid, signal.SIGKILL)
@@ -175,7 +180,7 @@ def test_a_sweep_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_path, cl
             os.killpg(process.pid, signal.SIGKILL)  # its pool workers, if still there
         except ProcessLookupError:
             pass
-    finished = len(list(out.glob("units/*.npz")))
+    finished = len(_units(out))
     assert 2 <= finished < total, "killed too late to test a resume"
     assert not (out / "summary.csv").exists()
     result = cli("sweep", config, "--out", out, "--workers", "2", "--no-plots")
@@ -274,7 +279,7 @@ def test_load_sweep_refuses_an_unfinished_directory(serial, tmp_path):
     )
     part = tmp_path / "part"
     run_sweep(_config(), part, workers=1, progress=False, plots=False)
-    next((part / "units").glob("*.npz")).unlink()
+    _units(part)[0].unlink()
     with pytest.raises(rlcourse.UsageError, match="1 of 9 units not finished"):
         load_sweep(part)
 

@@ -8,7 +8,7 @@ import pytest
 
 from rlcourse.errors import UsageError
 from rlcourse.figures import FIGURES
-from rlcourse.sweep_config import DEFAULT_CHUNK, EnvEntry, load_config, parse_config
+from rlcourse.sweep.config import DEFAULT_CHUNK, EnvEntry, load_config, parse_config
 
 ISSUE_EXAMPLE = """\
 [sweep]

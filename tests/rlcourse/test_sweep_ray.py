@@ -12,9 +12,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from rlcourse.backends import execute, init_ray  # noqa: E402
 from rlcourse.sweep import Unit, run_sweep, run_unit  # noqa: E402
-from rlcourse.sweep_config import parse_config  # noqa: E402
+from rlcourse.sweep.backends import execute, init_ray  # noqa: E402
+from rlcourse.sweep.config import parse_config  # noqa: E402
 
 TOML = """\
 [sweep]

@@ -1,0 +1,86 @@
+"""``rlcourse compare``: several agents on one env over many runs; results, plots, summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from rlcourse.cli.common import command_line, parse_pairs, positive_int, print_summary, seed_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``compare``."""
+    p = sub.add_parser(
+        "compare",
+        help="compare agents on an environment",
+        description="Run each agent on the same independent runs; save results, plots, summary.",
+        epilog="example: rlcourse compare bandit --agents greedy epsilon-greedy:epsilon=0.1 "
+        "--steps 1000 --runs 2000",
+    )
+    p.add_argument("env", help="registered id, alias (bandit) or module:Class")
+    p.add_argument(
+        "--agents",
+        nargs="+",
+        required=True,
+        metavar="SPEC",
+        help="agent specs NAME[:KEY=VALUE,...] (see `rlcourse agents`)",
+    )
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=positive_int, help="steps per run (per-step metrics)")
+    budget.add_argument(
+        "--episodes", type=positive_int, help="episodes per run (per-episode metrics)"
+    )
+    p.add_argument("--runs", type=positive_int, default=100, help="independent runs (default 100)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
+    p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
+    p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    """Run the comparison, save the results directory, plot, print the summary."""
+    import rlcourse
+    from rlcourse.outputs import prepare_output
+
+    out = Path(
+        args.out
+        or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    staged = prepare_output(out, args.force)
+    results = rlcourse.compare(
+        args.env,
+        args.agents,
+        runs=args.runs,
+        steps=args.steps,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=parse_pairs(args.env_kwargs, "--env-kwargs"),
+        command=command_line(args),
+    )
+    save_and_plot(results, out, staged)
+    print_results_summary(results)
+    return 0
+
+
+def save_and_plot(
+    results, out: Path, staged: AbstractContextManager[Path], kind: str = "curves"
+) -> None:
+    """Write the results and their curves (and a parameter study) through ``staged``."""
+    from rlcourse.plots import plot
+
+    with staged as staging:
+        results.write(staging)
+        written = plot(staging, kind="curves")
+        if kind == "study":
+            written += plot(staging, kind="study")
+    print(f"wrote {out}/ ({', '.join(p.name for p in written)})", file=sys.stderr)
+
+
+def print_results_summary(results) -> None:
+    """The summary table of a comparison, under the window and the number of runs."""
+    window = "final 10% of " + results.manifest.get("x", "x") + "s"
+    print_summary(results.summary, f"summary ({window}, {results.manifest.get('runs')} runs):")

@@ -1,0 +1,32 @@
+"""``rlcourse evaluate``: run a trained agent's greedy policy and report its mean return."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rlcourse.cli.common import positive_int, seed_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate``."""
+    p = sub.add_parser(
+        "evaluate", help="run a trained agent greedily", description=cmd_evaluate.__doc__
+    )
+    p.add_argument("dir", help="directory written by rlcourse train")
+    p.add_argument("--episodes", type=positive_int, default=20, help="episodes (default 20)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode (default 0)")
+    p.add_argument("--env", help="evaluate on another env with the same spaces")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    """Run a trained agent's greedy policy; print and write evaluation.json."""
+    from rlcourse.checkpoints import evaluate_checkpoint
+
+    result = evaluate_checkpoint(Path(args.dir), args.episodes, args.seed, args.env)
+    print(
+        f"{result['env']}: mean return {result['mean_return']:.2f} "
+        f"[{result['ci_low']:.2f}, {result['ci_high']:.2f}] over {result['episodes']} episodes"
+    )
+    return 0

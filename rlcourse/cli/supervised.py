@@ -1,0 +1,82 @@
+"""``rlcourse supervised NAME``: train one of the course's supervised models into a directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rlcourse.cli.common import positive_int, seed_int
+from rlcourse.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``supervised``."""
+    from supervised.experiments import EXPERIMENTS
+
+    p = sub.add_parser(
+        "supervised",
+        help="train a supervised model (regression ... GAN, RNN)",
+        description=cmd_supervised.__doc__,
+        epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
+    )
+    p.add_argument("name", choices=list(EXPERIMENTS), help="which model")
+    p.add_argument("--epochs", type=positive_int, help="training epochs (default: the model's)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed (default 0)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument("--mnist-images", help="cnn: an MNIST IDX image file (plain or .gz)")
+    p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
+    p.add_argument("--corpus", help="rnn: a UTF-8 text file (default: stdlib docstrings)")
+    p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="rnn: recurrent cell")
+    p.add_argument(
+        "--no-label-smoothing",
+        dest="label_smoothing",
+        action="store_false",
+        help="gan: train the discriminator toward 1 on real images (default: 0.9, one-sided)",
+    )
+    p.set_defaults(func=cmd_supervised)
+
+
+def cmd_supervised(args) -> int:
+    """Train one of the course's supervised models; write metrics.json and plots into --out."""
+    from rlcourse.outputs import prepare_output
+    from supervised.experiments import run
+
+    out = Path(args.out)
+    staged = prepare_output(out, args.force, marker="metrics.json")
+    options = experiment_options(args)
+    with staged as staging:
+        metrics = run(args.name, staging, **options)
+    width = max(map(len, metrics), default=0)
+    for key, value in metrics.items():
+        print(
+            f"{key:{width}s}  {value:.4g}"
+            if isinstance(value, float)
+            else f"{key:{width}s}  {value}"
+        )
+    print(f"wrote {out}/", file=sys.stderr)
+    return 0
+
+
+def experiment_options(args) -> dict[str, Any]:
+    """The experiment's keyword arguments; an option of another experiment is refused.
+
+    Raises:
+        UsageError: naming the option and the experiment it belongs to.
+    """
+    options = {"epochs": args.epochs, "seed": args.seed}
+    if args.name == "cnn" and (args.mnist_images or args.mnist_labels):
+        if not (args.mnist_images and args.mnist_labels):
+            raise UsageError("give both --mnist-images and --mnist-labels")
+        options.update(mnist_images=args.mnist_images, mnist_labels=args.mnist_labels)
+    if args.name == "rnn":
+        options.update(corpus=args.corpus, cell=args.cell)
+    elif args.corpus or args.cell != "gru":
+        raise UsageError("--corpus and --cell are options of the rnn experiment")
+    if args.name == "gan":
+        options.update(label_smoothing=args.label_smoothing)
+    elif not args.label_smoothing:
+        raise UsageError("--no-label-smoothing is an option of the gan experiment")
+    return options

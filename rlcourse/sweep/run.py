@@ -1,0 +1,148 @@
+"""Run or resume a sweep into its directory, then write its tables, curves, plots and manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from rlcourse.errors import UsageError
+from rlcourse.results import provenance
+from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
+from rlcourse.sweep.backends import default_workers, execute
+from rlcourse.sweep.config import SweepConfig
+from rlcourse.sweep.store import UnitStore, open_directory
+from rlcourse.sweep.units import Unit, check_config, plan, run_unit
+from supervised.atomic import atomic_directory, write_text
+
+
+def run_sweep(
+    config: SweepConfig,
+    out: str | os.PathLike,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    plots: bool = True,
+    toml: str | None = None,
+    command: str | None = None,
+) -> SweepResults:
+    """Run (or resume) a sweep into ``out``; write its tables, curves, plots and manifest.
+
+    Args:
+        config: the sweep (see :func:`rlcourse.sweep.config.load_config`).
+        out: the sweep directory; a directory of the same sweep is resumed.
+        backend: ``local`` or ``ray`` (see :func:`rlcourse.sweep.backends.execute`).
+        workers: parallel workers (default: every core; 1 runs in this process).
+        address: a Ray cluster's address (default ``RAY_ADDRESS``, else a local Ray).
+        force: replace a directory that holds a sweep of another configuration.
+        progress: a progress bar over units.
+        plots: draw the PNGs (``plots/``).
+        toml: the configuration's text, kept in ``sweep.json``.
+        command: the command line, for the manifest.
+
+    Raises:
+        UsageError: bad configuration, directory in the way, unreachable Ray, a failing unit.
+    """
+    check_config(config)
+    out = Path(out)
+    status = open_directory(out, config, force, toml)
+    units = plan(config)
+    store = UnitStore(out)
+    store.clean({unit.digest for unit in units})
+    ran, resumed, wall = _run_pending(store, units, backend, workers, address, progress)
+    swept = collect(config, store)
+    manifest = {
+        "command": command,
+        "config_digest": config.digest,
+        "config": config.as_dict(),
+        "directory": status,
+        "backend": backend,
+        "workers": workers or default_workers(),
+        "address": address or os.environ.get("RAY_ADDRESS"),
+        "units": len(units),
+        "units_run": ran,
+        "units_resumed": resumed,
+        "seconds": round(wall, 3),
+        "unit_seconds": round(swept.unit_seconds, 3),
+        **provenance(),
+    }
+    write_outputs(swept, out, manifest, plots)
+    return swept
+
+
+def _run_pending(
+    store: UnitStore,
+    units: list[Unit],
+    backend: str,
+    workers: int | None,
+    address: str | None,
+    progress: bool,
+) -> tuple[int, int, float]:
+    """Run the units not finished in ``store``, writing each as it arrives.
+
+    Returns:
+        Units run, units found finished, and the seconds the running took.
+    """
+    done = store.finished(units)
+    todo = [unit for unit in units if unit.digest not in done]
+    start = time.perf_counter()
+    with tqdm(
+        total=len(units), initial=len(done), desc="sweep", unit="unit", disable=not progress or None
+    ) as bar:
+        for unit, (arrays, seconds) in execute(run_unit, todo, backend, workers, address):
+            store.write(unit, arrays, seconds)
+            bar.update()
+    return len(todo), len(done), time.perf_counter() - start
+
+
+def write_outputs(
+    swept: SweepResults, out: Path, manifest: dict[str, Any], plots: bool = True
+) -> list[Path]:
+    """Tables, curves, plots, then the manifest; each file (and ``plots/``) replaced whole."""
+    summary, intervals = swept.tables
+    write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
+    write_text(out / "iqm.csv", intervals.to_csv(index=False, float_format="%.6g"))
+    write_text(out / "curves.csv", swept.curves.to_csv(index=False, float_format="%.6g"))
+    with atomic_directory(out / "plots") as staging:
+        written, skipped = _draw(swept, staging) if plots else ([], {})
+    manifest = {**manifest, "plots": [p.name for p in written], "study_skipped": skipped}
+    write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=repr) + "\n")
+    return [out / "plots" / p.name for p in written]
+
+
+def _draw(swept: SweepResults, directory: Path) -> tuple[list[Path], dict[str, str]]:
+    """Curves and profiles per env and metric, and a parameter study per env that has one.
+
+    Returns:
+        The PNGs written, and ``{env: why}`` for the envs whose agents make no study.
+    """
+    from rlcourse.plots import plot_curves, plot_study, study_families
+
+    written, skipped = [], {}
+    for env, results in swept.results.items():
+        slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", env)
+        for metric in results.metrics:
+            written.append(plot_curves(results, metric, directory / f"{slug}-{metric}.png"))
+            written.append(
+                plot_profiles(
+                    {a: s[metric] for a, s in swept.scores[env].items()},
+                    metric,
+                    f"{env}: performance profiles ({results.manifest['runs']} runs, 95% CI)",
+                    directory / f"{slug}-profile-{metric}.png",
+                )
+            )
+        try:
+            study_families(results.agents)
+        except UsageError as err:
+            skipped[env] = str(err)
+        else:
+            written.append(plot_study(results, directory / f"{slug}-study.png", results.metrics[0]))
+    return written, skipped

@@ -1,0 +1,98 @@
+"""Output directories: refused when not ours, staged, swapped in only when the writing finished."""
+
+from __future__ import annotations
+
+import pytest
+from rlcourse_helpers import snapshot
+
+from rlcourse.errors import UsageError
+from rlcourse.outputs import check_output_dir, prepare_output
+
+
+class Interrupted(Exception):
+    """Stands for a crash or a Ctrl-C while a command writes."""
+
+
+@pytest.fixture
+def previous(tmp_path):
+    """A results directory of an earlier run (its marker, a file, a subdirectory)."""
+    out = tmp_path / "out"
+    (out / "dqn").mkdir(parents=True)
+    (out / "metrics.json").write_text('{"old": 1}\n')
+    (out / "dqn" / "checkpoint.pt").write_bytes(b"\x00old weights")
+    return out
+
+
+def test_success_replaces_the_old_directory(previous, tmp_path):
+    with prepare_output(previous, force=True, marker="metrics.json") as staging:
+        assert staging != previous and staging.parent == previous.parent
+        (staging / "metrics.json").write_text('{"new": 2}\n')
+        assert snapshot(previous)["metrics.json"] == b'{"old": 1}\n'  # not yet swapped
+    assert snapshot(previous) == {"metrics.json": b'{"new": 2}\n'}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failure_inside_leaves_the_old_directory_byte_identical(previous, tmp_path):
+    before = snapshot(previous)
+    with pytest.raises(Interrupted), prepare_output(previous, True, "metrics.json") as staging:
+        (staging / "metrics.json").write_text("half")
+        raise Interrupted
+    assert snapshot(previous) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging left behind
+
+
+def test_a_new_directory_appears_only_when_the_block_ends(tmp_path):
+    out = tmp_path / "results" / "run"
+    with prepare_output(out, force=False) as staging:
+        (staging / "manifest.json").write_text("{}")
+        assert not out.exists()
+    assert snapshot(out) == {"manifest.json": b"{}"}
+
+
+def test_the_check_runs_before_the_block_and_touches_nothing(previous, tmp_path):
+    before = snapshot(previous)
+    with pytest.raises(UsageError, match="already exists; choose another --out or pass --force"):
+        prepare_output(previous, force=False, marker="metrics.json")
+    assert snapshot(previous) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+@pytest.mark.parametrize(
+    ("make", "force", "message"),
+    [
+        (
+            lambda p: p.write_text("a file"),
+            True,
+            "{p} exists and is not a directory; choose another --out",
+        ),
+        (
+            lambda p: (p.mkdir(), (p / "notes.txt").write_text("mine")),
+            True,
+            "{p} is a non-empty directory without results; choose another --out",
+        ),
+        (
+            lambda p: (p.mkdir(), (p / "manifest.json").write_text("{}")),
+            False,
+            "{p} already exists; choose another --out or pass --force",
+        ),
+    ],
+)
+def test_check_output_dir_refuses_with_these_messages(tmp_path, make, force, message):
+    target = tmp_path / "out"
+    make(target)
+    with pytest.raises(UsageError) as refused:
+        check_output_dir(target, force)
+    assert str(refused.value) == message.format(p=target)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_check_output_dir_accepts_a_missing_or_empty_directory(tmp_path, force):
+    check_output_dir(tmp_path / "missing", force)
+    (tmp_path / "empty").mkdir()
+    check_output_dir(tmp_path / "empty", force)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_prepare_output_needs_the_commands_marker_to_force(previous):
+    with pytest.raises(UsageError, match="non-empty directory without results"):
+        prepare_output(previous, force=True, marker="psnr.csv")
