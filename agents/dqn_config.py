@@ -9,7 +9,10 @@ from agents.off_policy_config import OffPolicyConfig
 
 @dataclass(frozen=True)
 class DQNConfig(OffPolicyConfig):
-    """Hyperparameters of DQN (defaults: rl-zoo's tuned CartPole-v1 settings)."""
+    """Hyperparameters of DQN (defaults: rl-zoo's tuned CartPole-v1 settings).
+
+    The shared fields of :class:`OffPolicyConfig` redeclared below only change their default.
+    """
 
     lr: float = 2.3e-3
     """Adam learning rate."""

@@ -15,6 +15,7 @@ class PixelDQNConfig(OffPolicyConfig):
     """Hyperparameters of the per-pixel DQN (one Q-vector per pixel, PixelRL's setting).
 
     A transition is a whole crop with its per-pixel reward map; the shared fields count crops.
+    The shared fields redeclared below only change their default (and say it in crops).
     """
 
     lr: float = 5e-4
