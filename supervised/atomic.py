@@ -18,6 +18,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: Path, directory: bool) -> None:
+    """Give ``path`` the mode a plain ``open`` or ``mkdir`` would (``mkstemp`` makes it private)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def fsync_directory(directory: str | os.PathLike) -> None:
     """Make a rename inside ``directory`` durable (where the platform can open a directory)."""
     try:
@@ -48,6 +59,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb+") as file:
             os.fsync(file.fileno())
+        _usual_mode(temporary, directory=False)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -81,6 +93,7 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
+    _usual_mode(staging, directory=True)
     try:
         yield staging
         aside = None

@@ -85,3 +85,20 @@ def test_an_exception_in_atomic_directory_creates_no_target(tmp_path):
     with pytest.raises(Interrupted), atomic_directory(tmp_path / "out"):
         raise Interrupted
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_and_directories_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from supervised.atomic import atomic_directory, write_text
+
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with atomic_directory(tmp_path / "out") as staging:
+            (staging / "b.txt").write_text("y")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644  # not mkstemp's 0o600
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755  # not mkdtemp's 0o700
