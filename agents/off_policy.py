@@ -63,7 +63,9 @@ class OffPolicyLearner:
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
         self.flat = FlatParameters(trained(self.online))  # one tensor to zero, clip and step
-        self.optimizer = torch.optim.Adam([self.flat.values], lr=config.lr, fused=True)
+        # not fused: the fused CPU kernel made the per-pixel DQN collapse in 2 of 5 reports
+        # (docs/benchmarks.md) for ~5-10% of a DQN gradient step
+        self.optimizer = torch.optim.Adam([self.flat.values], lr=config.lr, fused=False)
         self.strategy = config.strategy()
         self.steps = 0  # transitions stored
         self.gradient_steps = 0
