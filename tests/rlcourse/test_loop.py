@@ -374,3 +374,27 @@ def test_run_directly():
     assert metrics["reward"].shape == (3, 7)
     again = rlcourse.run(source, agent, runs=3, steps=7, seed=1, progress=False)
     np.testing.assert_array_equal(metrics["reward"], again["reward"])  # reset() forgets
+
+
+def test_callbacks_see_every_step_and_episode_and_can_stop_the_loop():
+    source = resolve_env(lambda: CountingEnv(length=3))
+    seen = []
+
+    def note(step):
+        seen.append((step.t, step.done.tolist(), step.episode_return.tolist()))
+        return step.t == 5  # stop after the fifth step
+
+    metrics = rlcourse.run(source, RecordingAgent(2), runs=2, steps=100, callbacks=[note],
+                           progress=False)  # fmt: skip
+    assert [t for t, _, _ in seen] == [1, 2, 3, 4, 5]
+    assert seen[2] == (3, [True, True], [3.0, 3.0])  # the return of the episode that just ended
+    assert seen[3][2] == [1.0, 1.0]  # a new episode after the loop's reset
+    assert metrics["reward"].shape == (2, 5)  # the steps taken, not the budget
+
+
+def test_every_callback_runs_at_the_step_one_of_them_stops():
+    source = resolve_env("bandit")
+    calls = []
+    rlcourse.run(source, RecordingAgent(10), runs=1, steps=10, progress=False,
+                 callbacks=[lambda step: True, lambda step: calls.append(step.t)])  # fmt: skip
+    assert calls == [1]
