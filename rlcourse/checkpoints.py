@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +18,17 @@ import numpy as np
 from agents.dqn_config import DQNConfig
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
-from rlcourse.loop import run
+from rlcourse.loop import VectorSource, run
 from supervised.atomic import atomic_path, write_text
 
 
-@dataclass(frozen=True)
-class SingleEnvRuns:
+def single_envs(source: EnvSource) -> VectorSource:
     """A source's runs as single envs side by side, never its native batch.
 
     Run *i* of a batch seeded ``s`` is then the lone env reset with seed ``s + i``: a training
     run or a greedy episode is the same whether it runs alone or in a batch.
     """
-
-    source: EnvSource
-
-    @property
-    def name(self) -> str:
-        """The source's name."""
-        return self.source.name
-
-    def make_runs(self, n_runs: int):
-        """``n_runs`` single envs in a ``SyncVectorEnv`` (no autoreset)."""
-        return self.source.make_runs(n_runs, native=False)
+    return VectorSource(source.name, functools.partial(source.make_runs, native=False))
 
 
 def save_checkpoint(path: Path, learner, source: EnvSource) -> None:
@@ -64,7 +53,7 @@ def evaluate_greedy(learner, source: EnvSource, episodes: int, seed: int) -> np.
     """
     from agents.off_policy import GreedyPolicy
 
-    metrics = run(SingleEnvRuns(source), GreedyPolicy(learner), runs=episodes, episodes=1,
+    metrics = run(single_envs(source), GreedyPolicy(learner), runs=episodes, episodes=1,
                   seed=seed, progress=False)  # fmt: skip
     return metrics["return"][:, 0]
 

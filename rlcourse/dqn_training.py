@@ -23,7 +23,7 @@ import numpy as np
 
 from agents.dqn_config import DQNConfig
 from agents.specs import SpecError, build_params
-from rlcourse.checkpoints import SingleEnvRuns, evaluate_greedy, save_checkpoint
+from rlcourse.checkpoints import evaluate_greedy, save_checkpoint, single_envs
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import Step, run
@@ -144,7 +144,7 @@ def train_dqn(
                               writer=writer)  # fmt: skip
     callbacks = [episodes, evaluations] + ([loss_log(learner, writer)] if writer else [])
     start = time.perf_counter()
-    rewards = run(SingleEnvRuns(source), OneLearner(learner), runs=1, steps=steps, seed=seed,
+    rewards = run(single_envs(source), OneLearner(learner), runs=1, steps=steps, seed=seed,
                   progress=progress, callbacks=callbacks)["reward"]  # fmt: skip
     seconds = time.perf_counter() - start
     if writer:

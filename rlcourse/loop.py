@@ -48,6 +48,14 @@ class RunsSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class VectorSource:
+    """A :class:`RunsSource` from a name and a function ``n_runs -> vector env``."""
+
+    name: str
+    make_runs: Callable[[int], VectorEnv]
+
+
 @dataclass
 class Step:
     """One step of every run of the batch, as callbacks see it."""
@@ -127,19 +135,14 @@ def run(
         reset_options: options of the env's first reset.
     """
     _check_budget(runs, steps, episodes, seed)
-    if steps is not None:
-        metrics = StepMetrics(runs, steps)
-        bar = tqdm(total=steps, desc=desc, disable=not progress or None, unit="step", leave=False)
-    else:
-        metrics = EpisodeMetrics(runs, episodes)
-        bar = tqdm(
-            total=runs * episodes, desc=desc, disable=not progress or None, unit="ep", leave=False
-        )
+    metrics = StepMetrics(runs, steps) if steps is not None else EpisodeMetrics(runs, episodes)
     env = source.make_runs(runs)
     try:
         obs = _reset(env, source.name, seed=seed, options=reset_options)
         agent.reset(runs, rng if rng is not None else np.random.default_rng([seed, 1]))
-        with bar:
+        total, unit = (steps, "step") if steps is not None else (runs * episodes, "ep")
+        disable = not progress or None
+        with tqdm(total=total, desc=desc, disable=disable, unit=unit, leave=False) as bar:
             _loop(env, agent, source.name, obs, bar, [metrics, *callbacks])
     finally:
         env.close()

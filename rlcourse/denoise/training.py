@@ -7,8 +7,6 @@ rollout over the held-out crops, read back from the env's state after the last s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +14,7 @@ import numpy as np
 from envs.denoise import ACTIONS, ImageDenoiseVectorEnv, PixelDenoiseVectorEnv, filter_bank_channels
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.denoise.data import training_crops
-from rlcourse.loop import Step, run
-
-
-@dataclass(frozen=True)
-class VectorSource:
-    """A vector env of the report's own making, as the run loop's source."""
-
-    name: str
-    make_runs: Callable[[int], object]
+from rlcourse.loop import Step, VectorSource, run
 
 
 def train_dncnn(config: ReportConfig, progress: bool):

@@ -9,7 +9,7 @@ from agents.dqn_config import DQNConfig
 from agents.off_policy import OneLearner
 from agents.planning import value_iteration
 from rlcourse import run
-from rlcourse.checkpoints import SingleEnvRuns, evaluate_greedy
+from rlcourse.checkpoints import evaluate_greedy, single_envs
 from rlcourse.environments import resolve_env
 from supervised.train import single_thread
 
@@ -38,7 +38,7 @@ def test_image_observations_reach_the_value_iteration_optimum_on_4x4():
         lr=1e-3,
     )
     learner = DQNLearner(config, env.observation_space, env.action_space, np.random.default_rng(0))
-    run(SingleEnvRuns(source), OneLearner(learner), runs=1, steps=4000, seed=0, progress=False)
+    run(single_envs(source), OneLearner(learner), runs=1, steps=4000, seed=0, progress=False)
     optimum = value_iteration(env.unwrapped.P).values
     returns = evaluate_greedy(learner, source, 20, seed=0)  # episode i seeded i
     for seed, ret in enumerate(returns):  # each greedy episode from its start is optimal
