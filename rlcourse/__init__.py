@@ -10,7 +10,7 @@ Attributes are imported on first use, so ``rlcourse --help`` does not pay for pa
 matplotlib.
 """
 
-import importlib
+from rlcourse.lazy import lazy_exports
 
 _EXPORTS = {
     "compare": "rlcourse.loop",
@@ -22,8 +22,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'rlcourse' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -24,7 +24,7 @@ units), :mod:`~rlcourse.sweep.backends` (a local process pool, Ray),
 :data:`~rlcourse.sweep.backends.BACKENDS` without numpy, pandas or matplotlib.
 """
 
-import importlib
+from rlcourse.lazy import lazy_exports
 
 _EXPORTS = {
     "load_config": "rlcourse.sweep.config",
@@ -46,8 +46,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'rlcourse.sweep' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
