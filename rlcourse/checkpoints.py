@@ -19,6 +19,7 @@ from agents.dqn_config import DQNConfig
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import VectorSource, run
+from rlcourse.outputs import add_to_stamp
 from supervised.atomic import atomic_path, write_text
 
 
@@ -143,4 +144,5 @@ def evaluate_checkpoint(directory: Path, episodes: int = 20, seed: int = 0, env:
         "returns": returns.tolist(),
     }
     write_text(Path(directory) / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    add_to_stamp(Path(directory), "evaluation.json")
     return result

@@ -47,7 +47,7 @@ def cmd_denoise(args) -> int:
     if args.quick:
         config = replace(config, **QUICK)
     out = Path(args.out or f"results/denoise-sigma{args.sigma:g}")
-    with prepare_output(out, args.force, marker="psnr.csv") as staging:
+    with prepare_output(out, args.force) as staging:
         metrics = denoise_report(staging, config, command=command_line(args))
     for method, value in metrics["psnr"].items():
         print(f"{method:24s} {value:7.2f} dB")

@@ -126,7 +126,7 @@ def cmd_faces_train(args) -> int:
     from supervised.face_embed import EPOCHS, plot_roc, train_embedder
 
     out = Path(args.out)
-    staged = prepare_output(out, args.force, marker="metrics.json")
+    staged = prepare_output(out, args.force)
     embedder, pairs = train_embedder(seed=args.seed, epochs=args.epochs or EPOCHS, progress=True)
     with staged as staging:
         embedder.save(staging / "embedder.pt")

@@ -45,7 +45,7 @@ def cmd_supervised(args) -> int:
     from supervised.experiments import run
 
     out = Path(args.out)
-    staged = prepare_output(out, args.force, marker="metrics.json")
+    staged = prepare_output(out, args.force)
     options = experiment_options(args)
     with staged as staging:
         metrics = run(args.name, staging, **options)

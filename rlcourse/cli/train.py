@@ -48,7 +48,7 @@ def cmd_train_dqn(args) -> int:
     torch.set_num_threads(args.threads)
 
     out = Path(args.out)
-    staged = prepare_output(out, args.force, marker="checkpoint.pt")
+    staged = prepare_output(out, args.force)
     config = dqn_config(parse_pairs(args.set, "--set", convert=nonempty))
     env_kwargs = parse_pairs(args.env_kwargs, "--env-kwargs")
     with staged as staging:

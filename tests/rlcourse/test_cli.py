@@ -20,6 +20,7 @@ from rlcourse_helpers import assert_usage_error, snapshot
 import rlcourse
 from rlcourse import UsageError, load_results
 from rlcourse.cli import main
+from rlcourse.outputs import STAMP
 
 AGENT_NAMES = ["random", "greedy", "epsilon-greedy", "decaying-epsilon", "ucb", "gradient-bandit"]
 SMALL = "--steps 30 --runs 8"
@@ -103,7 +104,7 @@ def test_compare_writes_the_results_directory_and_prints_the_summary(cli, tmp_pa
         out,
     )
     assert result.code == 0, result.err
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, STAMP])
     for png in ("reward.png", "optimal_action.png"):
         assert (out / png).read_bytes()[:8] == PNG_MAGIC
 
@@ -206,7 +207,7 @@ def test_the_console_script(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, STAMP])
     rows = [line.split() for line in completed.stdout.splitlines()]
     assert rows[1] == ["agent", "metric", "mean", "95%", "CI", "n"]
     assert [row[:2] for row in rows[2:]] == [

@@ -19,6 +19,7 @@ from rlcourse.cli.common import (
     seed_int,
 )
 from rlcourse.errors import UsageError
+from rlcourse.outputs import STAMP, write_stamp
 
 
 def test_parse_pairs_converts_values_as_typed():
@@ -148,6 +149,7 @@ def test_a_failing_command_keeps_the_old_output_byte_identical(cli, tmp_path, mo
     out.mkdir()
     (out / "metrics.json").write_text('{"old": 1}\n')
     (out / "plot.png").write_bytes(b"\x89PNG old")
+    write_stamp(out)
     before = snapshot(out)
 
     def fails_half_way(name, directory, **options):
@@ -168,6 +170,7 @@ def test_a_finished_command_replaces_the_old_output(cli, tmp_path, monkeypatch):
     out.mkdir()
     (out / "metrics.json").write_text('{"old": 1}\n')
     (out / "stale.png").write_bytes(b"old")
+    write_stamp(out)
 
     def writes(name, directory, **options):
         (directory / "metrics.json").write_text('{"new": 2}\n')
@@ -177,4 +180,5 @@ def test_a_finished_command_replaces_the_old_output(cli, tmp_path, monkeypatch):
     result = cli("supervised regression --force --out", out)
     assert result.code == 0, result.err
     assert result.out.split() == ["loss", "0.5"]
-    assert snapshot(out) == {"metrics.json": b'{"new": 2}\n'}
+    assert set(snapshot(out)) == {"metrics.json", STAMP}
+    assert snapshot(out)["metrics.json"] == b'{"new": 2}\n'

@@ -6,7 +6,7 @@ import pytest
 from rlcourse_helpers import snapshot
 
 from rlcourse.errors import UsageError
-from rlcourse.outputs import check_output_dir, prepare_output
+from rlcourse.outputs import STAMP, check_output_dir, prepare_output, read_stamp, write_stamp
 
 
 class Interrupted(Exception):
@@ -15,26 +15,29 @@ class Interrupted(Exception):
 
 @pytest.fixture
 def previous(tmp_path):
-    """A results directory of an earlier run (its marker, a file, a subdirectory)."""
+    """A results directory of an earlier run (a file, a subdirectory, rlcourse's stamp)."""
     out = tmp_path / "out"
     (out / "dqn").mkdir(parents=True)
     (out / "metrics.json").write_text('{"old": 1}\n')
     (out / "dqn" / "checkpoint.pt").write_bytes(b"\x00old weights")
+    write_stamp(out, "rlcourse old")
     return out
 
 
 def test_success_replaces_the_old_directory(previous, tmp_path):
-    with prepare_output(previous, force=True, marker="metrics.json") as staging:
+    with prepare_output(previous, force=True) as staging:
         assert staging != previous and staging.parent == previous.parent
         (staging / "metrics.json").write_text('{"new": 2}\n')
         assert snapshot(previous)["metrics.json"] == b'{"old": 1}\n'  # not yet swapped
-    assert snapshot(previous) == {"metrics.json": b'{"new": 2}\n'}
+    assert set(snapshot(previous)) == {"metrics.json", STAMP}
+    assert snapshot(previous)["metrics.json"] == b'{"new": 2}\n'
+    assert read_stamp(previous)["files"] == ["metrics.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_a_failure_inside_leaves_the_old_directory_byte_identical(previous, tmp_path):
     before = snapshot(previous)
-    with pytest.raises(Interrupted), prepare_output(previous, True, "metrics.json") as staging:
+    with pytest.raises(Interrupted), prepare_output(previous, True) as staging:
         (staging / "metrics.json").write_text("half")
         raise Interrupted
     assert snapshot(previous) == before
@@ -46,15 +49,32 @@ def test_a_new_directory_appears_only_when_the_block_ends(tmp_path):
     with prepare_output(out, force=False) as staging:
         (staging / "manifest.json").write_text("{}")
         assert not out.exists()
-    assert snapshot(out) == {"manifest.json": b"{}"}
+    assert snapshot(out)["manifest.json"] == b"{}"
+    assert read_stamp(out)["files"] == ["manifest.json"]
 
 
 def test_the_check_runs_before_the_block_and_touches_nothing(previous, tmp_path):
     before = snapshot(previous)
     with pytest.raises(UsageError, match="already exists; choose another --out or pass --force"):
-        prepare_output(previous, force=False, marker="metrics.json")
+        prepare_output(previous, force=False)
     assert snapshot(previous) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def _ours_plus(extra):
+    def make(p):
+        p.mkdir()
+        (p / "manifest.json").write_text("{}")
+        write_stamp(p)
+        (p / extra).write_text("mine")
+
+    return make
+
+
+def _ours(p):
+    p.mkdir()
+    (p / "manifest.json").write_text("{}")
+    write_stamp(p)
 
 
 @pytest.mark.parametrize(
@@ -68,12 +88,31 @@ def test_the_check_runs_before_the_block_and_touches_nothing(previous, tmp_path)
         (
             lambda p: (p.mkdir(), (p / "notes.txt").write_text("mine")),
             True,
-            "{p} is a non-empty directory without results; choose another --out",
+            "{p} is a non-empty directory not written by rlcourse (no .rlcourse.json); "
+            "choose another --out",
+        ),
+        (  # a results file alone does not make a directory ours
+            lambda p: (p.mkdir(), (p / "manifest.json").write_text("{}")),
+            True,
+            "{p} is a non-empty directory not written by rlcourse (no .rlcourse.json); "
+            "choose another --out",
         ),
         (
-            lambda p: (p.mkdir(), (p / "manifest.json").write_text("{}")),
-            False,
-            "{p} already exists; choose another --out or pass --force",
+            _ours_plus("thesis.tex"),
+            True,
+            "{p} holds files rlcourse did not write (thesis.tex); choose another --out",
+        ),
+        (
+            lambda p: (_ours(p), (p / STAMP).write_text('{"written_by": "me"}')),
+            True,
+            "{p} is a non-empty directory not written by rlcourse (no .rlcourse.json); "
+            "choose another --out",
+        ),
+        (_ours, False, "{p} already exists; choose another --out or pass --force"),
+        (
+            lambda p: (p.parent.joinpath("real").mkdir(), p.symlink_to(p.parent / "real")),
+            True,
+            "{p} is a symbolic link; give the directory itself (or a new one) as --out",
         ),
     ],
 )
@@ -85,6 +124,16 @@ def test_check_output_dir_refuses_with_these_messages(tmp_path, make, force, mes
     assert str(refused.value) == message.format(p=target)
 
 
+def test_an_out_under_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError) as refused:
+        check_output_dir(tmp_path / "file" / "sub" / "out", force=True)
+    assert str(refused.value) == (
+        f"{tmp_path / 'file'} is a file, so --out {tmp_path / 'file/sub/out'} cannot be made; "
+        "choose another"
+    )
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_check_output_dir_accepts_a_missing_or_empty_directory(tmp_path, force):
     check_output_dir(tmp_path / "missing", force)
@@ -93,6 +142,6 @@ def test_check_output_dir_accepts_a_missing_or_empty_directory(tmp_path, force):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 
-def test_prepare_output_needs_the_commands_marker_to_force(previous):
-    with pytest.raises(UsageError, match="non-empty directory without results"):
-        prepare_output(previous, force=True, marker="psnr.csv")
+def test_force_replaces_a_stamped_directory_with_subdirectories(previous):
+    check_output_dir(previous, force=True)
+    assert read_stamp(previous)["files"] == ["dqn/checkpoint.pt", "metrics.json"]

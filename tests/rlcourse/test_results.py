@@ -176,6 +176,7 @@ def test_save_writes_the_files_with_exact_headers(results, tmp_path):
     out = results.save(tmp_path / "res")
     assert out == tmp_path / "res"
     assert sorted(p.name for p in out.iterdir()) == [
+        ".rlcourse.json",
         "curves.csv",
         "manifest.json",
         "runs.npz",
@@ -252,7 +253,7 @@ def test_save_never_replaces_a_directory_that_holds_no_results(results, tmp_path
     target = tmp_path / "res"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
-    with pytest.raises(UsageError, match="non-empty directory without results"):
+    with pytest.raises(UsageError, match="non-empty directory not written by rlcourse"):
         results.save(target, force=force)
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
     assert (target / "notes.txt").read_text() == "mine"
