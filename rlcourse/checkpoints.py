@@ -76,7 +76,10 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
         )
     except (TypeError, ValueError) as err:
         raise UsageError(f"{path} has a bad config: {err}") from None
-    source = resolve_env(env or checkpoint["env"], None if env else checkpoint["env_kwargs"])
+    if env:
+        source = resolve_env(env)
+    else:
+        source = resolve_env(checkpoint["env"], checkpoint["env_kwargs"], read_from=str(path))
     probe = source.make_one()
     learner = DQNLearner(
         config, probe.observation_space, probe.action_space, np.random.default_rng(0)

@@ -76,14 +76,31 @@ class EnvSource:
             ) from None
 
 
-def resolve_env(env: EnvLike, kwargs: dict[str, Any] | None = None) -> EnvSource:
+def resolve_env(
+    env: EnvLike, kwargs: dict[str, Any] | None = None, *, read_from: str | None = None
+) -> EnvSource:
     """Turn an id, alias, ``module:Class`` or factory into an :class:`EnvSource`.
 
     The env is built once here, so that bad names and bad kwargs fail now with a clear message.
 
+    Args:
+        env: what the user named.
+        kwargs: constructor arguments.
+        read_from: the file the name was read from (a checkpoint, a manifest), if it was:
+            then only a registered Gymnasium id or an alias resolves. A ``module:Class`` is code
+            that would be imported and called, so a name from a file someone sent never runs
+            it: the user names it on the command line to trust it.
+
     Raises:
-        UsageError: unknown id or alias, unimportable entry point, or refused kwargs.
+        UsageError: unknown id or alias, unimportable entry point, refused kwargs, or code named
+            by a file.
     """
+    if read_from is not None and (not isinstance(env, str) or ":" in env):
+        raise UsageError(
+            f"{read_from} names the env {env!r}, which is code to import and run; from a file "
+            f"rlcourse makes only registered Gymnasium ids. If you trust it, name it yourself: "
+            f"--env {env}"
+        )
     kwargs = dict(kwargs or {})
     if callable(env) or ":" in env:
         factory = env if callable(env) else _entry_point(env)
@@ -130,8 +147,8 @@ def _cannot_make(name: str, kwargs: dict[str, Any], err: Exception) -> UsageErro
 def _entry_point(text: str) -> Callable[..., gym.Env]:
     """The class or factory ``module:Attr`` names (or gymnasium's ``module:Env-v0`` form)."""
     module_name, _, attr = text.partition(":")
-    if os.getcwd() not in sys.path:  # as `python -m` does; a console script's path lacks it
-        sys.path.insert(0, os.getcwd())
+    if os.getcwd() not in sys.path:  # last: a file in the working directory never shadows a module
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

@@ -140,7 +140,8 @@ def _grid_of(results: Results):
     from rlcourse.environments import resolve_env
 
     m = results.manifest
-    env = resolve_env(m["env"], m.get("env_kwargs") or {}).make_one().unwrapped
+    env = resolve_env(m["env"], m.get("env_kwargs") or {}, read_from="manifest.json")
+    env = env.make_one().unwrapped
     model = getattr(env, "model", None)
     if model is not None and hasattr(model, "layout"):  # rlcourse/GridWorld-v0
         from envs.gridworld import ACTION_NAMES
