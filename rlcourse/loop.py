@@ -9,6 +9,13 @@ A callback is a function of a :class:`Step`, called after every step of the batc
 agent's update, before runs whose episode ended are reset); it returns ``True`` to stop the loop
 after this step. Recording the metrics is itself a callback (:class:`StepMetrics`,
 :class:`EpisodeMetrics`), which also ends the loop when the budget is spent.
+
+A run of one env with a step budget can be *resumable*: the loop then keeps where its episode
+began (the seed of the first reset, or the state of the env's generator before a later reset)
+and the actions taken since, and a callback can take that :class:`Position` with the rest of a
+checkpoint. ``run(..., resume=position)`` puts a fresh env back exactly there (reset, then the
+same actions again) and goes on from the next step. That is exact for every env whose
+randomness comes from its ``np_random`` (Gymnasium's and rlcourse's envs).
 """
 
 from __future__ import annotations
@@ -57,6 +64,56 @@ class VectorSource:
 
 
 @dataclass
+class Position:
+    """Where a resumable run stands after step ``t``: enough to put its env back exactly."""
+
+    t: int
+    """Steps taken."""
+    episode_return: float
+    """Return of the current episode so far."""
+    episode_start: int | dict
+    """The seed of the episode's reset (the first one), or the env's ``np_random`` state just
+    before its reset (``bit_generator.state``: plain data)."""
+    actions: list
+    """The actions of the current episode so far, in order."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (for a checkpoint)."""
+        return {
+            "t": self.t,
+            "episode_return": self.episode_return,
+            "episode_start": self.episode_start,
+            "actions": [np.asarray(a).tolist() for a in self.actions],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Position:
+        """The position :meth:`as_dict` gave."""
+        return cls(int(data["t"]), float(data["episode_return"]), data["episode_start"],
+                   list(data["actions"]))  # fmt: skip
+
+
+class _Tracker:
+    """Keeps a resumable run's :class:`Position` up to date."""
+
+    def __init__(self, position: Position):
+        self.position = position
+
+    def step(self, t: int, action: np.ndarray, episode_return: float) -> None:
+        self.position.t, self.position.episode_return = t, episode_return
+        self.position.actions.append(np.asarray(action[0]).copy())
+
+    def episode_ends(self, env: VectorEnv) -> None:
+        """Before the reset: the generator state the new episode starts from."""
+        generator = env.get_attr("np_random")[0]
+        self.position.episode_start = generator.bit_generator.state
+        self.position.episode_return, self.position.actions = 0.0, []
+
+    def snapshot(self) -> Position:
+        return Position.from_dict(self.position.as_dict())
+
+
+@dataclass
 class Step:
     """One step of every run of the batch, as callbacks see it."""
 
@@ -78,6 +135,13 @@ class Step:
     agent: Agent
     bar: Any
     """The progress bar (``set_postfix`` shows a callback's news)."""
+    tracker: _Tracker | None = None
+
+    def position(self) -> Position:
+        """Where the run stands after this step (a resumable run only: ``run(resumable=True)``)."""
+        if self.tracker is None:
+            raise ValueError("position() needs run(..., resumable=True)")
+        return self.tracker.snapshot()
 
     @property
     def done(self) -> np.ndarray:
@@ -111,6 +175,8 @@ def run(
     callbacks: Sequence[Callback] = (),
     rng: np.random.Generator | None = None,
     reset_options: dict[str, Any] | None = None,
+    resumable: bool = False,
+    resume: Position | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``agent`` on ``runs`` independent copies of the env; return per-run metric arrays.
 
@@ -133,20 +199,64 @@ def run(
             loop after this step.
         rng: the generator handed to ``agent.reset`` (default: one derived from ``seed``).
         reset_options: options of the env's first reset.
+        resumable: keep the run's :class:`Position` (one run, a step budget), which callbacks
+            read with ``step.position()``.
+        resume: a position a resumable run reached: the env is put back there and the loop
+            goes on from step ``resume.t + 1`` to ``steps`` (the metrics returned are those of
+            the steps taken now). The agent is the caller's to restore.
     """
     _check_budget(runs, steps, episodes, seed)
-    metrics = StepMetrics(runs, steps) if steps is not None else EpisodeMetrics(runs, episodes)
+    resumable = resumable or resume is not None
+    if resumable and (runs != 1 or steps is None):
+        raise UsageError("a resumable run is one run with a step budget")
+    start = resume.t if resume is not None else 0
+    if start >= (steps or 0) and resume is not None:
+        raise UsageError(f"the run is already at step {start} of {steps}; nothing to resume")
+    metrics = (
+        StepMetrics(runs, steps, start=start)
+        if steps is not None
+        else EpisodeMetrics(runs, episodes)
+    )
     env = source.make_runs(runs)
     try:
-        obs = _reset(env, source.name, seed=seed, options=reset_options)
+        if resume is None:
+            obs = _reset(env, source.name, seed=seed, options=reset_options)
+            tracker = _Tracker(Position(0, 0.0, seed, [])) if resumable else None
+        else:
+            obs = _restore(env, source.name, resume, reset_options)
+            tracker = _Tracker(Position.from_dict(resume.as_dict()))
         agent.reset(runs, rng if rng is not None else np.random.default_rng([seed, 1]))
         total, unit = (steps, "step") if steps is not None else (runs * episodes, "ep")
         disable = not progress or None
-        with tqdm(total=total, desc=desc, disable=disable, unit=unit, leave=False) as bar:
-            _loop(env, agent, source.name, obs, bar, [metrics, *callbacks])
+        with tqdm(total=total, initial=start, desc=desc, disable=disable, unit=unit,
+                  leave=False) as bar:  # fmt: skip
+            _loop(env, agent, source.name, obs, bar, [metrics, *callbacks], tracker)
     finally:
         env.close()
     return metrics.arrays()
+
+
+def _restore(env: VectorEnv, name: str, position: Position, options) -> Any:
+    """Put a fresh env of one run back where ``position`` says: reset, then the same actions."""
+    start = position.episode_start
+    if isinstance(start, dict):  # a later episode: its generator, then a reset without a seed
+        generator = np.random.Generator(getattr(np.random, start["bit_generator"])())
+        generator.bit_generator.state = start
+        env.set_attr("np_random", [generator])
+        obs = _reset(env, name)
+    else:
+        obs = _reset(env, name, seed=int(start), options=options)
+    for action in position.actions:
+        try:
+            obs, _, terminated, truncated, _ = env.step(np.asarray([action]))
+        except Exception as err:  # the env's own code
+            raise _env_failed(name, "step", err) from err
+        if terminated[0] or truncated[0]:
+            raise UsageError(
+                f"env {name} does not replay its episode: it ended early when resumed "
+                "(its randomness is not all in np_random)"
+            )
+    return obs
 
 
 def _reset(env: VectorEnv, name: str, **kwargs) -> Any:
@@ -161,11 +271,15 @@ def _env_failed(name: str, stage: str, err: Exception) -> UsageError:
     return UsageError(f"env {name} failed in {stage}: {type(err).__name__}: {err}")
 
 
-def _loop(env, agent, name: str, obs, bar, callbacks: list[Callback]) -> None:
+def _loop(env, agent, name: str, obs, bar, callbacks: list[Callback], tracker=None) -> None:
     """``act → step → update → callbacks``, resetting ended runs (no autoreset), until a stop."""
     n_runs = env.num_envs
     episode_return, episode_length = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
     t, stop = 0, False
+    if tracker is not None:  # a resumed run goes on where it was
+        t = tracker.position.t
+        episode_return[0] = tracker.position.episode_return
+        episode_length[0] = len(tracker.position.actions)
     while not stop:
         action = agent.act(obs)
         try:
@@ -180,10 +294,14 @@ def _loop(env, agent, name: str, obs, bar, callbacks: list[Callback]) -> None:
         t += 1
         episode_return += reward
         episode_length += 1
+        if tracker is not None:
+            tracker.step(t, action, float(episode_return[0]))
         step = Step(t, obs, action, reward, next_obs, terminated, truncated, info,
-                    episode_return, episode_length, env, agent, bar)  # fmt: skip
-        stop = any([bool(callback(step)) for callback in callbacks])  # every callback runs
+                    episode_return, episode_length, env, agent, bar, tracker)  # fmt: skip
         done = step.done
+        if tracker is not None and done[0]:
+            tracker.episode_ends(env)
+        stop = any([bool(callback(step)) for callback in callbacks])  # every callback runs
         if done.any():
             episode_return[done], episode_length[done] = 0.0, 0
             next_obs = _reset(env, name, options={"reset_mask": done})
@@ -191,29 +309,31 @@ def _loop(env, agent, name: str, obs, bar, callbacks: list[Callback]) -> None:
 
 
 class StepMetrics:
-    """Records ``reward`` (and ``optimal_action``) at every step; stops after ``steps``."""
+    """Records ``reward`` (and ``optimal_action``) each step after ``start``, until ``steps``."""
 
-    def __init__(self, runs: int, steps: int):
-        self.steps, self.t = steps, 0
-        self.reward = np.empty((steps, runs), dtype=np.float32)
+    def __init__(self, runs: int, steps: int, start: int = 0):
+        self.steps, self.start, self.t = steps, start, start
+        self.reward = np.empty((steps - start, runs), dtype=np.float32)
         self.optimal: np.ndarray | None = None
 
     def __call__(self, step: Step) -> bool:
         """Record one step."""
         self.t = step.t
-        self.reward[step.t - 1] = step.reward
+        row = step.t - self.start - 1
+        self.reward[row] = step.reward
         if "optimal_action" in step.info:
             if self.optimal is None:
                 self.optimal = np.zeros(self.reward.shape, dtype=bool)
-            self.optimal[step.t - 1] = step.info["optimal_action"]
+            self.optimal[row] = step.info["optimal_action"]
         step.bar.update(1)
         return step.t >= self.steps
 
     def arrays(self) -> dict[str, np.ndarray]:
         """``(runs, steps recorded)`` arrays."""
-        metrics = {"reward": self.reward[: self.t].T.copy()}
+        recorded = self.t - self.start
+        metrics = {"reward": self.reward[:recorded].T.copy()}
         if self.optimal is not None:
-            metrics["optimal_action"] = self.optimal[: self.t].T.copy()
+            metrics["optimal_action"] = self.optimal[:recorded].T.copy()
         return metrics
 
 

@@ -14,6 +14,7 @@ import agents
 import rlcourse
 from rlcourse import UsageError
 from rlcourse.environments import resolve_env
+from rlcourse.loop import run
 
 
 def _arrays(res):
@@ -398,3 +399,90 @@ def test_every_callback_runs_at_the_step_one_of_them_stops():
     rlcourse.run(source, RecordingAgent(10), runs=1, steps=10, progress=False,
                  callbacks=[lambda step: True, lambda step: calls.append(step.t)])  # fmt: skip
     assert calls == [1]
+
+
+# -- resumable runs --------------------------------------------------------------------------------
+class ObsPolicy:
+    """Pushes CartPole's cart towards the pole's lean: the action depends on the observation only."""
+
+    def reset(self, n_runs, rng):
+        pass
+
+    def act(self, obs):
+        return (np.asarray(obs)[:, -2] > 0).astype(np.int64)
+
+    def update(self, *transition):
+        pass
+
+
+class NoisyEnv(gym.Env):
+    """Random start and random episode ends, all drawn from np_random (a test of the restore)."""
+
+    observation_space = gym.spaces.Box(-10, 10, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        return self.x, {}
+
+    def step(self, action):
+        self.x = (self.x + self.np_random.normal(0, 0.1, 2) - action).astype(np.float32) % 3 - 1
+        return self.x, float(self.x[0]), bool(self.np_random.random() < 0.05), False, {}
+
+
+def _trajectory(source, steps, **kwargs):
+    seen, positions = [], {}
+
+    def record(step):
+        seen.append((step.t, step.next_obs.copy(), float(step.reward[0]), bool(step.done[0])))
+        positions[step.t] = step.position()
+
+    run(source, ObsPolicy(), runs=1, steps=steps, seed=5, progress=False, callbacks=[record],
+        **kwargs)  # fmt: skip
+    return seen, positions
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", NoisyEnv])
+def test_a_resumed_run_goes_on_exactly_as_the_uninterrupted_one(env):
+    from rlcourse.checkpoints import single_envs
+
+    source = single_envs(resolve_env(env))
+    full, positions = _trajectory(source, 400, resumable=True)
+    ends = [t for t, _, _, done in full if done]
+    assert len(ends) >= 2  # the positions below include a fresh and a later episode
+    for t in (1, 17, ends[0], ends[0] + 1, ends[1] + 3, 399):
+        rest, _ = _trajectory(source, 400, resume=positions[t])
+        assert [r[0] for r in rest] == list(range(t + 1, 401))
+        for (_, obs, reward, done), (_, obs2, reward2, done2) in zip(full[t:], rest, strict=True):
+            np.testing.assert_array_equal(obs, obs2)
+            assert (reward, done) == (reward2, done2)
+
+
+def test_a_position_survives_a_checkpoint_file(tmp_path):
+    import torch
+
+    from rlcourse.checkpoints import single_envs
+    from rlcourse.loop import Position
+
+    source = single_envs(resolve_env(NoisyEnv))
+    _, positions = _trajectory(source, 60, resumable=True)
+    torch.save(positions[50].as_dict(), tmp_path / "p.pt")
+    back = Position.from_dict(torch.load(tmp_path / "p.pt", weights_only=True))
+    assert back.as_dict() == positions[50].as_dict()
+
+
+def test_resumable_runs_are_refused_where_they_cannot_be_exact():
+    source = resolve_env("CartPole-v1")
+    with pytest.raises(UsageError, match="a resumable run is one run with a step budget"):
+        run(source, ObsPolicy(), runs=2, steps=10, resumable=True)
+    with pytest.raises(UsageError, match="a resumable run is one run with a step budget"):
+        run(source, ObsPolicy(), runs=1, episodes=2, resumable=True)
+    _, positions = _trajectory(resolve_env("CartPole-v1"), 10, resumable=True)
+    with pytest.raises(UsageError, match="already at step 10 of 10; nothing to resume"):
+        run(source, ObsPolicy(), runs=1, steps=10, resume=positions[10])
+
+
+def test_position_needs_a_resumable_run():
+    with pytest.raises(ValueError, match="resumable=True"):
+        _trajectory(resolve_env("CartPole-v1"), 3)
