@@ -34,6 +34,20 @@ def observation_shape(space: spaces.Space) -> tuple[int, ...]:
     return tuple(space.shape)
 
 
+def observation_dtype(space: spaces.Space) -> np.dtype:
+    """What the buffer stores observations as: a Box's own dtype (uint8 images stay uint8)."""
+    return np.dtype(space.dtype if isinstance(space, spaces.Box) else np.float32)
+
+
+def replay_bytes(config: DQNConfig, observation_space: spaces.Space) -> int:
+    """The bytes one learner's full replay buffer holds (before it is allocated)."""
+    return ReplayBuffer.bytes_needed(
+        config.buffer_size,
+        observation_shape(observation_space),
+        observation_dtype(observation_space),
+    )
+
+
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
     """DQN needs Discrete actions and a Box or Discrete observation."""
     if not isinstance(action_space, spaces.Discrete):
@@ -54,12 +68,11 @@ class DQNLearner(OffPolicyLearner):
         )
         shape = observation_shape(observation_space)
         net_space = spaces.Box(-np.inf, np.inf, shape) if self.one_hot else observation_space
-        dtype = observation_space.dtype if isinstance(observation_space, spaces.Box) else np.float32
         super().__init__(
             config,
             rng,
             lambda: q_network(net_space, self.n_actions, config.hidden),
-            ReplayBuffer(config.buffer_size, shape, dtype),
+            ReplayBuffer(config.buffer_size, shape, observation_dtype(observation_space)),
         )
         self.snapshot, self.snapshot_at = None, -1  # see action_values
 
@@ -89,6 +102,11 @@ class DQNLearner(OffPolicyLearner):
     def load_weights(self, model_state: dict) -> None:
         """Put saved online-network tensors into both networks (and drop the acting copy)."""
         super().load_weights(model_state)
+        self.snapshot_at = -1
+
+    def load_training_state(self, state: dict) -> None:
+        """Continue from a saved training state (and drop the acting copy)."""
+        super().load_training_state(state)
         self.snapshot_at = -1
 
 

@@ -27,6 +27,7 @@ greedy evaluations act through :class:`GreedyPolicy`.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -42,6 +43,8 @@ MAX_SPAN = 128
 """Most batches drawn, and TD targets computed, at once."""
 MAX_SPAN_ELEMENTS = 2**24
 """...and at most this many stored numbers in those batches (bounds the memory of image batches)."""
+LOSSES_KEPT = 10_000
+"""TD losses of the latest gradient steps a learner keeps (for logs)."""
 
 
 class OffPolicyLearner:
@@ -69,7 +72,7 @@ class OffPolicyLearner:
         self.strategy = config.strategy()
         self.steps = 0  # transitions stored
         self.gradient_steps = 0
-        self.losses: list[float] = []
+        self.losses: deque[float] = deque(maxlen=LOSSES_KEPT)
 
     # -- what a variant supplies -----------------------------------------------------------------
 
@@ -201,6 +204,50 @@ class OffPolicyLearner:
         """Put saved online-network tensors into both networks."""
         self.online.load_state_dict(model_state)
         self.target.load_state_dict(model_state)
+
+    def training_state(self) -> dict:
+        """Everything training goes on from, as tensors and plain data (``weights_only``).
+
+        Both networks, Adam's state, the replay buffer, the generator and the counters.
+        """
+        return {
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "buffer": {
+                key: torch.from_numpy(np.ascontiguousarray(value))
+                if isinstance(value, np.ndarray)
+                else value
+                for key, value in self.buffer.state().items()
+            },
+            "rng": self.rng.bit_generator.state,
+            "steps": self.steps,
+            "gradient_steps": self.gradient_steps,
+            "losses": list(self.losses),
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        """Continue from what :meth:`training_state` saved (a learner built with the same config).
+
+        Raises:
+            ValueError: the state does not fit this learner.
+        """
+        try:
+            self.online.load_state_dict(state["online"])
+            self.target.load_state_dict(state["target"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise ValueError(f"the saved networks do not fit: {str(err).splitlines()[0]}") from None
+        self.buffer.load_state(
+            {
+                key: np.asarray(value) if isinstance(value, torch.Tensor) else value
+                for key, value in state["buffer"].items()
+            }  # fmt: skip
+        )
+        self.rng.bit_generator.state = state["rng"]
+        self.steps, self.gradient_steps = int(state["steps"]), int(state["gradient_steps"])
+        self.losses.clear()
+        self.losses.extend(float(loss) for loss in state["losses"])
 
 
 def run_info(info: Mapping[str, Any], run: int, n_runs: int) -> dict[str, Any]:

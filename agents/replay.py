@@ -27,6 +27,8 @@ class Batch:
 class ReplayBuffer:
     """The last ``capacity`` transitions; the oldest is overwritten first."""
 
+    FIELDS = ("obs", "next_obs", "action", "reward", "terminated", "truncated")
+
     def __init__(
         self,
         capacity: int,
@@ -53,6 +55,19 @@ class ReplayBuffer:
         self.position = 0  # where the next transition goes
         self.size = 0  # how many slots hold a transition
 
+    @classmethod
+    def bytes_needed(cls, capacity: int, *layout, **named_layout) -> int:
+        """The bytes a full buffer of ``capacity`` and this layout holds (before allocating it).
+
+        ``layout``: the other arguments of the constructor.
+        """
+        return cls(1, *layout, **named_layout).nbytes * int(capacity)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the buffer's arrays hold."""
+        return sum(getattr(self, name).nbytes for name in self.FIELDS)
+
     def __len__(self) -> int:
         return self.size
 
@@ -64,6 +79,39 @@ class ReplayBuffer:
         self.terminated[i], self.truncated[i] = terminated, truncated
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+
+    def state(self) -> dict:
+        """The stored transitions and where the next one goes: plain arrays for a checkpoint.
+
+        Only the filled slots, in their stored dtypes (uint8 images stay uint8).
+        """
+        return {
+            "position": self.position,
+            **{name: getattr(self, name)[: self.size] for name in self.FIELDS},
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Put back what :meth:`state` gave (into a buffer of the same capacity and layout).
+
+        Raises:
+            ValueError: the saved transitions do not fit this buffer.
+        """
+        size = len(state["obs"])
+        if size > self.capacity or not 0 <= int(state["position"]) < self.capacity:
+            raise ValueError(f"{size} saved transitions do not fit a buffer of {self.capacity}")
+        for name in self.FIELDS:
+            array, saved = getattr(self, name), np.asarray(state[name])
+            if (
+                saved.shape[1:] != array.shape[1:]
+                or saved.dtype != array.dtype
+                or len(saved) != size
+            ):
+                raise ValueError(
+                    f"saved {name} {saved.dtype}{list(saved.shape)} does not fit the buffer's "
+                    f"{array.dtype}{list(array.shape)}"
+                )
+            array[:size] = saved
+        self.size, self.position = size, int(state["position"])
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """``batch_size`` transitions drawn uniformly, with replacement, from those stored."""

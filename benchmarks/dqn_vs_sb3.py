@@ -106,7 +106,7 @@ def run_ours(seed: int, steps: int, eval_every: int, stop: bool) -> dict:
             steps=steps,
             seed=seed,
             eval_every=eval_every,
-            stop_when_solved=stop,
+            stop_at=SOLVED if stop else None,
             progress=False,
         )
     return {

@@ -1,9 +1,13 @@
 """DQN checkpoints: saved as tensors and plain data, loaded safely, evaluated greedily.
 
-``checkpoint.pt`` holds ``{"model": state_dict, "config": {...}, "env": ..., "env_kwargs": {...},
-"observation_shape": [...], "n_actions": n}``: tensors and plain data only, read back with
-``torch.load(weights_only=True)``, so a checkpoint is never unpickled as code.
-``rlcourse evaluate DIR`` runs the greedy policy and writes ``evaluation.json``.
+``checkpoint.pt`` (the latest policy) and ``best.pt`` (the best evaluation's) hold
+``{"model": state_dict, "config": {...}, "env": ..., "env_kwargs": {...},
+"observation_shape": [...], "n_actions": n}`` (``best.pt`` also its ``step`` and
+``mean_return``): tensors and plain data only, read back with ``torch.load(weights_only=True)``,
+so a checkpoint is never unpickled as code, and the env it names is made only when it is a
+registered Gymnasium id (a ``module:Class`` runs only when the user names it).
+``rlcourse evaluate DIR`` runs the greedy policy of ``best.pt`` (``--final``: ``checkpoint.pt``)
+and writes ``evaluation.json``.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ def single_envs(source: EnvSource) -> VectorSource:
     return VectorSource(source.name, functools.partial(source.make_runs, native=False))
 
 
-def save_checkpoint(path: Path, learner, source: EnvSource) -> None:
-    """Write the learner's state and the env it was trained on (atomically)."""
+def save_checkpoint(path: Path, learner, source: EnvSource, **extra: Any) -> None:
+    """Write the learner's policy and the env it was trained on (atomically), with ``extra``."""
     import torch
 
     checkpoint = {
@@ -42,6 +46,7 @@ def save_checkpoint(path: Path, learner, source: EnvSource) -> None:
         "env_kwargs": source.kwargs,
         "observation_shape": list(learner.buffer.obs.shape[1:]),
         "n_actions": learner.n_actions,
+        **extra,
     }
     with atomic_path(path) as temporary:
         torch.save(checkpoint, temporary)
@@ -59,33 +64,66 @@ def evaluate_greedy(learner, source: EnvSource, episodes: int, seed: int) -> np.
     return metrics["return"][:, 0]
 
 
-def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSource, dict]:
-    """The trained learner, the env to run it on, and the raw checkpoint.
+def resolve_saved_env(saved: Any, kwargs: Any, named: str | None, path: Path) -> EnvSource:
+    """The env a file names, made only if it is a registered id, or the one the user ``named``.
+
+    The saved kwargs (plain data) go with the saved name, also when the user names that same
+    env to trust it; another named env gets none.
+
+    Raises:
+        UsageError: a saved name or kwargs of the wrong type, or a ``module:Class`` the user did
+            not name.
+    """
+    if not isinstance(saved, str) or not isinstance(kwargs, dict):
+        raise UsageError(f"{path} names its env wrongly: {saved!r} with {kwargs!r}")
+    if named is None:
+        return resolve_env(saved, kwargs, read_from=str(path))
+    return resolve_env(named, kwargs if named == saved else None)
+
+
+def checkpoint_path(directory: Path, final: bool = False) -> Path:
+    """``best.pt`` (or ``checkpoint.pt`` when ``final``, or when the run kept no best)."""
+    directory = Path(directory)
+    best = directory / "best.pt"
+    return directory / "checkpoint.pt" if final or not best.is_file() else best
+
+
+def load_checkpoint(
+    directory: Path, env: str | None = None, final: bool = False
+) -> tuple[Any, EnvSource, dict]:
+    """The trained learner (best evaluation's, or ``final``), the env to run it on, the raw file.
 
     Raises:
         UsageError: no checkpoint, a corrupt one, one that is not plain tensors and data (it is
-            refused, never unpickled), or an env whose spaces differ from the checkpoint's.
+            refused, never unpickled), one with fields of the wrong types, a ``module:Class`` env
+            not named by the user, or an env whose spaces differ from the checkpoint's.
     """
     from agents.dqn import DQNLearner
 
-    path = Path(directory) / "checkpoint.pt"
+    path = checkpoint_path(directory, final)
     checkpoint = read_checkpoint(path)
     try:
         config = DQNConfig(
             **{**checkpoint["config"], "hidden": tuple(checkpoint["config"]["hidden"])}
         )
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, KeyError) as err:
         raise UsageError(f"{path} has a bad config: {err}") from None
-    if env:
-        source = resolve_env(env)
-    else:
-        source = resolve_env(checkpoint["env"], checkpoint["env_kwargs"], read_from=str(path))
+    saved_shape, saved_actions = checkpoint["observation_shape"], checkpoint["n_actions"]
+    if not (
+        isinstance(saved_shape, list | tuple)
+        and all(isinstance(n, int) for n in saved_shape)
+        and isinstance(saved_actions, int)
+    ):
+        raise UsageError(
+            f"{path} has a bad observation_shape or n_actions: {saved_shape!r}, {saved_actions!r}"
+        )
+    source = resolve_saved_env(checkpoint["env"], checkpoint["env_kwargs"], env, path)
     probe = source.make_one()
     learner = DQNLearner(
         config, probe.observation_space, probe.action_space, np.random.default_rng(0)
     )
     shape, n_actions = list(learner.buffer.obs.shape[1:]), learner.n_actions
-    if shape != list(checkpoint["observation_shape"]) or n_actions != checkpoint["n_actions"]:
+    if shape != list(saved_shape) or n_actions != saved_actions:
         raise UsageError(
             f"{path} was trained on {checkpoint['env']} (observations "
             f"{checkpoint['observation_shape']}, {checkpoint['n_actions']} actions); "
@@ -98,11 +136,14 @@ def load_checkpoint(directory: Path, env: str | None = None) -> tuple[Any, EnvSo
     return learner, source, checkpoint
 
 
-def read_checkpoint(path: Path) -> dict:
+CHECKPOINT_KEYS = ("model", "config", "env", "env_kwargs", "observation_shape", "n_actions")
+
+
+def read_checkpoint(path: Path, needed: tuple[str, ...] = CHECKPOINT_KEYS) -> dict:
     """A checkpoint file's tensors and plain data (``weights_only``: never code).
 
     Raises:
-        UsageError: no such file, a corrupt one, or one that is not an rlcourse checkpoint.
+        UsageError: no such file, a corrupt one, or one without the ``needed`` keys.
     """
     import pickle
     import re
@@ -111,7 +152,7 @@ def read_checkpoint(path: Path) -> dict:
     import torch
 
     if not path.is_file():
-        raise UsageError(f"{path.parent} holds no checkpoint.pt (train one with rlcourse train)")
+        raise UsageError(f"{path.parent} holds no {path.name} (train one with rlcourse train)")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
         raise UsageError(f"{path} is corrupt: not a torch checkpoint archive")
     try:
@@ -124,28 +165,64 @@ def read_checkpoint(path: Path) -> dict:
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         raise UsageError(f"{path} is corrupt: {type(err).__name__}: {err}") from None
-    needed = ("model", "config", "env", "env_kwargs", "observation_shape", "n_actions")
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
         raise UsageError(f"{path} is not an rlcourse DQN checkpoint (keys {', '.join(needed)})")
     return checkpoint
 
 
-def evaluate_checkpoint(directory: Path, episodes: int = 20, seed: int = 0, env: str | None = None):
-    """Greedy returns of a saved DQN; writes ``evaluation.json`` into ``directory``."""
+def evaluate_checkpoint(
+    directory: Path,
+    episodes: int = 20,
+    seed: int = 0,
+    env: str | None = None,
+    final: bool = False,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Greedy returns of a saved DQN (``best.pt``, or ``final``); writes ``evaluation.json``.
+
+    An ``evaluation.json`` of other settings (checkpoint, env, episodes, seed) is replaced only
+    with ``force``; the same settings give the same numbers, so rewriting those loses nothing.
+
+    Raises:
+        UsageError: see :func:`load_checkpoint`; another evaluation in the way.
+    """
     from rlcourse.stats import mean_ci
 
-    learner, source, _ = load_checkpoint(directory, env)
+    directory = Path(directory)
+    learner, source, _ = load_checkpoint(directory, env, final)
+    settings = {
+        "checkpoint": checkpoint_path(directory, final).name,
+        "env": source.name,
+        "episodes": episodes,
+        "seed": seed,
+    }
+    target = directory / "evaluation.json"
+    if target.exists() and not force:
+        _check_same_evaluation(target, settings)
     returns = evaluate_greedy(learner, source, episodes, seed)
     mean, low, high, n = mean_ci(returns)
     result = {
-        "env": source.name,
-        "episodes": n,
-        "seed": seed,
+        **settings,
         "mean_return": float(mean),
         "ci_low": float(low),
         "ci_high": float(high),
         "returns": returns.tolist(),
     }
-    write_text(Path(directory) / "evaluation.json", json.dumps(result, indent=2) + "\n")
-    add_to_stamp(Path(directory), "evaluation.json")
+    write_text(target, json.dumps(result, indent=2) + "\n")
+    add_to_stamp(directory, target.name)
     return result
+
+
+def _check_same_evaluation(path: Path, settings: dict[str, Any]) -> None:
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        same = all(earlier.get(key) == value for key, value in settings.items())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        earlier, same = None, False
+    if not same:
+        what = (
+            ", ".join(f"{key} {earlier.get(key)}" for key in settings)
+            if isinstance(earlier, dict)
+            else "unreadable"
+        )
+        raise UsageError(f"{path} holds another evaluation ({what}); pass --force to replace it")

@@ -1,14 +1,21 @@
 """Train one DQN on one env: the run loop with callbacks that evaluate, log and checkpoint.
 
-``rlcourse train dqn ENV --out DIR`` writes into DIR:
+``rlcourse train dqn ENV --out DIR`` writes into DIR (each file atomically, so a run killed at
+any moment leaves the files of its last checkpoint):
 
-- ``checkpoint.pt``: the online network and what it was trained on (:mod:`rlcourse.checkpoints`),
-  rewritten at every evaluation;
+- ``resume.pt``: everything training goes on from (both networks, Adam, the replay buffer, every
+  generator, the counters, the env's position, the curves so far), every ``checkpoint_every``
+  steps; :func:`resume_dqn` (``rlcourse train dqn --resume DIR``) continues from it and ends
+  exactly where the uninterrupted run would have;
+- ``checkpoint.pt``: the latest policy (the online network and what it was trained on,
+  :mod:`rlcourse.checkpoints`), rewritten at every evaluation, and ``best.pt``: the policy of the
+  best greedy evaluation so far (the earliest, on ties);
 - ``episodes.csv`` (``step,return,length`` of every training episode) and
   ``evaluations.csv`` (``step,mean_return,episodes,train_seconds``: greedy evaluations during
-  training; ``train_seconds`` is the training time so far, evaluations not counted);
-- ``training.png``: training returns against env steps, with the greedy evaluations;
-- ``metrics.json``: final greedy evaluation, steps, seconds, steps per second.
+  training; ``train_seconds`` is the training time so far, evaluations and checkpoints not
+  counted), ``training.png`` (training returns and evaluations against env steps);
+- ``metrics.json`` at the end: final and best greedy evaluation (and which file holds each
+  policy), steps, seconds, steps per second.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +33,23 @@ import numpy as np
 
 from agents.dqn_config import DQNConfig
 from agents.specs import SpecError, build_params
-from rlcourse.checkpoints import evaluate_greedy, save_checkpoint, single_envs
+from rlcourse.checkpoints import (
+    evaluate_greedy,
+    read_checkpoint,
+    resolve_saved_env,
+    save_checkpoint,
+    single_envs,
+)
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
-from rlcourse.loop import Step, run
+from rlcourse.loop import Position, Step, run
+from rlcourse.outputs import add_to_stamp
 from supervised.atomic import atomic_path, write_text
 
 SOLVED = {"CartPole-v1": 475.0}
 """Greedy mean returns that count as solving an env (for reports)."""
+RESUME_FORMAT = "rlcourse-dqn-training/1"
+"""What ``resume.pt`` says it is (refused when it says anything else)."""
 
 
 def dqn_config(overrides: dict[str, str]) -> DQNConfig:
@@ -41,52 +60,131 @@ def dqn_config(overrides: dict[str, str]) -> DQNConfig:
         raise UsageError(str(err)) from None
 
 
+@dataclass
+class Settings:
+    """What a training run was asked to do (saved with it; a resume keeps all but two)."""
+
+    env: str
+    env_kwargs: dict[str, Any]
+    steps: int
+    """The total budget (a resume may raise it)."""
+    seed: int
+    config: dict[str, Any]
+    eval_every: int = 5000
+    eval_episodes: int = 20
+    checkpoint_every: int | None = None
+    """Steps between ``resume.pt`` checkpoints (None: at every evaluation)."""
+    stop_at: float | None = None
+    """Stop at the first greedy evaluation whose mean return reaches it (a resume may change it)."""
+
+    @property
+    def every(self) -> int:
+        """Steps between checkpoints."""
+        return self.checkpoint_every or self.eval_every
+
+
+class Clock:
+    """Training time: wall time minus the time evaluations and checkpoints take."""
+
+    def __init__(self, already: float = 0.0):
+        self.start, self.paused, self.already = time.perf_counter(), 0.0, already
+
+    def train_seconds(self) -> float:
+        """Training seconds so far (those of earlier sessions of a resumed run included)."""
+        return self.already + time.perf_counter() - self.start - self.paused
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        """Time spent inside the block is not training time."""
+        at = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused += time.perf_counter() - at
+
+
+@dataclass
+class Curves:
+    """What a run has logged so far: training episodes, greedy evaluations, the best one."""
+
+    episodes: list[tuple[int, float, int]] = field(default_factory=list)
+    evaluations: list[tuple[int, float, int, float]] = field(default_factory=list)
+    best_step: int | None = None
+    best_return: float = -math.inf
+
+
 class EpisodeLog:
     """Callback: ``(step, return, length)`` of every training episode (one run)."""
 
-    def __init__(self, writer=None):
-        self.rows: list[tuple[int, float, int]] = []
-        self.writer = writer
+    def __init__(self, curves: Curves, writer=None):
+        self.curves, self.writer = curves, writer
 
     def __call__(self, step: Step) -> None:
         """Note an episode that ended at this step."""
         if step.done[0]:
             ret, length = float(step.episode_return[0]), int(step.episode_length[0])
-            self.rows.append((step.t, ret, length))
+            self.curves.episodes.append((step.t, ret, length))
             if self.writer:
                 self.writer.add_scalar("charts/episodic_return", ret, step.t)
                 self.writer.add_scalar("charts/episodic_length", length, step.t)
 
 
 class Evaluations:
-    """Callback: a greedy evaluation every ``every`` steps and at the last, then a checkpoint.
+    """Callback: a greedy evaluation every ``eval_every`` steps and at the last.
 
-    The time it takes is kept apart (``seconds``), so training time excludes evaluations.
-    Returns ``True`` (stop) when ``stop_at`` is reached.
+    Each writes ``checkpoint.pt`` (the latest policy) and, when it is the best so far,
+    ``best.pt``. Returns ``True`` (stop) once an evaluation reaches ``stop_at``.
     """
 
-    def __init__(self, learner, source: EnvSource, out: Path, *, every: int, last: int,
-                 episodes: int, seed: int, stop_at: float = math.inf, writer=None):  # fmt: skip
-        self.learner, self.source, self.out = learner, source, out
-        self.every, self.last, self.episodes, self.seed = every, last, episodes, seed
-        self.stop_at, self.writer = stop_at, writer
-        self.rows: list[tuple[int, float, int, float]] = []
-        self.start, self.seconds = time.perf_counter(), 0.0
+    def __init__(self, learner, source: EnvSource, out: Path, settings: Settings,
+                 curves: Curves, clock: Clock, writer=None):  # fmt: skip
+        self.learner, self.source, self.out, self.settings = learner, source, out, settings
+        self.curves, self.clock, self.writer = curves, clock, writer
+        self.stopped = False
 
     def __call__(self, step: Step) -> bool:
-        """Evaluate (and checkpoint) when due; stop at the threshold."""
-        if step.t % self.every and step.t != self.last:
+        """Evaluate (and save the policies) when due; stop at the threshold."""
+        s = self.settings
+        if step.t % s.eval_every and step.t != s.steps:
             return False
-        paused = time.perf_counter()
-        train_seconds = paused - self.start - self.seconds
-        score = float(evaluate_greedy(self.learner, self.source, self.episodes, self.seed).mean())
-        save_checkpoint(self.out / "checkpoint.pt", self.learner, self.source)
-        self.seconds += time.perf_counter() - paused
-        self.rows.append((step.t, score, self.episodes, train_seconds))
+        train_seconds = self.clock.train_seconds()
+        with self.clock.pause():
+            seed = 10_000 + s.seed
+            score = float(evaluate_greedy(self.learner, self.source, s.eval_episodes, seed).mean())
+            save_checkpoint(self.out / "checkpoint.pt", self.learner, self.source)
+            if score > self.curves.best_return:
+                self.curves.best_step, self.curves.best_return = step.t, score
+                save_checkpoint(self.out / "best.pt", self.learner, self.source,
+                                step=step.t, mean_return=score)  # fmt: skip
+            add_to_stamp(self.out, "checkpoint.pt", "best.pt")
+        self.curves.evaluations.append((step.t, score, s.eval_episodes, train_seconds))
         step.bar.set_postfix(eval=f"{score:.1f}")
         if self.writer:
             self.writer.add_scalar("eval/mean_return", score, step.t)
-        return score >= self.stop_at
+        self.stopped = s.stop_at is not None and score >= s.stop_at
+        return self.stopped
+
+
+class Checkpoints:
+    """Callback: ``resume.pt`` and the curves every ``settings.every`` steps.
+
+    Also at the last step and where an evaluation stops the run (it runs after the evaluations).
+    """
+
+    def __init__(self, learner, out: Path, settings: Settings, curves: Curves, clock: Clock,
+                 evaluations: Evaluations):  # fmt: skip
+        self.learner, self.out, self.settings = learner, out, settings
+        self.curves, self.clock, self.evaluations = curves, clock, evaluations
+
+    def __call__(self, step: Step) -> None:
+        """Save when due."""
+        if step.t % self.settings.every and step.t != self.settings.steps:
+            if not self.evaluations.stopped:
+                return
+        with self.clock.pause():
+            save_training(self.out, self.learner, self.settings, self.curves,
+                          step.position(), self.clock.train_seconds())  # fmt: skip
+            save_curves(self.out, self.settings.env, self.curves)
 
 
 def loss_log(learner, writer, every: int = 100):
@@ -101,9 +199,8 @@ def loss_log(learner, writer, every: int = 100):
     return log
 
 
-def train_dqn(
+def prepare_training(
     env: str,
-    out: Path,
     *,
     steps: int = 50_000,
     seed: int = 0,
@@ -111,18 +208,27 @@ def train_dqn(
     env_kwargs: dict[str, Any] | None = None,
     eval_every: int = 5000,
     eval_episodes: int = 20,
-    stop_when_solved: bool = False,
-    progress: bool = True,
-    tensorboard: bool = False,
-) -> dict[str, float]:
-    """Train, evaluate every ``eval_every`` steps, save everything into ``out``; return metrics.
+    checkpoint_every: int | None = None,
+    stop_at: float | None = None,
+) -> tuple[Settings, EnvSource]:
+    """Validate a training run before anything is written: its settings and its env.
+
+    Args:
+        env: a registered id, an alias or ``module:Class``.
+        steps: env steps.
+        seed: drives everything.
+        config: DQN's hyperparameters (default: :class:`DQNConfig`'s).
+        env_kwargs: constructor arguments of the env.
+        eval_every: steps between greedy evaluations (and at the last step).
+        eval_episodes: episodes per evaluation.
+        checkpoint_every: steps between ``resume.pt`` checkpoints (default: each evaluation).
+        stop_at: stop at the first evaluation whose mean return reaches it.
 
     Raises:
-        UsageError: bad env, spaces DQN cannot use, or ``learning_starts`` >= ``steps`` (it
-            would never learn).
+        UsageError: bad env, spaces DQN cannot use, ``learning_starts`` >= ``steps`` (it would
+            never learn), or a replay buffer that does not fit in memory.
     """
-    from agents.dqn import DQNLearner, check_spaces
-    from agents.off_policy import OneLearner
+    from agents.dqn import check_spaces
 
     config = config or DQNConfig()
     source = resolve_env(env, env_kwargs)
@@ -131,28 +237,236 @@ def train_dqn(
         check_spaces(probe.observation_space, probe.action_space)
     except ValueError as err:
         raise UsageError(f"{err}; agents that fit {source.name}: random") from None
+    finally:
+        probe.close()
     _check_steps(steps, config)
-    learner = DQNLearner(
-        config, probe.observation_space, probe.action_space, np.random.default_rng([seed, 1])
-    )
+    for name, value in (("eval_every", eval_every), ("eval_episodes", eval_episodes),
+                        ("checkpoint_every", checkpoint_every or 1)):  # fmt: skip
+        if value < 1:
+            raise UsageError(f"{name} must be >= 1, got {value}")
+    settings = Settings(source.name, source.kwargs, steps, seed, _plain(asdict(config)),
+                        eval_every, eval_episodes, checkpoint_every, stop_at)  # fmt: skip
+    check_training_memory(settings, source)
+    return settings, source
+
+
+def train_dqn(
+    env: str, out: Path, *, progress: bool = True, tensorboard: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train, evaluate every ``eval_every`` steps, save everything into ``out``; return metrics.
+
+    Args:
+        env: a registered id, an alias or ``module:Class``.
+        out: the directory to write (made if missing).
+        progress: show a progress bar.
+        tensorboard: log to ``out/tensorboard``.
+        **settings: ``steps``, ``seed``, ``config``, ``env_kwargs``, ``eval_every``,
+            ``eval_episodes``, ``checkpoint_every``, ``stop_at``: see :func:`prepare_training`.
+
+    Raises:
+        UsageError: see :func:`prepare_training`.
+    """
+    settings, source = prepare_training(env, **settings)
+    return train_from_settings(settings, source, Path(out), progress=progress,
+                               tensorboard=tensorboard)  # fmt: skip
+
+
+def resume_dqn(
+    out: Path,
+    *,
+    steps: int | None = None,
+    stop_at: float | None | str = "saved",
+    env: str | None = None,
+    progress: bool = True,
+    tensorboard: bool = False,
+) -> dict[str, Any]:
+    """Continue the training run saved in ``out/resume.pt``, writing into ``out``.
+
+    The run ends with the same weights, curves and metrics (training time aside) as if it had
+    never stopped (one torch thread, the same machine).
+
+    Args:
+        out: the directory of the run.
+        steps: a new total budget (default: the saved one).
+        stop_at: a new early-stop threshold (None: none; default: the saved one).
+        env: the env's name when the saved one is ``module:Class`` (which a file alone never
+            runs: naming it trusts it).
+        progress: show a progress bar.
+        tensorboard: log to ``out/tensorboard``.
+
+    Raises:
+        UsageError: no resumable run in ``out``, a file that is not one, or nothing left to do.
+    """
+    saved = read_training(Path(out))
+    settings = _saved_settings(saved, Path(out) / "resume.pt")
+    if steps is not None:
+        settings.steps = steps
+    if stop_at != "saved":
+        settings.stop_at = stop_at
+    position = Position.from_dict(saved["position"])
+    if position.t >= settings.steps:
+        raise UsageError(
+            f"{out} finished at step {position.t} of {settings.steps}: nothing to resume "
+            f"(give more steps to train on)"
+        )
+    source = resolve_saved_env(settings.env, settings.env_kwargs, env, Path(out) / "resume.pt")
+    return train_from_settings(settings, source, Path(out), progress=progress,
+                               tensorboard=tensorboard, saved=saved)  # fmt: skip
+
+
+def train_from_settings(
+    settings: Settings,
+    source: EnvSource,
+    out: Path,
+    *,
+    progress: bool = True,
+    tensorboard: bool = False,
+    saved: dict | None = None,
+) -> dict[str, Any]:
+    """Train as ``settings`` say (from :func:`prepare_training`), or go on from ``saved``."""
+    import torch
+
+    from agents.dqn import DQNLearner
+    from agents.off_policy import OneLearner
+
+    config = _config(settings.config)
+    _check_steps(settings.steps, config)
+    probe = source.make_one()
+    learner = DQNLearner(config, probe.observation_space, probe.action_space,
+                         np.random.default_rng([settings.seed, 1]))  # fmt: skip
     probe.close()
+    curves, clock, resume = Curves(), Clock(), None
+    if saved is not None:
+        try:
+            learner.load_training_state(saved["learner"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise UsageError(f"{out / 'resume.pt'} does not fit: {err}") from None
+        torch.set_rng_state(saved["torch_rng"])
+        curves = _saved_curves(saved)
+        clock = Clock(float(saved["train_seconds"]))
+        resume = Position.from_dict(saved["position"])
+    out.mkdir(parents=True, exist_ok=True)
     writer = _tensorboard(out) if tensorboard else None
-    episodes = EpisodeLog(writer)
-    stop_at = SOLVED.get(source.name, math.inf) if stop_when_solved else math.inf
-    evaluations = Evaluations(learner, source, Path(out), every=eval_every, last=steps,
-                              episodes=eval_episodes, seed=10_000 + seed, stop_at=stop_at,
-                              writer=writer)  # fmt: skip
-    callbacks = [episodes, evaluations] + ([loss_log(learner, writer)] if writer else [])
-    start = time.perf_counter()
-    rewards = run(single_envs(source), OneLearner(learner), runs=1, steps=steps, seed=seed,
-                  progress=progress, callbacks=callbacks)["reward"]  # fmt: skip
-    seconds = time.perf_counter() - start
+    evaluations = Evaluations(learner, source, out, settings, curves, clock, writer)
+    callbacks = [
+        EpisodeLog(curves, writer),
+        evaluations,
+        Checkpoints(learner, out, settings, curves, clock, evaluations),
+    ]
+    if writer:
+        callbacks.append(loss_log(learner, writer))
+    done = run(single_envs(source), OneLearner(learner), runs=1, steps=settings.steps,
+               seed=settings.seed, progress=progress, callbacks=callbacks,
+               resumable=True, resume=resume)["reward"].shape[1]  # fmt: skip
     if writer:
         writer.close()
-    _save_curves(Path(out), source.name, episodes.rows, evaluations.rows)
-    metrics = _metrics(source.name, rewards.shape[1], seed, seconds, evaluations, episodes.rows)
-    write_text(Path(out) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    steps = (resume.t if resume else 0) + done
+    metrics = _metrics(settings, steps, clock.train_seconds(), curves)
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    add_to_stamp(out, "metrics.json")
     return metrics
+
+
+# -- resume.pt -------------------------------------------------------------------------------------
+
+
+def save_training(out: Path, learner, settings: Settings, curves: Curves, position: Position,
+                  train_seconds: float) -> None:  # fmt: skip
+    """Write ``resume.pt`` atomically: tensors and plain data only."""
+    import torch
+
+    state = {
+        "format": RESUME_FORMAT,
+        "settings": asdict(settings),
+        "learner": learner.training_state(),
+        "torch_rng": torch.get_rng_state(),
+        "position": position.as_dict(),
+        "episodes": [list(row) for row in curves.episodes],
+        "evaluations": [list(row) for row in curves.evaluations],
+        "best": [curves.best_step, curves.best_return],
+        "train_seconds": train_seconds,
+    }
+    with atomic_path(out / "resume.pt") as temporary:
+        torch.save(state, temporary)
+    add_to_stamp(out, "resume.pt")
+
+
+def read_training(out: Path) -> dict:
+    """The saved state of a training run (``resume.pt``), checked; never unpickled as code.
+
+    Raises:
+        UsageError: no ``resume.pt``, a corrupt one, or one that is not an rlcourse run.
+    """
+    path = out / "resume.pt"
+    if not path.is_file():
+        raise UsageError(f"{out} holds no resume.pt: no training run to resume there")
+    saved = read_checkpoint(path, needed=("format", "settings", "learner", "position"))
+    if saved["format"] != RESUME_FORMAT:
+        raise UsageError(f"{path} is not an rlcourse DQN training state ({saved['format']!r})")
+    return saved
+
+
+def _saved_settings(saved: dict, path: Path) -> Settings:
+    try:
+        settings = Settings(**saved["settings"])
+        for name in ("steps", "seed", "eval_every", "eval_episodes"):
+            if not isinstance(getattr(settings, name), int):
+                raise TypeError(f"{name} is not an integer")
+        if not isinstance(settings.env, str) or not isinstance(settings.env_kwargs, dict):
+            raise TypeError("env is not a name with kwargs")
+        Position.from_dict(saved["position"])
+        _config(settings.config)
+    except (TypeError, ValueError, KeyError, UsageError) as err:
+        raise UsageError(f"{path} has bad settings: {err}") from None
+    return settings
+
+
+def _saved_curves(saved: dict) -> Curves:
+    best_step, best_return = saved["best"]
+    return Curves(
+        [(int(t), float(r), int(n)) for t, r, n in saved["episodes"]],
+        [(int(t), float(r), int(n), float(s)) for t, r, n, s in saved["evaluations"]],
+        None if best_step is None else int(best_step),
+        float(best_return),
+    )
+
+
+def _config(config: dict[str, Any]) -> DQNConfig:
+    try:
+        return DQNConfig(**{**config, "hidden": tuple(config["hidden"])})
+    except (TypeError, ValueError, KeyError) as err:
+        raise UsageError(f"bad DQN config: {err}") from None
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: list(value) if isinstance(value, tuple) else value for key, value in config.items()
+    }
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def training_memory(settings: Settings, source: EnvSource) -> dict[str, int]:
+    """Bytes a training run will hold, by part (the replay buffer dominates)."""
+    from agents.dqn import replay_bytes
+
+    probe = source.make_one()
+    try:
+        config = _config(settings.config)
+        return {"replay buffer": replay_bytes(config, probe.observation_space)}
+    finally:
+        probe.close()
+
+
+def check_training_memory(settings: Settings, source: EnvSource) -> None:
+    """Refuse a run whose replay buffer will not fit in the memory available now."""
+    from rlcourse.memory import check_fits
+
+    check_fits(training_memory(settings, source), "lower buffer_size (--set buffer_size=N)")
+
+
+# -- results ---------------------------------------------------------------------------------------
 
 
 def _check_steps(steps: int, config: DQNConfig) -> None:
@@ -165,42 +479,66 @@ def _check_steps(steps: int, config: DQNConfig) -> None:
         )
 
 
-def _metrics(env: str, steps: int, seed: int, seconds: float, evaluations: Evaluations,
-             episodes: list) -> dict[str, Any]:  # fmt: skip
-    rows, eval_seconds = evaluations.rows, evaluations.seconds
-    solved = next((e for e in rows if e[1] >= SOLVED.get(env, math.inf)), None)
+def _metrics(settings: Settings, steps: int, train_seconds: float, curves: Curves) -> dict:
+    rows = curves.evaluations
+    solved = next((e for e in rows if e[1] >= SOLVED.get(settings.env, math.inf)), None)
     return {
-        "env": env,
+        "env": settings.env,
         "steps": steps,
-        "seed": seed,
-        "seconds": round(seconds, 3),
-        "train_seconds": round(seconds - eval_seconds, 3),
-        "steps_per_second": round(steps / (seconds - eval_seconds), 1),
-        "episodes": len(episodes),
+        "seed": settings.seed,
+        "train_seconds": round(train_seconds, 3),
+        "steps_per_second": round(steps / train_seconds, 1),
+        "episodes": len(curves.episodes),
         "final_eval_return": rows[-1][1],
-        "best_eval_return": max(e[1] for e in rows),
+        "final_checkpoint": "checkpoint.pt",
+        "best_eval_return": curves.best_return,
+        "best_eval_step": curves.best_step,
+        "best_checkpoint": "best.pt",
+        "stopped_early": steps < settings.steps,
         "solved_at_step": solved[0] if solved else None,
         "solved_at_train_seconds": round(solved[3], 3) if solved else None,
     }
 
 
-def _tensorboard(out: Path):
+def require_tensorboard():
+    """TensorBoard's ``SummaryWriter``.
+
+    Raises:
+        UsageError: the tensorboard package is missing (says how to install it).
+    """
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise UsageError(
             "--tensorboard needs the tensorboard package: pip install 'rlcourse[tensorboard]'"
         ) from None
-    return SummaryWriter(str(out / "tensorboard"))
+    return SummaryWriter
 
 
-def _save_curves(out: Path, env: str, episodes: list, evaluations: list) -> None:
+def _tensorboard(out: Path):
+    return require_tensorboard()(str(out / "tensorboard"))
+
+
+def finished_steps(out: Path) -> int | None:
+    """The steps a finished run in ``out`` took (its ``metrics.json``), None if there is none."""
+    try:
+        steps = json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))["steps"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not (Path(out) / "resume.pt").is_file() or not isinstance(steps, int):
+        return None
+    return steps
+
+
+def save_curves(out: Path, env: str, curves: Curves) -> None:
+    """``episodes.csv``, ``evaluations.csv`` and ``training.png`` of the run so far."""
     import pandas as pd
     from matplotlib.figure import Figure
 
-    frame = pd.DataFrame(episodes, columns=["step", "return", "length"])
+    frame = pd.DataFrame(curves.episodes, columns=["step", "return", "length"])
     write_text(out / "episodes.csv", frame.to_csv(index=False))
-    evals = pd.DataFrame(evaluations, columns=["step", "mean_return", "episodes", "train_seconds"])
+    columns = ["step", "mean_return", "episodes", "train_seconds"]
+    evals = pd.DataFrame(curves.evaluations, columns=columns)
     write_text(out / "evaluations.csv", evals.to_csv(index=False))
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
@@ -209,6 +547,9 @@ def _save_curves(out: Path, env: str, episodes: list, evaluations: list) -> None
         smooth = frame["return"].rolling(20, min_periods=1).mean()
         ax.plot(frame.step, smooth, label="training, mean of 20")
     ax.plot(evals.step, evals.mean_return, marker="o", label="greedy evaluation")
+    if curves.best_step is not None:
+        ax.plot([curves.best_step], [curves.best_return], marker="*", markersize=14,
+                linestyle="none", color="C3", label="best (best.pt)")  # fmt: skip
     ax.set_xlabel("Env steps")
     ax.set_ylabel("Return")
     ax.set_title(f"DQN on {env}")
@@ -216,3 +557,4 @@ def _save_curves(out: Path, env: str, episodes: list, evaluations: list) -> None
     ax.legend()
     with atomic_path(out / "training.png") as temporary:
         fig.savefig(temporary, dpi=110)
+    add_to_stamp(out, "episodes.csv", "evaluations.csv", "training.png")

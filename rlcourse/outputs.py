@@ -14,23 +14,28 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from rlcourse.errors import UsageError
-from supervised.atomic import atomic_directory, write_text
+from supervised.atomic import atomic_directory, is_temporary, replace_directory, write_text
 
 STAMP = ".rlcourse.json"
 """The file that marks a directory as written by rlcourse, with the list of what it wrote."""
 
 
 def written_files(directory: Path) -> list[str]:
-    """Every file under ``directory`` (relative POSIX paths, sorted), the stamp left out."""
+    """Every file under ``directory`` (relative POSIX paths, sorted).
+
+    Left out: the stamp, and the temporary files of atomic writes a killed process left
+    (:func:`supervised.atomic.is_temporary`), which are rlcourse's own.
+    """
     return sorted(
         path.relative_to(directory).as_posix()
         for path in directory.rglob("*")
-        if path.name != STAMP and (path.is_file() or path.is_symlink())
+        if path.name != STAMP and not is_temporary(path) and (path.is_file() or path.is_symlink())
     )
 
 
@@ -143,3 +148,99 @@ def _stamped(out: Path, command: str | None):
     with atomic_directory(out) as staging:
         yield staging
         write_stamp(staging, command)
+
+
+class ResumableOutput:
+    """The output of a long run that checkpoints: ``OUT.partial/`` while it runs, ``OUT/`` after.
+
+    A run killed at any moment leaves ``OUT.partial/`` (stamped, every file written atomically)
+    to resume from; the finished run replaces ``OUT`` the way :func:`prepare_output` does.
+    """
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.partial = self.out.with_name(self.out.name + ".partial")
+
+    def check_new(self, force: bool) -> None:
+        """Refuse to start a new run over anything but what ``force`` may replace.
+
+        Raises:
+            UsageError: ``OUT`` may not be written, or an interrupted run is in the way.
+        """
+        check_output_dir(self.out, force)
+        if not (self.partial.exists() or self.partial.is_symlink()):
+            return
+        try:
+            check_output_dir(self.partial, force=True)
+        except UsageError as err:
+            raise UsageError(
+                f"{err} (it is in the way of this run's {self.partial.name})"
+            ) from None
+        if not force:
+            raise UsageError(
+                f"{self.partial} holds an interrupted run: continue it with --resume {self.out}, "
+                "or pass --force to start over"
+            )
+
+    def start(self, command: str | None) -> Path:
+        """An empty, stamped ``OUT.partial/`` (an interrupted run there goes: checked before)."""
+        if self.partial.exists():
+            shutil.rmtree(self.partial)
+        self.partial.mkdir(parents=True)
+        write_stamp(self.partial, command)
+        return self.partial
+
+    def resumable(self, finished_steps: int | None, more_steps: int | None) -> Path:
+        """The directory to resume in: ``OUT.partial/``, or a copy of a finished ``OUT/``.
+
+        Args:
+            finished_steps: the steps a finished ``OUT`` took (None: no finished run there).
+            more_steps: the new total budget the user gave, if any.
+
+        Raises:
+            UsageError: nothing to resume, a directory that is not rlcourse's, or a finished
+                run without more steps to take.
+        """
+        if self.partial.exists() or self.partial.is_symlink():
+            check_output_dir(self.partial, force=True)
+            for path in self.partial.rglob("*"):  # what a killed write left half done
+                if is_temporary(path) and path.is_file():
+                    path.unlink()
+            return self.partial
+        if finished_steps is None:
+            raise UsageError(
+                f"no run to resume at {self.out}: neither {self.partial.name}/ nor a finished "
+                "training run there"
+            )
+        check_output_dir(self.out, force=True)
+        if more_steps is None or more_steps <= finished_steps:
+            raise UsageError(
+                f"{self.out} finished its {finished_steps} steps; give --steps N > "
+                f"{finished_steps} to train on"
+            )
+        shutil.copytree(self.out, self.partial, symlinks=True)
+        return self.partial
+
+    @contextmanager
+    def interruptible(self):
+        """Ctrl-C inside: say where the last checkpoint is and how to continue."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                f"the last checkpoint is in {self.partial}/: continue with "
+                f"rlcourse train dqn --resume {self.out}"
+            ) from None
+
+    def finish(self) -> None:
+        """``OUT.partial/`` becomes ``OUT/`` (replacing a finished run of ours).
+
+        Raises:
+            UsageError: something not ours appeared at ``OUT`` meanwhile (the run stays in
+                ``OUT.partial/``).
+        """
+        try:
+            check_output_dir(self.out, force=True)
+        except UsageError as err:
+            raise UsageError(f"{err}; the finished run stays in {self.partial}/") from None
+        replace_directory(self.partial, self.out)

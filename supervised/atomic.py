@@ -17,6 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+TEMPORARY = ".tmp-"
+"""In the name of every temporary file :func:`atomic_path` makes (``.model.tmp-k3j_x.pt``)."""
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a temporary file of :func:`atomic_path` (left by a killed process)."""
+    name = Path(path).name
+    return name.startswith(".") and TEMPORARY in name
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -52,7 +61,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.stem}{TEMPORARY}", suffix=path.suffix, dir=path.parent
+    )
     os.close(fd)
     temporary = Path(name)
     try:
@@ -81,13 +92,29 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
+def replace_directory(new: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Make the directory ``new`` become ``target`` (a sibling), replacing an old ``target``.
+
+    The old ``target`` is renamed aside, ``new`` renamed in, then the old one removed: an
+    interruption at any point leaves the old directory or the new one (at worst the old one
+    under its aside name, never neither and never a mixture).
+    """
+    new, target = Path(new), Path(target)
+    aside = None
+    if target.exists() or target.is_symlink():
+        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        target.rename(aside / target.name)
+    new.rename(target)
+    fsync_directory(target.parent)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 @contextmanager
 def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty staging directory beside ``target``; on success it becomes ``target``.
 
-    The swap renames the old ``target`` aside, renames the staging directory in, then removes the
-    old one: an interruption at any point leaves the old directory or the new one (at worst the
-    old one under its aside name, never neither). On failure the staging directory goes and
+    The swap is :func:`replace_directory`. On failure the staging directory goes and
     ``target`` is untouched. Callers decide beforehand whether ``target`` may be replaced.
     """
     target = Path(target)
@@ -96,13 +123,6 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     _usual_mode(staging, directory=True)
     try:
         yield staging
-        aside = None
-        if target.exists():
-            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            target.rename(aside / target.name)
-        staging.rename(target)
-        fsync_directory(target.parent)
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
+        replace_directory(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rlcourse {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"rlcourse {args.command}: interrupted; nothing was saved", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        said = str(err) or "nothing was saved"
+        print(f"rlcourse {args.command}: interrupted; {said}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rlcourse agents | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

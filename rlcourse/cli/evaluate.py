@@ -16,17 +16,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="directory written by rlcourse train")
     p.add_argument("--episodes", type=positive_int, default=20, help="episodes (default 20)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode (default 0)")
-    p.add_argument("--env", help="evaluate on another env with the same spaces")
+    p.add_argument(
+        "--env",
+        help="evaluate on another env with the same spaces (or name the saved module:Class "
+        "env to trust it)",
+    )
+    p.add_argument(
+        "--final", action="store_true", help="the final policy (checkpoint.pt), not the best"
+    )
+    p.add_argument("--force", action="store_true", help="replace an evaluation of other settings")
     p.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args) -> int:
-    """Run a trained agent's greedy policy; print and write evaluation.json."""
+    """Run a trained agent's greedy policy (best.pt by default); print, write evaluation.json."""
     from rlcourse.checkpoints import evaluate_checkpoint
 
-    result = evaluate_checkpoint(Path(args.dir), args.episodes, args.seed, args.env)
+    result = evaluate_checkpoint(
+        Path(args.dir), args.episodes, args.seed, args.env, final=args.final, force=args.force
+    )
     print(
-        f"{result['env']}: mean return {result['mean_return']:.2f} "
+        f"{result['env']} ({result['checkpoint']}): mean return {result['mean_return']:.2f} "
         f"[{result['ci_low']:.2f}, {result['ci_high']:.2f}] over {result['episodes']} episodes"
     )
     return 0

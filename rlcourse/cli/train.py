@@ -1,4 +1,9 @@
-"""``rlcourse train dqn``: train one DQN agent; save its checkpoint, curves and metrics."""
+"""``rlcourse train dqn``: train one DQN agent; save its checkpoints, curves and metrics.
+
+The run writes into ``OUT.partial/`` (a checkpoint to resume from every ``--checkpoint-every``
+steps) and becomes ``OUT/`` when it ends; ``--resume OUT`` continues an interrupted run (or a
+finished one, with more ``--steps``).
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,37 @@ from rlcourse.cli.common import nonempty, parse_pairs, positive_int, seed_int
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``."""
     p = sub.add_parser(
-        "train", help="train one DQN agent and save it", description=cmd_train_dqn.__doc__
+        "train",
+        help="train one DQN agent and save it",
+        description=cmd_train_dqn.__doc__,
+        epilog="examples:\n  rlcourse train dqn CartPole-v1 --out results/dqn\n"
+        "  rlcourse train dqn --resume results/dqn          # continue an interrupted run\n"
+        "  rlcourse train dqn --resume results/dqn --steps 100000   # train a finished run on",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("algorithm", choices=["dqn"], help="what to train")
-    p.add_argument("env", help="registered id, alias or module:Class")
-    p.add_argument("--steps", type=positive_int, default=50_000, help="env steps (default 50000)")
-    p.add_argument("--seed", type=seed_int, default=0, help="seed (default 0)")
+    p.add_argument(
+        "env", nargs="?", help="registered id, alias or module:Class (with --resume: optional)"
+    )
+    p.add_argument("--steps", type=positive_int, help="env steps (default 50000)")
+    p.add_argument("--seed", type=seed_int, help="seed (default 0)")
     p.add_argument(
         "--set", nargs="+", metavar="KEY=VALUE", help="DQN hyperparameters (rlcourse agents)"
     )
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
+    p.add_argument("--eval-every", type=positive_int, help="steps between evaluations (5000)")
+    p.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (20)")
     p.add_argument(
-        "--eval-every", type=positive_int, default=5000, help="steps between evaluations"
+        "--checkpoint-every",
+        type=positive_int,
+        help="steps between resumable checkpoints (default: at each evaluation)",
     )
-    p.add_argument("--eval-episodes", type=positive_int, default=20, help="episodes per evaluation")
+    p.add_argument(
+        "--stop-at",
+        type=float,
+        metavar="RETURN",
+        help="stop at the first evaluation whose mean return reaches RETURN",
+    )
     p.add_argument("--tensorboard", action="store_true", help="log to OUT/tensorboard")
     p.add_argument(
         "--threads",
@@ -33,37 +55,106 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="torch threads (default 1: fastest for small networks on CPU)",
     )
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", help="output directory")
+    target.add_argument(
+        "--resume", metavar="OUT", help="continue the run of OUT (its settings are kept)"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.add_argument(
+        "--dry-run", action="store_true", help="check everything, print the plan, write nothing"
+    )
     p.set_defaults(func=cmd_train_dqn)
 
 
+FIXED_ON_RESUME = ("seed", "set", "env_kwargs", "eval_every", "eval_episodes", "checkpoint_every")
+
+
 def cmd_train_dqn(args) -> int:
-    """Train one DQN; save checkpoint.pt, curves and metrics.json into --out."""
+    """Train one DQN; save checkpoints, curves and metrics.json into --out."""
     import torch
 
-    from rlcourse.dqn_training import dqn_config, train_dqn
-    from rlcourse.outputs import prepare_output
+    from rlcourse.errors import UsageError
 
     torch.set_num_threads(args.threads)
+    if args.resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in FIXED_ON_RESUME if getattr(args, name)]
+        if given or args.force:
+            raise UsageError(
+                f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
+                "cannot change them (only --steps and --stop-at can)"
+            )
+        return _resume(args)
+    if args.env is None:
+        raise UsageError("name the env to train on (or --resume a run)")
+    return _train(args)
 
-    out = Path(args.out)
-    staged = prepare_output(out, args.force)
-    config = dqn_config(parse_pairs(args.set, "--set", convert=nonempty))
-    env_kwargs = parse_pairs(args.env_kwargs, "--env-kwargs")
-    with staged as staging:
-        metrics = train_dqn(
-            args.env,
-            staging,
-            steps=args.steps,
-            seed=args.seed,
-            config=config,
-            env_kwargs=env_kwargs,
-            eval_every=args.eval_every,
-            eval_episodes=args.eval_episodes,
-            tensorboard=args.tensorboard,
-        )
-    for key, value in metrics.items():
-        print(f"{key:18s} {value}")
-    print(f"wrote {out}/", file=sys.stderr)
+
+def _train(args) -> int:
+    from rlcourse.cli.common import command_line
+    from rlcourse.dqn_training import (
+        dqn_config,
+        prepare_training,
+        require_tensorboard,
+        train_from_settings,
+        training_memory,
+    )
+    from rlcourse.memory import describe
+    from rlcourse.outputs import ResumableOutput
+
+    settings, source = prepare_training(
+        args.env,
+        steps=args.steps or 50_000,
+        seed=args.seed or 0,
+        config=dqn_config(parse_pairs(args.set, "--set", convert=nonempty)),
+        env_kwargs=parse_pairs(args.env_kwargs, "--env-kwargs"),
+        eval_every=args.eval_every or 5000,
+        eval_episodes=args.eval_episodes or 20,
+        checkpoint_every=args.checkpoint_every,
+        stop_at=args.stop_at,
+    )
+    if args.tensorboard:
+        require_tensorboard()
+    run_dir = ResumableOutput(Path(args.out))
+    run_dir.check_new(args.force)
+    memory = describe(training_memory(settings, source))
+    if args.dry_run:
+        print(f"would train DQN on {settings.env} for {settings.steps} steps into {args.out}/")
+        print(f"memory: {memory}")
+        return 0
+    staging = run_dir.start(command_line(args))
+    print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
+          file=sys.stderr)  # fmt: skip
+    with run_dir.interruptible():
+        metrics = train_from_settings(settings, source, staging, tensorboard=args.tensorboard)
+    run_dir.finish()
+    _print(metrics, args.out)
     return 0
+
+
+def _resume(args) -> int:
+    from rlcourse.dqn_training import finished_steps, require_tensorboard, resume_dqn
+    from rlcourse.outputs import ResumableOutput
+
+    if args.tensorboard:
+        require_tensorboard()
+    run_dir = ResumableOutput(Path(args.resume))
+    if args.dry_run:
+        print(f"would resume {run_dir.partial}/ or {run_dir.out}/ (whichever holds the run)")
+        return 0
+    staging = run_dir.resumable(finished_steps(run_dir.out), args.steps)
+    print(f"resuming {staging}/", file=sys.stderr)
+    stop_at = args.stop_at if args.stop_at is not None else "saved"
+    with run_dir.interruptible():
+        metrics = resume_dqn(
+            staging, steps=args.steps, stop_at=stop_at, env=args.env, tensorboard=args.tensorboard
+        )
+    run_dir.finish()
+    _print(metrics, args.resume)
+    return 0
+
+
+def _print(metrics: dict, out: str) -> None:
+    for key, value in metrics.items():
+        print(f"{key:24s} {value}")
+    print(f"wrote {out}/", file=sys.stderr)

@@ -61,8 +61,9 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
         epsilon_end=0.05,
     )
     kwargs = {"images": "train", "crop": config.crop, "sigma": config.sigma}
+    env = f"{__name__}:scaled_image_denoise"
     train_dqn(
-        f"{__name__}:scaled_image_denoise",
+        env,
         out,
         steps=config.dqn_steps,
         seed=config.seed,
@@ -72,7 +73,7 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
         eval_episodes=20,
         progress=progress,
     )
-    learner, _, _ = load_checkpoint(out)
+    learner, _, _ = load_checkpoint(out, env=env, final=True)  # code this module names
     return learner
 
 

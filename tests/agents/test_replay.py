@@ -73,3 +73,52 @@ def test_image_observations_keep_their_dtype():
     )
     assert buffer.obs.dtype == np.uint8 and buffer.obs[0, 0, 0, 0] == 200
     assert buffer.obs.nbytes == 4 * 40 * 40 * 3
+
+
+def _filled(capacity=5, n=7):
+    buffer = ReplayBuffer(capacity, (3, 2, 2), obs_dtype=np.uint8)
+    for i in range(n):
+        obs = np.full((3, 2, 2), i, dtype=np.uint8)
+        buffer.add(obs, i % 2, float(i), obs + 1, i == 3, i == 4)
+    return buffer
+
+
+def test_state_round_trips_a_wrapped_buffer_in_its_own_dtypes():
+    buffer = _filled()
+    state = buffer.state()
+    assert state["obs"].dtype == np.uint8 and state["obs"].shape == (5, 3, 2, 2)
+    assert state["position"] == 2
+    again = ReplayBuffer(5, (3, 2, 2), obs_dtype=np.uint8)
+    again.load_state(state)
+    assert (len(again), again.position) == (5, 2)
+    one, two = (
+        buffer.sample(50, np.random.default_rng(1)),
+        again.sample(50, np.random.default_rng(1)),
+    )
+    for name in ReplayBuffer.FIELDS:
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+
+
+def test_a_partly_filled_buffer_saves_only_its_transitions():
+    state = _filled(capacity=10, n=4).state()
+    assert len(state["reward"]) == 4 and state["position"] == 4
+    np.testing.assert_array_equal(state["reward"], [0, 1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ReplayBuffer(3, (3, 2, 2), obs_dtype=np.uint8), "5 saved transitions do not fit"),
+        (lambda: ReplayBuffer(5, (3, 2, 2)), r"saved obs uint8\[5, 3, 2, 2\] does not fit"),
+        (lambda: ReplayBuffer(5, (4,), obs_dtype=np.uint8), "saved obs uint8"),
+    ],
+)
+def test_a_state_that_does_not_fit_is_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make().load_state(_filled().state())
+
+
+def test_bytes_needed_is_what_a_full_buffer_holds():
+    buffer = ReplayBuffer(1000, (4, 84, 84), obs_dtype=np.uint8)
+    assert ReplayBuffer.bytes_needed(1000, (4, 84, 84), obs_dtype=np.uint8) == buffer.nbytes
+    assert buffer.nbytes == 1000 * (2 * 4 * 84 * 84 + 8 + 4 + 2)

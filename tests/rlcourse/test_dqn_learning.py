@@ -57,7 +57,7 @@ def test_cartpole_is_solved_with_the_default_settings(tmp_path):
         steps=50_000,
         seed=1,
         eval_every=2500,
-        stop_when_solved=True,
+        stop_at=475,
         progress=False,
     )
     assert metrics["solved_at_step"] is not None, metrics

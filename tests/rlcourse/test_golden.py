@@ -92,7 +92,9 @@ def test_short_dqn_run_is_unchanged(cli, tmp_path):
     episodes = pd.read_csv(tmp_path / "dqn" / "episodes.csv")
     _check("dqn evaluations", _rounded(evaluations[["step", "mean_return", "episodes"]]))
     _check("dqn episodes", _rounded(episodes))
-    result = cli("evaluate", tmp_path / "dqn", "--episodes 5 --seed 3")
+    result = cli(
+        "evaluate", tmp_path / "dqn", "--episodes 5 --seed 3 --final"
+    )  # the policy recorded
     assert result.code == 0, result.err
     evaluation = json.loads((tmp_path / "dqn" / "evaluation.json").read_text())
     _check("dqn evaluate", evaluation["returns"])

@@ -14,7 +14,7 @@ import agents
 import rlcourse
 from rlcourse import UsageError
 from rlcourse.environments import resolve_env
-from rlcourse.loop import run
+from rlcourse.loop import run as run_loop
 
 
 def _arrays(res):
@@ -403,7 +403,7 @@ def test_every_callback_runs_at_the_step_one_of_them_stops():
 
 # -- resumable runs --------------------------------------------------------------------------------
 class ObsPolicy:
-    """Pushes CartPole's cart towards the pole's lean: the action depends on the observation only."""
+    """Pushes CartPole's cart towards the pole's lean (the action depends on the observation)."""
 
     def reset(self, n_runs, rng):
         pass
@@ -438,7 +438,7 @@ def _trajectory(source, steps, **kwargs):
         seen.append((step.t, step.next_obs.copy(), float(step.reward[0]), bool(step.done[0])))
         positions[step.t] = step.position()
 
-    run(source, ObsPolicy(), runs=1, steps=steps, seed=5, progress=False, callbacks=[record],
+    run_loop(source, ObsPolicy(), runs=1, steps=steps, seed=5, progress=False, callbacks=[record],
         **kwargs)  # fmt: skip
     return seen, positions
 
@@ -475,12 +475,12 @@ def test_a_position_survives_a_checkpoint_file(tmp_path):
 def test_resumable_runs_are_refused_where_they_cannot_be_exact():
     source = resolve_env("CartPole-v1")
     with pytest.raises(UsageError, match="a resumable run is one run with a step budget"):
-        run(source, ObsPolicy(), runs=2, steps=10, resumable=True)
+        run_loop(source, ObsPolicy(), runs=2, steps=10, resumable=True)
     with pytest.raises(UsageError, match="a resumable run is one run with a step budget"):
-        run(source, ObsPolicy(), runs=1, episodes=2, resumable=True)
+        run_loop(source, ObsPolicy(), runs=1, episodes=2, resumable=True)
     _, positions = _trajectory(resolve_env("CartPole-v1"), 10, resumable=True)
     with pytest.raises(UsageError, match="already at step 10 of 10; nothing to resume"):
-        run(source, ObsPolicy(), runs=1, steps=10, resume=positions[10])
+        run_loop(source, ObsPolicy(), runs=1, steps=10, resume=positions[10])
 
 
 def test_position_needs_a_resumable_run():

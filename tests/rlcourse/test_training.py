@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from rlcourse_helpers import assert_usage_error
 
 from rlcourse.cli import main
 
@@ -153,3 +154,95 @@ def test_existing_output_is_kept_without_force(trained, capsys):
     assert main(["train", "dqn", "CartPole-v1", *QUICK, "--out", str(trained)]) == 2
     assert "already exists" in one_error_line(capsys)
     assert (trained / "checkpoint.pt").read_bytes() == before
+
+
+# -- code named by a file never runs -------------------------------------------------------------
+EVIL = """
+import pathlib
+pathlib.Path("MARKER").write_text("ran")
+import gymnasium as gym
+Env = lambda **kwargs: gym.make("CartPole-v1")
+"""
+
+
+def _checkpoint_naming(trained, tmp_path, **changes):
+    out = tmp_path / "received"
+    out.mkdir()
+    for name in ("checkpoint.pt", "best.pt"):
+        checkpoint = torch.load(trained / name, weights_only=True)
+        torch.save({**checkpoint, **changes}, out / name)
+    return out
+
+
+def test_a_module_named_by_a_checkpoint_is_never_imported(trained, tmp_path, monkeypatch, cli):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "evilmod.py").write_text(EVIL)
+    out = _checkpoint_naming(trained, tmp_path, env="evilmod:Env", env_kwargs={})
+    line = assert_usage_error(cli("evaluate", out, "--episodes", "1"))
+    assert line.endswith(
+        "best.pt names the env 'evilmod:Env', which is code to import and run; from a file "
+        "rlcourse makes only registered Gymnasium ids. If you trust it, name it yourself: "
+        "--env evilmod:Env"
+    )
+    assert not (tmp_path / "MARKER").exists()
+    assert cli("evaluate", out, "--episodes", "1", "--env", "evilmod:Env").code == 0
+    assert (tmp_path / "MARKER").read_text() == "ran"  # named on the command line: trusted
+
+
+def test_the_working_directory_never_shadows_a_module(tmp_path, monkeypatch, cli):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tabnanny.py").write_text("raise SystemExit('shadowed')\n")  # a stdlib name
+    (tmp_path / "mine.py").write_text(
+        "import tabnanny\nimport gymnasium as gym\nEnv = lambda: gym.make('CartPole-v1')\n"
+    )
+    result = cli("compare mine:Env --agents random --steps 5 --runs 1 --out", tmp_path / "o")
+    assert result.code == 0, result.err
+    import sys
+
+    assert sys.path.index(str(tmp_path)) > sys.path.index(
+        next(p for p in sys.path if p.endswith("site-packages"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"observation_shape": "abc"}, "has a bad observation_shape or n_actions: 'abc', 2"),
+        ({"n_actions": 2.5}, "has a bad observation_shape or n_actions: [4], 2.5"),
+        ({"env": 3}, "names its env wrongly: 3 with {}"),
+        ({"env_kwargs": [1]}, "names its env wrongly: 'CartPole-v1' with [1]"),
+        ({"config": {"lr": "x"}}, "has a bad config"),
+    ],
+)
+def test_a_checkpoint_with_fields_of_the_wrong_types_is_one_line(
+    trained, tmp_path, cli, changes, message
+):
+    out = _checkpoint_naming(trained, tmp_path, **changes)
+    assert message in assert_usage_error(cli("evaluate", out, "--episodes", "1"))
+
+
+# -- memory ----------------------------------------------------------------------------------------
+def test_a_replay_buffer_that_cannot_fit_is_refused_before_anything(tmp_path, cli, monkeypatch):
+    import rlcourse.memory
+
+    monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 3_000_000)
+    out = tmp_path / "out"
+    line = assert_usage_error(cli("train dqn CartPole-v1 --out", out))
+    assert line == (
+        "rlcourse train: error: needs about 4.6 MB (replay buffer 4.6 MB) but 3.0 MB is "
+        "available; lower buffer_size (--set buffer_size=N)"
+    )  # 100 000 × (2 × 4 float32 + int64 action + float32 reward + 2 flags) = 4.6 MB
+    assert not out.exists() and not (tmp_path / "out.partial").exists()
+    assert cli("train dqn CartPole-v1 --set buffer_size=50000 --dry-run --out", out).code == 0
+
+
+def test_dry_run_prints_the_plan_and_memory_and_writes_nothing(tmp_path, cli):
+    out = tmp_path / "out"
+    result = cli("train dqn CartPole-v1 --steps 100000 --dry-run --out", out)
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        f"would train DQN on CartPole-v1 for 100000 steps into {out}/",
+        "memory: about 4.6 MB (replay buffer 4.6 MB)",
+    ]
+    assert list(tmp_path.iterdir()) == []

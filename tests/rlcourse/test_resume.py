@@ -1,0 +1,213 @@
+"""Long DQN runs: resumable checkpoints, a real SIGKILL and --resume, best.pt, --stop-at."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+from rlcourse_helpers import assert_usage_error, snapshot
+
+from rlcourse.dqn_training import dqn_config, resume_dqn, train_dqn
+
+SETTINGS = {"learning_starts": "200", "train_freq": "50", "gradient_steps": "5",
+            "hidden": "16x16", "buffer_size": "5000"}  # fmt: skip
+CLI_SETTINGS = ["--set", *[f"{k}={v}" for k, v in SETTINGS.items()]]
+QUICK = ["--eval-every", "1000", "--eval-episodes", "2", *CLI_SETTINGS]
+TIMING = {"train_seconds", "steps_per_second", "solved_at_train_seconds"}
+
+
+def _python_run(out, steps, **kwargs):
+    return train_dqn("CartPole-v1", out, steps=steps, seed=3, config=dqn_config(SETTINGS),
+                     eval_every=700, eval_episodes=2, progress=False, **kwargs)  # fmt: skip
+
+
+def assert_same_run(one, two):
+    """Same weights (latest, best, target, Adam, buffer), curves and metrics; timing aside."""
+    for name in ("checkpoint.pt", "best.pt"):
+        a, b = (torch.load(d / name, weights_only=True) for d in (one, two))
+        assert a.keys() == b.keys()
+        for key in a["model"]:
+            assert torch.equal(a["model"][key], b["model"][key]), (name, key)
+        assert (a.get("step"), a.get("mean_return")) == (b.get("step"), b.get("mean_return"))
+    a, b = (torch.load(d / "resume.pt", weights_only=True)["learner"] for d in (one, two))
+    for part in ("online", "target"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    for key, value in a["buffer"].items():
+        assert torch.equal(value, b["buffer"][key]) if torch.is_tensor(value) else value == b[
+            "buffer"][key]  # fmt: skip
+    assert a["rng"] == b["rng"] and a["steps"] == b["steps"]
+    assert a["gradient_steps"] == b["gradient_steps"] and a["losses"] == b["losses"]
+    assert torch.equal(a["optimizer"]["state"][0]["exp_avg_sq"],
+                       b["optimizer"]["state"][0]["exp_avg_sq"])  # fmt: skip
+    assert (one / "episodes.csv").read_bytes() == (two / "episodes.csv").read_bytes()
+    evals = [pd.read_csv(d / "evaluations.csv")[["step", "mean_return", "episodes"]]
+             for d in (one, two)]  # fmt: skip
+    pd.testing.assert_frame_equal(*evals)
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in (one, two)]
+    assert {k: v for k, v in metrics[0].items() if k not in TIMING} == {
+        k: v for k, v in metrics[1].items() if k not in TIMING
+    }
+
+
+def test_stopped_and_resumed_in_python_ends_as_the_uninterrupted_run(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _python_run(whole, 2800)
+    first = _python_run(parts, 1400)
+    assert first["steps"] == 1400
+    resumed = resume_dqn(parts, steps=2800, progress=False)
+    assert resumed["steps"] == 2800
+    assert_same_run(whole, parts)
+
+
+def test_the_buffer_is_saved_compactly_in_its_own_dtype(tmp_path):
+    _python_run(tmp_path, 700)
+    buffer = torch.load(tmp_path / "resume.pt", weights_only=True)["learner"]["buffer"]
+    assert buffer["obs"].shape == (700, 4) and buffer["obs"].dtype == torch.float32
+    assert buffer["terminated"].dtype == torch.bool and buffer["position"] == 700
+
+
+def _wait_for(path, timeout=120):
+    start = time.monotonic()
+    while not path.exists():
+        assert time.monotonic() - start < timeout, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_exactly_the_uninterrupted_run(cli, tmp_path):
+    args = ["train", "dqn", "CartPole-v1", "--steps", "5000", *QUICK, "--checkpoint-every", "400"]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rlcourse", *args, "--out", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    partial = tmp_path / "killed.partial"
+    _wait_for(partial / "resume.pt")
+    saved = torch.load(partial / "resume.pt", weights_only=True)["position"]["t"]
+    while torch.load(partial / "resume.pt", weights_only=True)["position"]["t"] == saved:
+        time.sleep(0.01)  # kill it between two checkpoints, past the first
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not killed.exists() and partial.is_dir()
+    at = torch.load(partial / "resume.pt", weights_only=True)["position"]["t"]
+    assert 400 <= at < 5000
+
+    result = cli("train dqn --resume", killed)
+    assert result.code == 0, result.err
+    assert not partial.exists()
+    whole = tmp_path / "whole"
+    assert cli(*args, "--out", whole).code == 0
+    assert_same_run(whole, killed)
+
+
+def test_best_pt_is_the_best_evaluation_and_evaluate_uses_it(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("train dqn CartPole-v1 --steps 3000", *QUICK, "--out", out).code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    evals = pd.read_csv(out / "evaluations.csv")
+    best_row = evals.loc[evals.mean_return.idxmax()]  # the earliest of ties
+    assert metrics["best_eval_return"] == best_row.mean_return
+    assert metrics["best_eval_step"] == best_row.step
+    assert metrics["final_eval_return"] == evals.mean_return.iloc[-1]
+    assert (metrics["best_checkpoint"], metrics["final_checkpoint"]) == ("best.pt", "checkpoint.pt")
+    best = torch.load(out / "best.pt", weights_only=True)
+    assert (best["step"], best["mean_return"]) == (best_row.step, best_row.mean_return)
+
+    result = cli("evaluate", out, "--episodes", "2", "--seed", "10000")
+    assert result.code == 0 and "(best.pt)" in result.out
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["checkpoint"] == "best.pt"
+    assert (
+        evaluation["mean_return"] == best_row.mean_return
+    )  # the same greedy episodes as in training
+    refused = assert_usage_error(cli("evaluate", out, "--episodes", "2", "--final"))
+    assert refused.endswith("holds another evaluation (checkpoint best.pt, env CartPole-v1, "
+                            "episodes 2, seed 10000); pass --force to replace it")  # fmt: skip
+    result = cli("evaluate", out, "--episodes", "2", "--final", "--seed", "10000", "--force")
+    assert result.code == 0 and "(checkpoint.pt)" in result.out
+    assert (
+        json.loads((out / "evaluation.json").read_text())["mean_return"]
+        == (metrics["final_eval_return"])
+    )
+
+
+def test_stop_at_ends_the_run_at_the_first_evaluation_reaching_it(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("train dqn CartPole-v1 --steps 5000 --stop-at 0", *QUICK, "--out", out).code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 1000 and metrics["stopped_early"] is True
+    assert list(pd.read_csv(out / "evaluations.csv").step) == [1000]
+    assert torch.load(out / "resume.pt", weights_only=True)["position"]["t"] == 1000
+
+
+def test_a_finished_run_trains_on_with_more_steps(cli, tmp_path):
+    out, whole = tmp_path / "run", tmp_path / "whole"
+    assert cli("train dqn CartPole-v1 --steps 2000", *QUICK, "--out", out).code == 0
+    refused = assert_usage_error(cli("train dqn --resume", out))
+    assert refused.endswith(f"{out} finished its 2000 steps; give --steps N > 2000 to train on")
+    assert cli("train dqn --resume", out, "--steps 3000").code == 0
+    assert cli("train dqn CartPole-v1 --steps 3000", *QUICK, "--out", whole).code == 0
+    assert_same_run(whole, out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--resume", "{out}"],
+            "no run to resume at {out}: neither run.partial/ nor a finished training run there",
+        ),
+        (
+            ["--resume", "{out}", "--set", "lr=0.1"],
+            "--resume continues with the saved settings; "
+            "--set cannot change them (only --steps and --stop-at can)",
+        ),
+        (["--out", "{out}"], "name the env to train on (or --resume a run)"),
+    ],
+)
+def test_bad_resume_is_one_line(cli, tmp_path, args, message):
+    out = tmp_path / "run"
+    line = assert_usage_error(cli("train dqn", *[a.format(out=out) for a in args]))
+    assert line.endswith(message.format(out=out))
+
+
+def test_an_interrupted_run_is_never_started_over_without_force(cli, tmp_path):
+    out, partial = tmp_path / "run", tmp_path / "run.partial"
+    args = ["train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out]
+    assert cli(*args).code == 0
+    out.rename(partial)  # as a killed run leaves it
+    before = snapshot(partial)
+    line = assert_usage_error(cli(*args))
+    assert line.endswith(f"{partial} holds an interrupted run: continue it with --resume {out}, "
+                         "or pass --force to start over")  # fmt: skip
+    assert snapshot(partial) == before
+    (partial / "thesis.tex").write_text("mine")
+    line = assert_usage_error(cli(*args, "--force"))
+    assert "holds files rlcourse did not write (thesis.tex)" in line
+    (partial / "thesis.tex").unlink()
+    assert cli(*args, "--force").code == 0 and not partial.exists()
+
+
+def test_ctrl_c_says_where_the_checkpoint_is(cli, tmp_path, monkeypatch):
+    import rlcourse.dqn_training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rlcourse.dqn_training, "train_from_settings", interrupted)
+    out = tmp_path / "run"
+    result = cli("train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out)
+    assert result.code == 130
+    assert result.err.strip().splitlines()[-1] == (
+        f"rlcourse train: interrupted; the last checkpoint is in {out}.partial/: continue with "
+        f"rlcourse train dqn --resume {out}"
+    )
