@@ -56,3 +56,16 @@ class KeepsActionValues(Protocol):
     def values(self) -> np.ndarray:
         """The learned action values of every run."""
         ...
+
+
+@runtime_checkable
+class EstimatesMemory(Protocol):
+    """An agent that holds much memory per run (a replay buffer) and can say how much first.
+
+    :func:`rlcourse.compare` adds this to its estimate and refuses, before any run starts, what
+    will not fit.
+    """
+
+    def memory_bytes(self, n_runs: int) -> int:
+        """The bytes ``n_runs`` runs of this agent will hold at most."""
+        ...

@@ -120,3 +120,7 @@ class DQNAgent(IndependentRuns):
         self.config = config
         self.observation_space, self.action_space = observation_space, action_space
         super().__init__(lambda rng: DQNLearner(config, observation_space, action_space, rng))
+
+    def memory_bytes(self, n_runs: int) -> int:
+        """A full replay buffer per run."""
+        return n_runs * replay_bytes(self.config, self.observation_space)

@@ -145,6 +145,7 @@ class OffPolicyLearner:
         network, which changes every step: its spans are one step long.)
         """
         cfg, size = self.config, self.config.batch_size
+        self.optimizer.param_groups[0]["lr"] = cfg.learning_rate(self.steps)
         per_batch = size * int(np.prod(self.buffer.obs.shape[1:]))
         longest = max(1, min(MAX_SPAN, MAX_SPAN_ELEMENTS // per_batch))
         with flush_denormals():  # denormal Adam moments slow training ~1.4x

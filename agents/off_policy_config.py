@@ -19,7 +19,11 @@ class OffPolicyConfig:
     """Replay, TD target, gradient step, target update and exploration of an off-policy learner."""
 
     lr: float = 1e-3
-    """Adam learning rate."""
+    """Adam learning rate (at the start, when it decays)."""
+    lr_end: float | None = None
+    """The learning rate after ``lr_decay_steps`` transitions, reached linearly (None: constant)."""
+    lr_decay_steps: int = 0
+    """Transitions over which the learning rate goes from ``lr`` to ``lr_end``."""
     gamma: float = 0.99
     """Discount factor."""
     buffer_size: int = 100_000
@@ -62,6 +66,10 @@ class OffPolicyConfig:
             )
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.lr_end is not None and not 0 <= self.lr_end <= self.lr:
+            raise ValueError(f"lr_end must be in [0, lr], got {self.lr_end}")
+        if self.lr_end is not None and self.lr_decay_steps < 1:
+            raise ValueError("lr_end needs lr_decay_steps >= 1 (the transitions it decays over)")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if not 0.0 < self.tau <= 1.0:
@@ -69,6 +77,13 @@ class OffPolicyConfig:
         if self.exploration not in EXPLORATION:
             raise ValueError(f"exploration must be one of {', '.join(EXPLORATION)}")
         self.strategy()  # the strategy checks its own settings (ε in [0, 1], ...)
+
+    def learning_rate(self, steps: int) -> float:
+        """The learning rate after ``steps`` stored transitions."""
+        if self.lr_end is None:
+            return self.lr
+        done = min(1.0, steps / self.lr_decay_steps)
+        return self.lr + (self.lr_end - self.lr) * done
 
     def strategy(self):
         """The shared exploration strategy these settings describe."""

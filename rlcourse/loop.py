@@ -31,8 +31,10 @@ from tqdm.auto import tqdm
 
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
+from agents.base import EstimatesMemory
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
+from rlcourse.memory import check_fits
 from rlcourse.results import Results, provenance
 
 STEP_METRICS = ("reward", "optimal_action")
@@ -408,6 +410,22 @@ def make_agents(
     return built
 
 
+def compare_memory(
+    agents: Mapping[str, Agent], runs: int, steps: int | None, episodes: int | None
+) -> dict[str, int]:
+    """Bytes a comparison holds, by part.
+
+    Every agent's metric arrays (kept to the end), and the largest memory of one agent's runs
+    (the agents run one after the other).
+    """
+    per_agent = runs * steps * (4 + 1) if steps is not None else runs * episodes * 16
+    parts = {"metrics": per_agent * len(agents)}
+    held = [a.memory_bytes(runs) for a in agents.values() if isinstance(a, EstimatesMemory)]
+    if held:
+        parts["replay buffers"] = max(held)
+    return parts
+
+
 def compare(
     env: EnvLike,
     agents: Sequence[str | Agent] | Mapping[str, str | Agent],
@@ -440,6 +458,7 @@ def compare(
     _check_budget(runs, steps, episodes, seed)
     source = resolve_env(env, env_kwargs)
     built = make_agents(source, agents)
+    check_fits(compare_memory(built, runs, steps, episodes), "lower --runs or the budget")
 
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():

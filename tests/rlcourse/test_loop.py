@@ -486,3 +486,16 @@ def test_resumable_runs_are_refused_where_they_cannot_be_exact():
 def test_position_needs_a_resumable_run():
     with pytest.raises(ValueError, match="resumable=True"):
         _trajectory(resolve_env("CartPole-v1"), 3)
+
+
+def test_compare_refuses_what_will_not_fit_before_any_run(monkeypatch):
+    import rlcourse.memory
+
+    monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 10_000_000)
+    with pytest.raises(UsageError) as refused:
+        rlcourse.compare("CartPole-v1", ["dqn", "random"], runs=30, steps=1000, progress=False)
+    # 30 runs × 100 000 transitions × 46 bytes; metrics 2 agents × 30 runs × 1000 steps × 5 bytes
+    assert str(refused.value) == (
+        "needs about 138.3 MB (metrics 300.0 kB, replay buffers 138.0 MB) but 10.0 MB is "
+        "available; lower --runs or the budget"
+    )
