@@ -289,6 +289,23 @@ def test_bad_input(cli, tmp_path, case):
     assert not (tmp_path / "out").exists()
 
 
+def test_compare_refuses_an_image_folder_with_an_image_over_the_pixel_limit(
+    cli, tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "photos" / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow only warns below twice this
+    result = cli("compare denoise --agents random --steps 3 --env-kwargs images=photos --out o")
+    line = assert_usage_error(result)
+    assert line.endswith(
+        "ValueError: cannot read image photos/big.png: DecompressionBombWarning: Image size "
+        "(1600 pixels) exceeds limit of 1000 pixels, could be decompression bomb DOS attack."
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
 def test_existing_out_is_refused_and_kept(cli, saved):
     before = snapshot(saved)
     result = cli("compare bandit --agents ucb --steps 9 --runs 3 --seed 9 --out", saved)
