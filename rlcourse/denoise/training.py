@@ -7,6 +7,7 @@ rollout over the held-out crops, read back from the env's state after the last s
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,8 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
         eval_episodes=20,
         progress=progress,
     )
-    learner, _, _ = load_checkpoint(out)
+    # The report names the env it trained on (the checkpoint's name for it is not trusted).
+    learner, _, _ = load_checkpoint(out, env=partial(scaled_image_denoise, **kwargs))
     return learner
 
 
