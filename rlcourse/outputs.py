@@ -8,6 +8,8 @@ Every directory rlcourse writes holds a stamp, ``.rlcourse.json``, listing the f
 ``--force`` replaces a directory only when it holds that stamp and nothing the stamp does not
 list: a folder someone made by hand, or one where a file was added since (``thesis.tex``), is
 refused and left as it is.
+
+A command that writes one file (a plot, a gallery) checks it with :func:`check_output_file`.
 """
 
 from __future__ import annotations
