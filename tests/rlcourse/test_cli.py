@@ -588,6 +588,15 @@ def test_plot_values_runs_a_module_from_the_manifest_only_when_named(cli, tmp_pa
     assert (out / "values.png").read_bytes()[:8] == PNG_MAGIC
 
 
+def test_plot_env_is_for_value_heatmaps_only(cli, saved):
+    before = snapshot(saved)
+    line = assert_usage_error(cli("plot", saved, "--env bandit"))
+    assert line == (
+        "rlcourse plot: error: --env names the grid of --kind values; the other kinds need no env"
+    )
+    assert snapshot(saved) == before
+
+
 def test_plot_values_refuses_an_env_whose_grid_does_not_fit(cli, tmp_path):
     out = tmp_path / "grid"
     agent = "epsilon-greedy:epsilon=0.1,alpha=0.5"
