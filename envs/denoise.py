@@ -23,6 +23,7 @@ gather.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -195,8 +196,10 @@ def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
     """The images of a folder (by file name, sorted), grayscale in [0, 1].
 
     Raises:
-        ValueError: no such folder, no image files in it, or a file that cannot be read.
+        ValueError: no such folder, no image files in it, a file that cannot be read, or one of
+            more pixels than Pillow's limit (``PIL.Image.MAX_IMAGE_PIXELS``: refused unread).
     """
+    from PIL import Image
     from skimage.io import imread
 
     folder = Path(folder)
@@ -210,8 +213,10 @@ def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
     images = {}
     for path in files:
         try:
-            images[path.name] = to_gray(imread(path))
-        except Exception as err:  # any decoder error: name the file
+            with warnings.catch_warnings():  # over Pillow's pixel limit: refused, not decoded
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                images[path.name] = to_gray(imread(path))
+        except Exception as err:  # any decoder error, a decompression bomb: name the file
             raise ValueError(f"cannot read image {path}: {type(err).__name__}: {err}") from None
     return images
 

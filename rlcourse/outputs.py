@@ -8,6 +8,8 @@ Every directory rlcourse writes holds a stamp, ``.rlcourse.json``, listing the f
 ``--force`` replaces a directory only when it holds that stamp and nothing the stamp does not
 list: a folder someone made by hand, or one where a file was added since (``thesis.tex``), is
 refused and left as it is.
+
+A command that writes one file (a plot, a gallery) checks it with :func:`check_output_file`.
 """
 
 from __future__ import annotations
@@ -90,11 +92,7 @@ def check_output_dir(target: Path, force: bool) -> None:
         UsageError: saying what is in the way.
     """
     target = Path(target)
-    for parent in target.parents:
-        if parent.exists() and not parent.is_dir():
-            raise UsageError(
-                f"{parent} is a file, so --out {target} cannot be made; choose another"
-            )
+    _check_parents(target, "--out")
     if target.is_symlink():
         raise UsageError(
             f"{target} is a symbolic link; give the directory itself (or a new one) as --out"
@@ -120,6 +118,34 @@ def check_output_dir(target: Path, force: bool) -> None:
         )
     if not force:
         raise UsageError(f"{target} already exists; choose another --out or pass --force")
+
+
+def check_output_file(target: Path, force: bool, flag: str = "--out") -> None:
+    """Refuse to write a file (a plot, a gallery) over anything but nothing or, with force, a file.
+
+    The file is then written temp + rename (:func:`supervised.atomic.atomic_path`), creating
+    missing parent folders.
+
+    Raises:
+        UsageError: a parent that is a file, a symbolic link, a directory, or an existing file
+            without ``force``.
+    """
+    target = Path(target)
+    _check_parents(target, flag)
+    if target.is_symlink():
+        raise UsageError(f"{target} is a symbolic link; choose another {flag}")
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory; {flag} takes a file name")
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; choose another {flag} or pass --force")
+
+
+def _check_parents(target: Path, flag: str) -> None:
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(
+                f"{parent} is a file, so {flag} {target} cannot be made; choose another"
+            )
 
 
 def prepare_output(

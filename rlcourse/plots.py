@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from agents.specs import format_spec, parse_number, parse_spec
 from rlcourse.errors import UsageError
 from rlcourse.results import Results, load_results
 from rlcourse.stats import mean_ci
-from supervised.plots import save_figure
+from supervised.plots import figure_path, save_figure
 
 LABELS = {
     "reward": "Average reward",
@@ -38,10 +40,7 @@ def _title(results: Results, what: str) -> str:
 
 def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
     """One line per agent, mean over runs, with a shaded 95% confidence band."""
-    if metric not in results.metrics:
-        raise UsageError(
-            f"no metric {metric!r} in these results (metrics: {', '.join(results.metrics)})"
-        )
+    _check_metric(results, metric)
     scale = 100.0 if metric == "optimal_action" else 1.0
     fig = Figure(figsize=(8, 4.8), layout="constrained")
     ax = fig.add_subplot()
@@ -106,9 +105,8 @@ def _power_of_two_label(value: float, _pos=None) -> str:
 
 def plot_study(results: Results, path: str | os.PathLike, metric: str = "reward") -> Path:
     """Sutton & Barto Figure 2.6 style: mean of ``metric`` over all x against each parameter."""
+    _check_metric(results, metric)
     means = results.run_means(metric)
-    if not means:
-        raise UsageError(f"no metric {metric!r} in these results")
     fig = Figure(figsize=(8, 4.8), layout="constrained")
     ax = fig.add_subplot()
     ticks: set[float] = set()
@@ -135,26 +133,59 @@ def plot_study(results: Results, path: str | os.PathLike, metric: str = "reward"
     return save_figure(fig, path, dpi=110)
 
 
-def _grid_of(results: Results):
-    """(characters (rows, cols), action names, P or None) of the env the results came from."""
+Grid = tuple[np.ndarray, tuple[str, ...], dict]
+"""A grid env's cell characters ``(rows, cols)``, action names and transition model ``P``."""
+
+
+def _grid_of(results: Results, env: str | None = None) -> Grid:
+    """The grid of the env the results came from (``env`` if the user named one).
+
+    Without ``env``, the manifest's env: a registered id only, as a name read from a file
+    never imports code.
+    """
     from rlcourse.environments import resolve_env
 
     m = results.manifest
-    env = resolve_env(m["env"], m.get("env_kwargs") or {}, read_from="manifest.json")
-    env = env.make_one().unwrapped
-    model = getattr(env, "model", None)
+    kwargs = m.get("env_kwargs") or {}
+    if env is None:
+        source = resolve_env(m.get("env"), kwargs, read_from="manifest.json")
+    else:
+        source = resolve_env(env, kwargs)
+    one = source.make_one().unwrapped
+    model = getattr(one, "model", None)
     if model is not None and hasattr(model, "layout"):  # rlcourse/GridWorld-v0
         from envs.gridworld import ACTION_NAMES
 
-        return model.layout.as_array(), ACTION_NAMES, model.P
-    desc = getattr(env, "desc", None)
-    if desc is not None and type(env).__name__ == "FrozenLakeEnv":
+        return model.layout.as_array(), tuple(ACTION_NAMES), model.P
+    desc = getattr(one, "desc", None)
+    if desc is not None and type(one).__name__ == "FrozenLakeEnv":
         chars = np.vectorize(lambda b: b.decode())(desc)
-        return chars, ("left", "down", "right", "up"), env.P
-    shape = getattr(env, "shape", None)
-    if type(env).__name__ == "CliffWalkingEnv" and shape is not None:
-        return np.full(shape, "."), ("up", "right", "down", "left"), env.P
-    raise UsageError(f"value heatmaps need a grid env (rlcourse/GridWorld-v0, ...), not {m['env']}")
+        return chars, ("left", "down", "right", "up"), one.P
+    shape = getattr(one, "shape", None)
+    if type(one).__name__ == "CliffWalkingEnv" and shape is not None:
+        return np.full(shape, "."), ("up", "right", "down", "left"), one.P
+    raise UsageError(
+        f"value heatmaps need a grid env (rlcourse/GridWorld-v0, ...), not {source.name}"
+    )
+
+
+def _value_grid(results: Results, env: str | None = None) -> Grid:
+    """:func:`_grid_of`, once the saved values are known to fit it.
+
+    Raises:
+        UsageError: no saved values, an env that is no grid, or values of another shape.
+    """
+    if not results.action_values:
+        raise UsageError("these results hold no learned values (tabular agents save them)")
+    grid = _grid_of(results, env)
+    chars, actions, _ = grid
+    for label, q in results.action_values.items():
+        if q.ndim != 3 or q.shape[1:] != (chars.size, len(actions)):
+            raise UsageError(
+                f"the values of {label!r} have shape {q.shape}, not (runs, {chars.size} states, "
+                f"{len(actions)} actions) as the grid of {env or results.manifest.get('env')}"
+            )
+    return grid
 
 
 def _draw_values(ax, chars: np.ndarray, q: np.ndarray, actions, title: str, norm) -> object:
@@ -183,18 +214,21 @@ def _draw_values(ax, chars: np.ndarray, q: np.ndarray, actions, title: str, norm
     return image
 
 
-def plot_values(results: Results, path: str | os.PathLike) -> Path:
+def plot_values(results: Results, path: str | os.PathLike, env: str | None = None) -> Path:
     """Heatmaps of max_a Q(s, a) with the greedy policy as arrows, per agent (mean over runs).
 
-    Beside them, the optimum from value iteration, with the γ of the first agent's spec.
+    Beside them, the optimum from value iteration, with the γ of the first agent's spec. The
+    grid is the manifest's env (a registered id), or ``env`` when the caller names one.
     """
+    return _draw_value_figure(results, path, _value_grid(results, env))
+
+
+def _draw_value_figure(results: Results, path: str | os.PathLike, grid: Grid) -> Path:
     from matplotlib.colors import Normalize
 
     from agents.planning import value_iteration
 
-    if not results.action_values:
-        raise UsageError("these results hold no learned values (tabular agents save them)")
-    chars, actions, P = _grid_of(results)
+    chars, actions, P = grid
     panels = {label: q.mean(axis=0) for label, q in results.action_values.items()}
     try:
         gamma = parse_number(parse_spec(next(iter(panels)))[1].get("gamma", "1"))
@@ -220,16 +254,21 @@ def plot_values(results: Results, path: str | os.PathLike) -> Path:
     return save_figure(fig, path, dpi=110)
 
 
-def plot(
+def plans(
     results: Results | str | os.PathLike,
     metric: str | None = None,
     out: str | os.PathLike | None = None,
     kind: str = "curves",
-) -> list[Path]:
-    """Plot results (an object or a results directory); return the PNG paths written.
+    env: str | None = None,
+) -> dict[Path, Callable[[], Path]]:
+    """What :func:`plot` would write: each file and the function that draws it, all checked.
 
-    Without ``out``, plots go into the results directory as ``<metric>.png`` (curves) or
-    ``study.png``; with ``out``, one plot is written there (name the metric if there are several).
+    The results, the kind, the metric, a parameter study's families, and the grid env of value
+    heatmaps are checked here, before anything is drawn or written: a command checks the paths
+    next, then draws.
+
+    Raises:
+        UsageError: naming what does not fit.
     """
     directory = None
     if not isinstance(results, Results):
@@ -237,19 +276,54 @@ def plot(
         results = load_results(directory)
     if kind not in KINDS:
         raise UsageError(f"unknown plot kind {kind!r} (kinds: {', '.join(KINDS)})")
+    if out is not None:
+        try:
+            out = figure_path(out)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     if kind == "study":
         metric = metric or results.metrics[0]
-        target = Path(out) if out else _default_dir(directory) / "study.png"
-        return [plot_study(results, target, metric)]
+        _check_metric(results, metric)
+        study_families(results.agents)
+        target = out or _default_dir(directory) / "study.png"
+        return {target: partial(plot_study, results, target, metric)}
     if kind == "values":
-        target = Path(out) if out else _default_dir(directory) / "values.png"
-        return [plot_values(results, target)]
+        grid = _value_grid(results, env)
+        target = out or _default_dir(directory) / "values.png"
+        return {target: partial(_draw_value_figure, results, target, grid)}
     metrics = [metric] if metric else results.metrics
+    for name in metrics:
+        _check_metric(results, name)
     if out is not None:
         if len(metrics) > 1:
             raise UsageError(f"--out writes one plot: choose --metric ({', '.join(metrics)})")
-        return [plot_curves(results, metrics[0], out)]
-    return [plot_curves(results, m, _default_dir(directory) / f"{m}.png") for m in metrics]
+        return {out: partial(plot_curves, results, metrics[0], out)}
+    targets = {m: _default_dir(directory) / f"{m}.png" for m in metrics}
+    return {path: partial(plot_curves, results, m, path) for m, path in targets.items()}
+
+
+def plot(
+    results: Results | str | os.PathLike,
+    metric: str | None = None,
+    out: str | os.PathLike | None = None,
+    kind: str = "curves",
+    env: str | None = None,
+) -> list[Path]:
+    """Plot results (an object or a results directory); return the files written.
+
+    Without ``out``, plots go into the results directory as ``<metric>.png`` (curves),
+    ``study.png`` or ``values.png``; with ``out``, one plot is written there (name the metric if
+    there are several; without a suffix, ``.png``). ``env`` names the grid of value heatmaps
+    (default: the manifest's env, a registered id only).
+    """
+    return [draw() for draw in plans(results, metric, out, kind, env).values()]
+
+
+def _check_metric(results: Results, metric: str) -> None:
+    if metric not in results.metrics:
+        raise UsageError(
+            f"no metric {metric!r} in these results (metrics: {', '.join(results.metrics)})"
+        )
 
 
 def _default_dir(directory: Path | None) -> Path:

@@ -15,8 +15,10 @@ A results directory holds:
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+import reprlib
 import subprocess
 from functools import cached_property
 from importlib import metadata
@@ -144,7 +146,13 @@ def load_results(directory: str | os.PathLike) -> Results:
         raise UsageError(f"{path} is not a results directory (missing {', '.join(missing)})")
     try:
         manifest = json.loads((path / "manifest.json").read_text())
-        labels = manifest["agents"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UsageError(f"cannot read results in {path}: {type(err).__name__}: {err}") from None
+    problem = manifest_problem(manifest)
+    if problem:
+        raise UsageError(f"cannot read results in {path}: manifest.json {problem}")
+    labels = manifest["agents"]
+    try:
         data: dict[str, dict[str, np.ndarray]] = {label: {} for label in labels}
         with np.load(path / "runs.npz") as arrays:
             for key in arrays.files:
@@ -168,6 +176,67 @@ def load_results(directory: str | os.PathLike) -> Results:
                     "not (runs, x)"
                 )
     return Results(data, manifest, action_values)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count(value: Any) -> bool:
+    return _integer(value) and value >= 1
+
+
+def _number(value: Any) -> bool:
+    return _integer(value) or isinstance(value, float)
+
+
+def _ylim(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and all(_number(v) and math.isfinite(v) for v in pair)
+        for pair in value.values()
+    )
+
+
+MANIFEST_FIELDS: dict[str, tuple[str, Any]] = {
+    "command": ("a string or null", lambda v: v is None or isinstance(v, str)),
+    "env": ("a string", lambda v: isinstance(v, str)),
+    "env_kwargs": ("an object or null", lambda v: v is None or isinstance(v, dict)),
+    "runs": ("a positive integer", _count),
+    "steps": ("a positive integer or null", lambda v: v is None or _count(v)),
+    "episodes": ("a positive integer or null", lambda v: v is None or _count(v)),
+    "seed": ("an integer or null", lambda v: v is None or _integer(v)),
+    "x": ("a string", lambda v: isinstance(v, str)),
+    "seconds": (
+        "an object of numbers",
+        lambda v: isinstance(v, dict) and all(map(_number, v.values())),
+    ),
+    "plot": (
+        "an object (its 'ylim': {metric: [low, high]})",
+        lambda v: isinstance(v, dict) and _ylim(v.get("ylim", {})),
+    ),
+}
+"""The manifest fields rlcourse reads back, what each must be, and its check (when present)."""
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with a manifest read from a file (None: nothing), to finish a sentence.
+
+    A manifest may come from someone else: every field that plots and tables use is checked
+    for its type here, so that a wrong one is one clear line rather than a failure deep inside.
+    """
+    if not isinstance(manifest, dict):
+        return f"is not a JSON object but {type(manifest).__name__}"
+    agents = manifest.get("agents")
+    if not (isinstance(agents, list) and agents and all(isinstance(a, str) for a in agents)):
+        return f"'agents' must be a non-empty list of strings, got {reprlib.repr(agents)}"
+    if len(set(agents)) < len(agents):
+        return f"'agents' names an agent twice: {reprlib.repr(agents)}"
+    for field, (expected, valid) in MANIFEST_FIELDS.items():
+        if field in manifest and not valid(manifest[field]):
+            return f"{field!r} must be {expected}, got {reprlib.repr(manifest[field])}"
+    return None
 
 
 def provenance() -> dict[str, Any]:

@@ -223,7 +223,14 @@ def mlp_experiment(
     return metrics
 
 
-def _cnn_data(seed: int, mnist_images, mnist_labels, mnist_limit: int | None) -> Dataset:
+def cnn_data(
+    seed: int = 0, mnist_images=None, mnist_labels=None, mnist_limit: int | None = MNIST_LIMIT
+) -> Dataset:
+    """The CNN's data: scikit-learn's digits, or (a seeded subset of) the user's MNIST files.
+
+    Raises:
+        DataError: unreadable MNIST files, or labels outside 0..9.
+    """
     if mnist_images is None and mnist_labels is None:
         return load_digits()
     if mnist_images is None or mnist_labels is None:
@@ -267,7 +274,7 @@ def cnn_experiment(
     """
     out = Path(out)
     mnist = mnist_images is not None or mnist_labels is not None
-    data = _cnn_data(seed, mnist_images, mnist_labels, mnist_limit)
+    data = cnn_data(seed, mnist_images, mnist_labels, mnist_limit)
     parts = split(data, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     with single_thread():

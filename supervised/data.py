@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,50 @@ def load_mnist(images: str | os.PathLike, labels: str | os.PathLike) -> Dataset:
     )
 
 
+def read_image_file(
+    path: str | os.PathLike, mode: str = "RGB", size: int | None = None
+) -> np.ndarray:
+    """An image file as a uint8 array in Pillow's ``mode`` (``RGB``: ``(h, w, 3)``, ``L``: gray).
+
+    ``size`` resizes it to ``size × size``. An image of more pixels than Pillow's limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million) is refused before it is decoded: a
+    small file can claim billions of pixels (a decompression bomb).
+
+    Raises:
+        DataError: no such file, an empty file, one that is not a readable image, too many
+            pixels, or none.
+    """
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = image.convert(mode)
+                if size is not None:
+                    image = image.resize((size, size))
+                array = np.asarray(image)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(found.group(1)):,}" if found else "too many"
+        raise DataError(
+            f"{path}: {pixels} pixels, over the limit of {Image.MAX_IMAGE_PIXELS:,}; "
+            "refused unread (a decompression bomb?)"
+        ) from None
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DataError(f"{path}: unreadable image ({err})") from None
+    if array.size == 0:
+        raise DataError(f"{path}: the image has no pixels")
+    return array
+
+
 def load_image_folder(root: str | os.PathLike, size: int | None = None) -> Dataset:
     """Images in ``root/<class>/<file>`` as grayscale ``(n, 1, h, w)`` in [0, 1].
 
@@ -133,8 +178,6 @@ def load_image_folder(root: str | os.PathLike, size: int | None = None) -> Datas
         DataError: no such folder, no class folders or images, an unreadable image, or images of
             different sizes without ``size``.
     """
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
@@ -146,14 +189,7 @@ def load_image_folder(root: str | os.PathLike, size: int | None = None) -> Datas
         for file in sorted((root / name).iterdir()):
             if file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            try:
-                with Image.open(file) as image:
-                    image = image.convert("L")
-                    if size is not None:
-                        image = image.resize((size, size))
-                    images.append(np.asarray(image, dtype=np.float32) / 255.0)
-            except (OSError, UnidentifiedImageError) as err:
-                raise DataError(f"{file}: unreadable image ({err})") from None
+            images.append(read_image_file(file, "L", size).astype(np.float32) / 255.0)
             labels.append(index)
     if not images:
         raise DataError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in the class folders")

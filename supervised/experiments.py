@@ -44,6 +44,25 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
 """``name: ("module:function", description)`` of every experiment."""
 
 
+def check_inputs(name: str, **options: Any) -> None:
+    """Read and check the files experiment ``name`` is given, as it will read them.
+
+    A command calls this before it claims its output directory, so that a bad MNIST file or
+    corpus is refused before anything is written (or replaced).
+
+    Raises:
+        DataError: naming the file and what is wrong with it.
+    """
+    if name == "cnn" and (options.get("mnist_images") or options.get("mnist_labels")):
+        from supervised.classifiers import cnn_data
+
+        cnn_data(options.get("seed", 0), options.get("mnist_images"), options.get("mnist_labels"))
+    if name == "rnn" and options.get("corpus") is not None:
+        from supervised.rnn import corpus_splits
+
+        corpus_splits(options["corpus"])
+
+
 def run(name: str, out: str | os.PathLike, **options: Any) -> dict[str, float]:
     """Run experiment ``name`` into ``out``; return its metrics."""
     if name not in EXPERIMENTS:

@@ -19,43 +19,41 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from supervised.atomic import atomic_path
-from supervised.data import IMAGE_SUFFIXES, DataError
+from supervised.data import IMAGE_SUFFIXES, DataError, read_image_file
 from supervised.face_detect import Box, Detector, detect, iou
 from supervised.face_embed import Embedder, embed, face_input, load_embedder, train_embedder
 
-__all__ = ["Gallery", "detect", "enroll", "identify", "iou", "lbp_faces", "read_image"]
+__all__ = [
+    "Gallery",
+    "Portrait",
+    "detect",
+    "enroll",
+    "identify",
+    "iou",
+    "lbp_faces",
+    "read_image",
+    "read_people",
+]
 
 UNKNOWN = "unknown"
 """The name of a face that matches nobody in the gallery."""
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as an ``(h, w, 3)`` uint8 RGB array.
+    """An image file as an ``(h, w, 3)`` uint8 RGB array (:func:`supervised.data.read_image_file`).
 
     Raises:
-        DataError: no such file, an empty file, or one that is not a readable image.
+        DataError: no such file, an empty file, one that is not a readable image, or one of
+            more pixels than Pillow's limit (refused unread).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such image file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: empty file, not an image")
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataError(f"{path}: unreadable image ({err})") from None
-    if array.size == 0:
-        raise DataError(f"{path}: the image has no pixels")
-    return array
+    return read_image_file(path, "RGB")
 
 
 def gray(image) -> np.ndarray:
@@ -145,8 +143,41 @@ def load_gallery(path: str | os.PathLike) -> Gallery:
     return gallery
 
 
+@dataclass(frozen=True)
+class Portrait:
+    """One image of an enrolment folder: whose it is, where it came from, its pixels."""
+
+    person: str
+    file: Path
+    image: np.ndarray
+
+
+def read_people(folder: str | os.PathLike) -> list[Portrait]:
+    """Every image of ``folder/<person>/<image>``, read (people and images in name order).
+
+    Raises:
+        DataError: no such folder, no person folders, no images in them, or an image that is
+            unreadable, empty or too large (:func:`read_image`).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder")
+    people = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not people:
+        raise DataError(f"{folder}: no person folders (expected {folder}/<person>/<image>)")
+    portraits = [
+        Portrait(person.name, file, read_image(file))
+        for person in people
+        for file in sorted(person.iterdir())
+        if file.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not portraits:
+        raise DataError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in the person folders")
+    return portraits
+
+
 def enroll(
-    folder: str | os.PathLike,
+    people: str | os.PathLike | Sequence[Portrait],
     embedder: Embedder,
     detector: Detector | None = None,
     cropped: bool = False,
@@ -155,7 +186,8 @@ def enroll(
     """Embed the best face of every image in ``folder/<person>/<image>`` into a gallery.
 
     Args:
-        folder: one sub-folder per person, named after them.
+        people: the folder, one sub-folder per person named after them, or its
+            :func:`read_people`.
         embedder: the embedding model.
         detector: the face detector (default: the pretrained cascade).
         cropped: the images are face crops already (no detection).
@@ -164,36 +196,28 @@ def enroll(
     Images where no face is found are skipped with a note on stderr.
 
     Raises:
-        DataError: no such folder, no person folders, an unreadable image, no face found at all,
-            or a gallery made by another model.
+        DataError: what :func:`read_people` refuses, no face found at all, or a gallery made by
+            another model.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder")
-    people = sorted(p for p in folder.iterdir() if p.is_dir())
-    if not people:
-        raise DataError(f"{folder}: no person folders (expected {folder}/<person>/<image>)")
+    portraits = read_people(people) if isinstance(people, str | os.PathLike) else list(people)
     gallery = gallery or Gallery(embedder.fingerprint)
     gallery.check_model(embedder)
     inputs, names, files = [], [], []
-    for person in people:
-        for file in sorted(person.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
+    for portrait in portraits:
+        if cropped:
+            box = (0, 0, portrait.image.shape[1], portrait.image.shape[0])
+        else:
+            found = detect(portrait.image, detector)
+            if not found:
+                print(f"{portrait.file}: no face found; skipped", file=sys.stderr)
                 continue
-            image = read_image(file)
-            if cropped:
-                box = (0, 0, image.shape[1], image.shape[0])
-            else:
-                found = detect(image, detector)
-                if not found:
-                    print(f"{file}: no face found; skipped", file=sys.stderr)
-                    continue
-                box = found[0]
-            inputs.append(face_crop(image, box))
-            names.append(person.name)
-            files.append(str(file))
+            box = found[0]
+        inputs.append(face_crop(portrait.image, box))
+        names.append(portrait.person)
+        files.append(str(portrait.file))
     if not inputs:
-        raise DataError(f"{folder}: no face found in any image of the person folders")
+        where = Path(people) if isinstance(people, str | os.PathLike) else "the enrolment folder"
+        raise DataError(f"{where}: no face found in any image of the person folders")
     new = embed(embedder.model, np.stack(inputs))
     old = gallery.embeddings.reshape(-1, new.shape[1])
     return Gallery(
@@ -284,11 +308,18 @@ def default_embedder_path() -> Path:
 
 
 def default_embedder(progress: bool = True) -> Embedder:
-    """The default embedder: read from its cache file, or trained (seed 0) once and saved."""
+    """The default embedder: read from its cache file, or trained (seed 0) once and saved.
+
+    The cache is written temp + rename; one that cannot be read is trained and written again.
+    """
     path = default_embedder_path()
     if path.is_file():
-        return load_embedder(path)
-    print(f"training the default face embedding (once) into {path}", file=sys.stderr)
+        try:
+            return load_embedder(path)
+        except DataError as err:  # rlcourse's own cache: made again rather than left broken
+            print(f"{err}; training the default face embedding again", file=sys.stderr)
+    else:
+        print(f"training the default face embedding (once) into {path}", file=sys.stderr)
     embedder, _ = train_embedder(seed=0, progress=progress)
     embedder.save(path)
     return embedder

@@ -197,28 +197,49 @@ def facenet_weights_dir() -> Path | None:
 def load_detector(weights: str | os.PathLike | None = None, seed: int = 0) -> Detector:
     """The cascade with pretrained weights from ``weights`` (default: the facenet-pytorch wheel's).
 
-    When the folder or one of ``pnet.pt``, ``rnet.pt``, ``onet.pt`` is missing, warns and trains
-    the cascade from scratch on ``lfw_subset()`` instead (:func:`train_detector`).
+    A folder named in ``weights`` must hold ``pnet.pt``, ``rnet.pt`` and ``onet.pt``. Without
+    ``weights``, when facenet-pytorch or one of its files is missing, warns and trains the
+    cascade from scratch on ``lfw_subset()`` instead (:func:`train_detector`).
 
     Raises:
-        DataError: a weight file that exists but is not a state dict of the right shapes.
+        DataError: a named folder that is missing or lacks a weight file, or a weight file that
+            is not a state dict of the right shapes.
     """
-    folder = Path(weights) if weights is not None else facenet_weights_dir()
-    if folder is None or not all((folder / name).is_file() for name in WEIGHT_FILES):
-        warnings.warn(
-            f"no MTCNN weights in {folder or 'facenet_pytorch (not installed)'}; training the "
-            "cascade from scratch on lfw_subset() (a weak detector on photographs)",
-            stacklevel=2,
-        )
-        return train_detector(seed=seed)[0]
+    if weights is not None:
+        folder = Path(weights)
+        if not folder.is_dir():
+            raise DataError(
+                f"{folder}: no such folder of MTCNN weights ({', '.join(WEIGHT_FILES)})"
+            )
+        missing = [name for name in WEIGHT_FILES if not (folder / name).is_file()]
+        if missing:
+            raise DataError(
+                f"{folder}: no {', '.join(missing)} (a folder of MTCNN weights holds "
+                f"{', '.join(WEIGHT_FILES)})"
+            )
+    else:
+        folder = facenet_weights_dir()
+        if folder is None or not all((folder / name).is_file() for name in WEIGHT_FILES):
+            warnings.warn(
+                f"no MTCNN weights in {folder or 'facenet_pytorch (not installed)'}; training "
+                "the cascade from scratch on lfw_subset() (a weak detector on photographs)",
+                stacklevel=2,
+            )
+            return train_detector(seed=seed)[0]
     nets = []
     for network, name in zip(NETWORKS, WEIGHT_FILES, strict=True):
         try:
             state = torch.load(folder / name, weights_only=True, map_location="cpu")
         except Exception as err:  # noqa: BLE001 - any failure means the same: unusable file
             raise DataError(f"{folder / name}: not a readable state dict ({err})") from None
+        if not isinstance(state, dict):
+            raise DataError(f"{folder / name}: not a state dict but {type(state).__name__}")
+        try:
+            renamed = pretrained_state(network, state)
+        except DataError as err:
+            raise DataError(f"{folder / name}: {err}") from None
         net = network()
-        net.load_state_dict(pretrained_state(network, state))
+        net.load_state_dict(renamed)
         nets.append(net)
     return Detector(*nets, source=f"pretrained ({folder})").eval()
 

@@ -279,18 +279,9 @@ def experiment(
         DataError: an unreadable corpus, or one too short for a training and a held-out sequence.
     """
     out = Path(out)
-    text = load_corpus(corpus, corpus_chars)
-    vocabulary = Vocabulary(text)
-    encoded = vocabulary.encode(text)
-    train, held_out = hold_out(encoded, length)
-    try:
-        x, y = sequences(train, length)
-        xv, yv = sequences(held_out, length)
-    except DataError:
-        raise DataError(
-            f"corpus too short: {len(encoded)} characters; sequences of {length} need at least "
-            f"{2 * (length + 1)} (one to train on, one held out)"
-        ) from None
+    vocabulary, train, held_out = corpus_splits(corpus, length, corpus_chars)
+    x, y = sequences(train, length)
+    xv, yv = sequences(held_out, length)
     seed_torch(seed)
     model = CharRNN(len(vocabulary), RNNConfig(cell=cell, hidden=hidden))
     config = TrainConfig(
@@ -303,7 +294,7 @@ def experiment(
             "unigram_perplexity": unigram_perplexity(train, held_out, len(vocabulary)),
             "train_perplexity": perplexity(model, x, y),
             "vocabulary": len(vocabulary),
-            "corpus_chars": len(encoded),
+            "corpus_chars": len(train) + len(held_out),
             "cell": cell,
         }
         samples = temperature_samples(model, vocabulary, vocabulary.decode(held_out[:1]), seed)
@@ -312,6 +303,26 @@ def experiment(
     write_text(out / "samples.txt", samples)
     save_metrics(out, metrics)
     return metrics
+
+
+def corpus_splits(
+    corpus: str | os.PathLike | None = None, length: int = SEQUENCE, chars: int = CORPUS_CHARS
+) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
+    """The corpus's vocabulary and its encoded text, split to train on and held out.
+
+    Raises:
+        DataError: an unreadable corpus, or one too short for a training and a held-out sequence.
+    """
+    text = load_corpus(corpus, chars)
+    vocabulary = Vocabulary(text)
+    encoded = vocabulary.encode(text)
+    train, held_out = hold_out(encoded, length)
+    if min(len(train), len(held_out)) < length + 1:  # one sequence each
+        raise DataError(
+            f"corpus too short: {len(encoded)} characters; sequences of {length} need at least "
+            f"{2 * (length + 1)} (one to train on, one held out)"
+        )
+    return vocabulary, train, held_out
 
 
 def hold_out(encoded: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:

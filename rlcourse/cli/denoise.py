@@ -7,8 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rlcourse.cli.common import Parser, command_line
-from rlcourse.errors import UsageError
+from rlcourse.cli.common import Parser, command_line, seed_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,20 +29,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--out", help="output directory (default results/denoise-sigmaS)")
     r.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of a minute")
-    r.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    r.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
     r.add_argument("--force", action="store_true", help="overwrite an existing --out")
     r.set_defaults(func=cmd_denoise)
 
 
 def cmd_denoise(args) -> int:
-    """Train what the report needs, measure every method on held-out crops, write the report."""
+    """Train what the report needs, measure every method on held-out crops, write the report.
+
+    The options are checked before --out is claimed; the report is written into a staging
+    directory that replaces --out when it is complete.
+    """
     from rlcourse.denoise.config import QUICK, ReportConfig
     from rlcourse.denoise.report import denoise_report
     from rlcourse.outputs import prepare_output
 
-    if args.seed < 0:
-        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    config = ReportConfig(sigma=args.sigma, seed=args.seed)
+    config = ReportConfig(sigma=args.sigma, seed=args.seed)  # every option checked here
     if args.quick:
         config = replace(config, **QUICK)
     out = Path(args.out or f"results/denoise-sigma{args.sigma:g}")

@@ -83,11 +83,13 @@ def _register_identify(faces: argparse._SubParsersAction) -> None:
 
 
 def _png_out(path: str, force: bool) -> Path:
+    """``--out``: a PNG file that may be written (an existing one only with --force)."""
+    from rlcourse.outputs import check_output_file
+
     out = Path(path)
     if out.suffix.lower() != ".png":
         raise UsageError(f"--out must be a .png file, got {out}")
-    if out.exists() and not force:
-        raise UsageError(f"{out} already exists; choose another --out or pass --force")
+    check_output_file(out, force)
     return out
 
 
@@ -139,21 +141,52 @@ def cmd_faces_train(args) -> int:
 
 
 def cmd_enroll(args) -> int:
-    """Embed the best face of each FOLDER/person/image into the gallery --gallery."""
-    from supervised.face import enroll, load_gallery
+    """Embed the best face of each FOLDER/person/image into the gallery --gallery.
+
+    The folder's images and an existing gallery are read and checked before the model is loaded
+    (or trained); the gallery is then written whole (temp + rename). --force replaces only a
+    file that is a gallery.
+    """
+    from rlcourse.outputs import check_output_file
+    from supervised.face import enroll, read_people
     from supervised.train import single_thread
 
     path = Path(args.gallery)
+    check_output_file(path, force=True, flag="--gallery")  # an existing gallery is extended
+    portraits = read_people(args.folder)
+    existing = _existing_gallery(path, args.force)
     embedder = _embedder(args.model)
-    existing = load_gallery(path) if path.exists() and not args.force else None
     if existing is not None:
         existing.check_model(embedder, path)
     with single_thread():
-        gallery = enroll(args.folder, embedder, cropped=args.cropped, gallery=existing)
+        gallery = enroll(portraits, embedder, cropped=args.cropped, gallery=existing)
     gallery.save(path)
     people = sorted(set(gallery.names))
     print(f"{path}: {len(gallery.names)} face(s) of {len(people)} people: {', '.join(people)}")
     return 0
+
+
+def _existing_gallery(path: Path, force: bool):
+    """The gallery at ``path`` to extend (None: none there, or --force replaces it).
+
+    Raises:
+        UsageError: with --force, a file that is not a gallery (it is not ours to replace).
+        DataError: without --force, a file that is not a gallery.
+    """
+    from supervised.data import DataError
+    from supervised.face import load_gallery
+
+    if not path.exists():
+        return None
+    try:
+        gallery = load_gallery(path)
+    except DataError as err:
+        if force:
+            raise UsageError(
+                f"{err}; --force replaces only a gallery, so choose another --gallery"
+            ) from None
+        raise
+    return None if force else gallery
 
 
 def cmd_identify(args) -> int:
@@ -162,10 +195,10 @@ def cmd_identify(args) -> int:
     from supervised.train import single_thread
 
     out = _png_out(args.out or f"{Path(args.image).stem}-faces.png", args.force)
+    image = read_image(args.image)
     gallery = load_gallery(args.gallery)
     embedder = _embedder(args.model)
     gallery.check_model(embedder, args.gallery)
-    image = read_image(args.image)
     with single_thread():
         matches = identify(image, gallery, embedder, threshold=args.threshold)
     for match in matches:

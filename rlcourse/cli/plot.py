@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlcourse.errors import UsageError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``plot``."""
@@ -19,17 +17,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="curves",
         help="curves over x, a parameter study, or value heatmaps (default curves)",
     )
-    p.add_argument("--out", help="PNG file (default: DIR/<metric>.png)")
+    p.add_argument(
+        "--env",
+        help="values: the grid env (default: the manifest's, a registered id; "
+        "name a module:Class here to trust it)",
+    )
+    p.add_argument("--out", help="PNG file (default: DIR/<metric>.png); folders are created")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_plot)
 
 
 def cmd_plot(args) -> int:
-    """Re-plot a saved results directory."""
-    from rlcourse.plots import plot
+    """Re-plot a saved results directory.
 
-    if args.out and Path(args.out).exists() and not args.force:
-        raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
-    for path in plot(args.dir, metric=args.metric, out=args.out, kind=args.kind):
+    The plots rlcourse wrote into DIR are replaced; any other existing file only with --force.
+    """
+    from rlcourse.errors import UsageError
+    from rlcourse.outputs import add_to_stamp, check_output_file, read_stamp
+    from rlcourse.plots import plans
+
+    if args.env and args.kind != "values":
+        raise UsageError("--env names the grid of --kind values; the other kinds need no env")
+    drawings = plans(args.dir, metric=args.metric, out=args.out, kind=args.kind, env=args.env)
+    ours = set((read_stamp(Path(args.dir)) or {}).get("files", []))
+    for path in drawings:
+        check_output_file(path, args.force or (args.out is None and path.name in ours))
+    for path, draw in drawings.items():
+        draw()
+        add_to_stamp(path.parent, path.name)
         print(path)
     return 0

@@ -40,13 +40,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_supervised(args) -> int:
-    """Train one of the course's supervised models; write metrics.json and plots into --out."""
+    """Train one of the course's supervised models; write metrics.json and plots into --out.
+
+    The options and the files they name are checked before --out is claimed.
+    """
     from rlcourse.outputs import prepare_output
-    from supervised.experiments import run
+    from supervised.experiments import check_inputs, run
 
     out = Path(args.out)
-    staged = prepare_output(out, args.force)
     options = experiment_options(args)
+    check_inputs(args.name, **options)
+    staged = prepare_output(out, args.force)
     with staged as staging:
         metrics = run(args.name, staging, **options)
     width = max(map(len, metrics), default=0)

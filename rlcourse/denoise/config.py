@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from agents.pixel_dqn_config import PixelDQNConfig
@@ -57,8 +58,8 @@ class ReportConfig:
     """Hidden convolution layers of the DnCNN and of the Q-map network."""
 
     def __post_init__(self):
-        if not self.sigma > 0:
-            raise UsageError(f"sigma must be > 0 grey levels (of 255), got {self.sigma}")
+        if not (self.sigma > 0 and math.isfinite(self.sigma)):
+            raise UsageError(f"sigma must be > 0 grey levels (of 255) and finite, got {self.sigma}")
         if self.crop < MIN_CROP:
             raise UsageError(f"crop must be >= {MIN_CROP} pixels, got {self.crop}")
 

@@ -20,7 +20,7 @@ from rlcourse_helpers import assert_usage_error, snapshot
 import rlcourse
 from rlcourse import UsageError, load_results
 from rlcourse.cli import main
-from rlcourse.outputs import STAMP
+from rlcourse.outputs import STAMP, write_stamp
 
 AGENT_NAMES = ["random", "greedy", "epsilon-greedy", "decaying-epsilon", "ucb", "gradient-bandit"]
 SMALL = "--steps 30 --runs 8"
@@ -289,6 +289,23 @@ def test_bad_input(cli, tmp_path, case):
     assert not (tmp_path / "out").exists()
 
 
+def test_compare_refuses_an_image_folder_with_an_image_over_the_pixel_limit(
+    cli, tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "photos" / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow only warns below twice this
+    result = cli("compare denoise --agents random --steps 3 --env-kwargs images=photos --out o")
+    line = assert_usage_error(result)
+    assert line.endswith(
+        "ValueError: cannot read image photos/big.png: DecompressionBombWarning: Image size "
+        "(1600 pixels) exceeds limit of 1000 pixels, could be decompression bomb DOS attack."
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
 def test_existing_out_is_refused_and_kept(cli, saved):
     before = snapshot(saved)
     result = cli("compare bandit --agents ucb --steps 9 --runs 3 --seed 9 --out", saved)
@@ -443,6 +460,155 @@ def test_plot_an_unreadable_results_directory(cli, saved, case):
 def test_plot_a_missing_directory(cli, tmp_path):
     line = assert_usage_error(cli("plot", tmp_path / "never-written"))
     assert "never-written" in line
+
+
+WRONG_TYPES = {
+    "runs": ("x", "'runs' must be a positive integer, got 'x'"),
+    "agents": (5, "'agents' must be a non-empty list of strings, got 5"),
+    "env": (3, "'env' must be a string, got 3"),
+    "seconds": ([], "'seconds' must be an object of numbers, got []"),
+    "x": (5, "'x' must be a string, got 5"),
+    "steps": ("many", "'steps' must be a positive integer or null, got 'many'"),
+    "plot": (
+        {"ylim": {"reward": 7}},
+        "'plot' must be an object (its 'ylim': {metric: [low, high]})",
+    ),
+}
+
+
+@pytest.mark.parametrize("field", list(WRONG_TYPES))
+@pytest.mark.parametrize("kind", ["curves", "study", "values"])
+def test_plot_refuses_a_manifest_field_of_the_wrong_type(cli, saved, field, kind):
+    value, message = WRONG_TYPES[field]
+    manifest = json.loads((saved / "manifest.json").read_text())
+    (saved / "manifest.json").write_text(json.dumps({**manifest, field: value}))
+    before = snapshot(saved)
+    line = assert_usage_error(cli("plot", saved, "--kind", kind))
+    assert line.startswith(f"rlcourse plot: error: cannot read results in {saved}: manifest.json ")
+    assert message in line
+    assert snapshot(saved) == before
+
+
+def test_plot_refuses_an_agent_named_twice(cli, saved):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    (saved / "manifest.json").write_text(json.dumps({**manifest, "agents": ["ucb", "ucb"]}))
+    line = assert_usage_error(cli("plot", saved))
+    assert line.endswith("manifest.json 'agents' names an agent twice: ['ucb', 'ucb']")
+
+
+def test_plot_out_without_a_suffix_is_a_png_and_is_not_overwritten(cli, saved, tmp_path):
+    (tmp_path / "report.png").write_bytes(b"mine")
+    line = assert_usage_error(cli("plot", saved, "--metric reward --out report"))
+    assert line == (
+        f"rlcourse plot: error: {Path('report.png')} already exists; "
+        "choose another --out or pass --force"
+    )
+    assert (tmp_path / "report.png").read_bytes() == b"mine"
+    result = cli("plot", saved, "--metric reward --out report --force")
+    assert result.code == 0, result.err
+    assert result.out.split() == ["report.png"]
+    assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_out_creates_missing_folders(cli, saved, tmp_path):
+    result = cli("plot", saved, "--metric reward --out new/folder/curve.png")
+    assert result.code == 0, result.err
+    assert (tmp_path / "new/folder/curve.png").read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("notes/curve.png", "notes is a file, so --out notes/curve.png cannot be made"),
+        ("curve.txt", "curve.txt: matplotlib writes no .txt files (it writes .avif, .eps,"),
+        ("folder.png", "folder.png is a directory; --out takes a file name"),
+    ],
+)
+def test_plot_out_refuses_what_cannot_be_written(cli, saved, tmp_path, out, message):
+    (tmp_path / "notes").write_text("keep")
+    (tmp_path / "folder.png").mkdir()
+    line = assert_usage_error(cli("plot", saved, "--metric reward --force --out", out))
+    assert line.startswith(f"rlcourse plot: error: {message}")
+    assert (tmp_path / "notes").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.png", "notes", "saved"]
+
+
+def test_plot_into_the_results_directory_keeps_its_stamp_complete(cli, saved):
+    assert cli("plot", saved, "--metric reward --out", saved / "extra.png").code == 0
+    stamp = json.loads((saved / STAMP).read_text())
+    assert "extra.png" in stamp["files"]
+    result = cli("compare bandit --agents ucb --steps 9 --runs 3 --force --out", saved)
+    assert result.code == 0, result.err
+    assert not (saved / "extra.png").exists()
+
+
+def test_plot_refuses_a_file_in_the_results_directory_it_did_not_write(cli, saved):
+    (saved / "reward.png").unlink()
+    write_stamp(saved)  # as compare left it, without reward.png
+    (saved / "reward.png").write_bytes(b"mine")
+    line = assert_usage_error(cli("plot", saved))
+    assert line.endswith(
+        f"{saved / 'reward.png'} already exists; choose another --out or pass --force"
+    )
+    assert (saved / "reward.png").read_bytes() == b"mine"
+
+
+GRID_MODULE = """\
+from pathlib import Path
+
+Path("imported.marker").write_text("this module ran")
+
+from envs.gridworld import GridWorldEnv as Grid
+"""
+
+
+def test_plot_values_runs_a_module_from_the_manifest_only_when_named(cli, tmp_path, monkeypatch):
+    out = tmp_path / "grid"
+    agent = "epsilon-greedy:epsilon=0.1,alpha=0.5"
+    command = f"compare gridworld --agents {agent} --episodes 3 --runs 2 --env-kwargs layout=cliff"
+    assert cli(command, "--out", out).code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "env": "rlcourse_grid_abc:Grid"}))
+    (tmp_path / "rlcourse_grid_abc.py").write_text(GRID_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    marker = tmp_path / "imported.marker"
+    try:
+        line = assert_usage_error(cli("plot", out, "--kind values"))
+        assert line == (
+            "rlcourse plot: error: manifest.json names the env 'rlcourse_grid_abc:Grid', which is "
+            "code to import and run; from a file rlcourse makes only registered Gymnasium ids. "
+            "If you trust it, name it yourself: --env rlcourse_grid_abc:Grid"
+        )
+        assert not marker.exists() and not (out / "values.png").exists()
+        result = cli("plot", out, "--kind values --env rlcourse_grid_abc:Grid")
+    finally:
+        sys.modules.pop("rlcourse_grid_abc", None)
+    assert result.code == 0, result.err
+    assert marker.read_text() == "this module ran"
+    assert (out / "values.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_env_is_for_value_heatmaps_only(cli, saved):
+    before = snapshot(saved)
+    line = assert_usage_error(cli("plot", saved, "--env bandit"))
+    assert line == (
+        "rlcourse plot: error: --env names the grid of --kind values; the other kinds need no env"
+    )
+    assert snapshot(saved) == before
+
+
+def test_plot_values_refuses_an_env_whose_grid_does_not_fit(cli, tmp_path):
+    out = tmp_path / "grid"
+    agent = "epsilon-greedy:epsilon=0.1,alpha=0.5"
+    command = f"compare gridworld --agents {agent} --episodes 3 --runs 2"
+    assert cli(command, "--out", out).code == 0
+    before = snapshot(out)
+    line = assert_usage_error(cli("plot", out, "--kind values --env CliffWalking-v1"))
+    assert line == (
+        f"rlcourse plot: error: the values of {agent!r} have shape (2, 16, 4), not (runs, "
+        "48 states, 4 actions) as the grid of CliffWalking-v1"
+    )
+    assert snapshot(out) == before
 
 
 # -- figure ----------------------------------------------------------------------------------------

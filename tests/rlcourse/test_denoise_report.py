@@ -85,7 +85,9 @@ def test_beam_search_with_a_wide_beam_is_exhaustive():
     [
         ("--sigma 0", "sigma must be > 0"),
         ("--sigma -10", "sigma must be > 0"),
-        ("--seed -1", "seed must be a non-negative integer"),
+        ("--sigma inf", "sigma must be > 0 grey levels (of 255) and finite, got inf"),
+        ("--sigma nan", "sigma must be > 0 grey levels (of 255) and finite, got nan"),
+        ("--seed -1", "argument --seed: must be a non-negative integer, got -1"),
     ],
 )
 def test_bad_report_options_are_one_line_errors(cli, tmp_path, args, message):

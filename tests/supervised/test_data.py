@@ -181,3 +181,15 @@ def test_check_labels():
 def test_dataset_refuses_mismatched_lengths():
     with pytest.raises(DataError, match="3 inputs but 2 targets"):
         Dataset(np.zeros((3, 2)), np.zeros(2))
+
+
+def test_image_folder_refuses_an_image_over_the_pixel_limit_unread(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "a" / "x.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow only warns below 2000
+    with pytest.raises(DataError) as refused:
+        load_image_folder(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path / 'a' / 'x.png'}: 1,600 pixels, over the limit of 1,000; refused unread "
+        "(a decompression bomb?)"
+    )

@@ -104,10 +104,40 @@ def test_missing_weights_fall_back_to_a_cascade_trained_on_lfw(tmp_path, monkeyp
         return detector, scores
 
     monkeypatch.setattr(fd, "train_detector", small)
+    monkeypatch.setattr(fd, "facenet_weights_dir", lambda: tmp_path / "missing")
     with pytest.warns(UserWarning, match="no MTCNN weights in .*missing"):
-        detector = load_detector(tmp_path / "missing")
+        detector = load_detector()
     assert detector.source.startswith("trained from scratch")
     # held-out lfw faces and non-faces (jittered crops) are told apart
     assert min(accuracies.values()) >= 0.8, accuracies
     boxes = detect(np.pad(data.lfw_subset()[90], 12, mode="edge"), detector, min_face=20)
     assert all(len(box) == 5 and 0 <= box[4] <= 1 for box in boxes)
+
+
+def test_named_weights_must_all_be_there(tmp_path, monkeypatch):
+    import supervised.face_detect as fd
+
+    monkeypatch.setattr(fd, "train_detector", lambda seed=0: pytest.fail("trained from scratch"))
+    with pytest.raises(DataError) as missing:
+        load_detector(tmp_path / "missing")
+    assert str(missing.value) == (
+        f"{tmp_path / 'missing'}: no such folder of MTCNN weights (pnet.pt, rnet.pt, onet.pt)"
+    )
+    torch.save(PNet().state_dict(), tmp_path / "pnet.pt")
+    with pytest.raises(DataError) as partial:
+        load_detector(tmp_path)
+    assert str(partial.value) == (
+        f"{tmp_path}: no rnet.pt, onet.pt (a folder of MTCNN weights holds pnet.pt, rnet.pt, "
+        "onet.pt)"
+    )
+    torch.save({}, tmp_path / "rnet.pt")
+    torch.save({}, tmp_path / "onet.pt")
+    with pytest.raises(DataError) as ours:  # our layer names, not facenet-pytorch's
+        load_detector(tmp_path)
+    assert str(ours.value) == (
+        f"{tmp_path / 'pnet.pt'}: the weights do not fit PNet (other layers or shapes)"
+    )
+    torch.save(torch.zeros(3), tmp_path / "pnet.pt")
+    with pytest.raises(DataError) as tensor:
+        load_detector(tmp_path)
+    assert str(tensor.value) == f"{tmp_path / 'pnet.pt'}: not a state dict but Tensor"

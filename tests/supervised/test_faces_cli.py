@@ -1,3 +1,6 @@
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -125,18 +128,14 @@ def test_empty_or_unreadable_images_are_refused(tmp_path, capsys, content, messa
     assert f"bad.png: {message}" in err
     (tmp_path / "p" / "ann").mkdir(parents=True)
     (tmp_path / "p" / "ann" / "x.png").write_bytes(content)
-    code = main(
-        [
-            "faces",
-            "enroll",
-            str(tmp_path / "p"),
-            "--gallery",
-            str(tmp_path / "g.npz"),
-            "--model",
-            str(tmp_path / "none.pt"),
-        ]
-    )
+    enroll_argv = ["faces", "enroll", str(tmp_path / "p"), "--gallery", str(tmp_path / "g.npz")]
+    code = main([*enroll_argv, "--model", str(tmp_path / "none.pt")])
+    assert f"x.png: {message}" in one_line_error(capsys, code)  # before the model is read
+    (tmp_path / "p" / "ann" / "x.png").unlink()
+    save(data.astronaut(), tmp_path / "p" / "ann" / "y.png")
+    code = main([*enroll_argv, "--model", str(tmp_path / "none.pt")])
     assert "none.pt: no such model file" in one_line_error(capsys, code)
+    assert not (tmp_path / "g.npz").exists()
 
 
 def test_bad_gallery_and_missing_image(tmp_path, capsys, model):
@@ -148,3 +147,118 @@ def test_bad_gallery_and_missing_image(tmp_path, capsys, model):
     assert "g.npz: not a face gallery" in one_line_error(capsys, code)
     code = main(["faces", "detect", str(tmp_path / "missing.jpg")])
     assert "missing.jpg: no such image file" in one_line_error(capsys, code)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small PNG file whose header claims ``width × height`` pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+BOMB = (
+    "bomb.png: 10,000,000,000 pixels, over the limit of 89,478,485; refused unread "
+    "(a decompression bomb?)"
+)
+
+
+def test_a_decompression_bomb_is_refused_unread_by_every_faces_command(tmp_path, capsys, model):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_claiming(100_000, 100_000))
+    err = one_line_error(capsys, main(["faces", "detect", str(bomb)]))
+    assert err == f"rlcourse faces: error: {tmp_path / BOMB}"
+    gallery = tmp_path / "g.npz"
+    people(tmp_path / "p", faces=(0,))
+    (tmp_path / "p" / "person0" / "bomb.png").write_bytes(bomb.read_bytes())
+    enroll_argv = ["faces", "enroll", str(tmp_path / "p"), "--gallery", str(gallery)]
+    err = one_line_error(capsys, main([*enroll_argv, "--model", model, "--cropped"]))
+    assert err == f"rlcourse faces: error: {tmp_path / 'p' / 'person0' / BOMB}"
+    assert not gallery.exists()
+    Gallery("0123456789abcdef", ["x"], np.zeros((1, 64), np.float32), ["x.png"]).save(gallery)
+    code = main(["faces", "identify", str(bomb), "--gallery", str(gallery), "--model", model])
+    assert one_line_error(capsys, code) == f"rlcourse faces: error: {tmp_path / BOMB}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.png", "embedder.pt", "g.npz", "p"]
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow only warns below twice this
+    image = save(np.zeros((40, 40), np.uint8), tmp_path / "big.png")
+    err = one_line_error(capsys, main(["faces", "detect", str(image)]))
+    assert err == (
+        f"rlcourse faces: error: {image}: 1,600 pixels, over the limit of 1,000; refused unread "
+        "(a decompression bomb?)"
+    )
+
+
+def test_detect_refuses_a_weights_folder_that_is_not_there(tmp_path, capsys, monkeypatch):
+    import supervised.face_detect as fd
+
+    monkeypatch.setattr(fd, "train_detector", lambda seed=0: pytest.fail("trained from scratch"))
+    image = save(data.astronaut(), tmp_path / "astronaut.png")
+    code = main(["faces", "detect", str(image), "--weights", str(tmp_path / "nowhere")])
+    assert one_line_error(capsys, code) == (
+        f"rlcourse faces: error: {tmp_path / 'nowhere'}: no such folder of MTCNN weights "
+        "(pnet.pt, rnet.pt, onet.pt)"
+    )
+    assert capsys.readouterr().out == ""
+
+
+def test_detect_out_is_refused_when_it_exists_or_cannot_be_made(tmp_path, capsys):
+    image = save(data.astronaut(), tmp_path / "astronaut.png")
+    (tmp_path / "boxes.png").write_bytes(b"mine")
+    code = main(["faces", "detect", str(image), "--out", str(tmp_path / "boxes.png")])
+    assert one_line_error(capsys, code) == (
+        f"rlcourse faces: error: {tmp_path / 'boxes.png'} already exists; choose another --out "
+        "or pass --force"
+    )
+    assert (tmp_path / "boxes.png").read_bytes() == b"mine"
+    code = main(["faces", "detect", str(image), "--out", str(tmp_path / "astronaut.png/b.png")])
+    assert one_line_error(capsys, code) == (
+        f"rlcourse faces: error: {tmp_path / 'astronaut.png'} is a file, so --out "
+        f"{tmp_path / 'astronaut.png/b.png'} cannot be made; choose another"
+    )
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_enroll_never_replaces_a_file_that_is_not_a_gallery(tmp_path, capsys, model, force):
+    gallery = tmp_path / "thesis.npz"
+    np.savez(gallery, chapter=np.arange(3))
+    before = gallery.read_bytes()
+    argv = ["faces", "enroll", str(people(tmp_path / "p")), "--gallery", str(gallery)]
+    err = one_line_error(capsys, main([*argv, "--model", model, "--cropped", *force]))
+    expected = f"rlcourse faces: error: {gallery}: not a face gallery (KeyError)"
+    if force:
+        expected += "; --force replaces only a gallery, so choose another --gallery"
+    assert err == expected
+    assert gallery.read_bytes() == before
+
+
+def test_enroll_refuses_a_gallery_path_that_is_a_folder(tmp_path, capsys, model):
+    (tmp_path / "g.npz").mkdir()
+    argv = ["faces", "enroll", str(people(tmp_path / "p")), "--gallery", str(tmp_path / "g.npz")]
+    err = one_line_error(capsys, main([*argv, "--model", model, "--cropped", "--force"]))
+    folder = tmp_path / "g.npz"
+    assert err == f"rlcourse faces: error: {folder} is a directory; --gallery takes a file name"
+
+
+def test_an_unreadable_default_model_is_trained_again(small_embedder, tmp_path, monkeypatch):
+    import supervised.face as face
+
+    monkeypatch.setenv("RLCOURSE_CACHE", str(tmp_path))
+    face.default_embedder_path().write_bytes(b"PK\x03\x04 cut short")
+    monkeypatch.setattr(face, "train_embedder", lambda seed=0, progress=True: small_embedder)
+    embedder = face.default_embedder(progress=False)
+    assert embedder is small_embedder[0]
+    again = face.load_embedder(face.default_embedder_path())
+    assert again.fingerprint == small_embedder[0].fingerprint
