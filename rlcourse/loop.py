@@ -426,6 +426,31 @@ def compare_memory(
     return parts
 
 
+def plan_comparison(
+    env: EnvLike,
+    agents: Sequence[str | Agent] | Mapping[str, str | Agent],
+    *,
+    runs: int,
+    steps: int | None,
+    episodes: int | None,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+) -> tuple[EnvSource, dict[str, Agent], dict[str, int]]:
+    """Check a comparison before it runs: the env, the agents, the memory it will need.
+
+    Returns the env, the agents built for it, and the memory estimate by part.
+
+    Raises:
+        UsageError: bad budget, env or agent, or more memory than is available.
+    """
+    _check_budget(runs, steps, episodes, seed)
+    source = resolve_env(env, env_kwargs)
+    built = make_agents(source, agents)
+    memory = compare_memory(built, runs, steps, episodes)
+    check_fits(memory, "lower --runs or the budget")
+    return source, built, memory
+
+
 def compare(
     env: EnvLike,
     agents: Sequence[str | Agent] | Mapping[str, str | Agent],
@@ -455,10 +480,8 @@ def compare(
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
     """
-    _check_budget(runs, steps, episodes, seed)
-    source = resolve_env(env, env_kwargs)
-    built = make_agents(source, agents)
-    check_fits(compare_memory(built, runs, steps, episodes), "lower --runs or the budget")
+    source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
+                                       seed=seed, env_kwargs=env_kwargs)  # fmt: skip
 
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():

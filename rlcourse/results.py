@@ -31,6 +31,7 @@ import pandas as pd
 from rlcourse.errors import UsageError
 from rlcourse.outputs import prepare_output
 from rlcourse.stats import final_scores, mean_ci
+from supervised.atomic import atomic_path, write_text
 
 CURVE_COLUMNS = ["agent", "metric", "x", "mean", "ci_low", "ci_high", "n"]
 SUMMARY_COLUMNS = ["agent", "metric", "mean", "ci_low", "ci_high", "n"]
@@ -118,18 +119,20 @@ class Results:
             for i, per_agent in enumerate(self.data.values())
             for metric, values in per_agent.items()
         }
-        np.savez(directory / "runs.npz", **arrays)  # float32 noise barely compresses
+        with atomic_path(directory / "runs.npz") as temporary:
+            np.savez(temporary, **arrays)  # float32 noise barely compresses
         if self.action_values:
             index = {label: i for i, label in enumerate(self.data)}
-            np.savez_compressed(
-                directory / "values.npz",
-                **{f"agent{index[label]}": q for label, q in self.action_values.items()},
-            )
-        (directory / "manifest.json").write_text(
-            json.dumps(self.manifest, indent=2, default=repr) + "\n"
+            with atomic_path(directory / "values.npz") as temporary:
+                np.savez_compressed(
+                    temporary,
+                    **{f"agent{index[label]}": q for label, q in self.action_values.items()},
+                )
+        write_text(
+            directory / "manifest.json", json.dumps(self.manifest, indent=2, default=repr) + "\n"
         )
-        self.curves.to_csv(directory / "curves.csv", index=False, float_format="%.6g")
-        self.summary.to_csv(directory / "summary.csv", index=False, float_format="%.6g")
+        for name, frame in (("curves.csv", self.curves), ("summary.csv", self.summary)):
+            write_text(directory / name, frame.to_csv(index=False, float_format="%.6g"))
 
 
 def load_results(directory: str | os.PathLike) -> Results:

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument(
+        "--dry-run", action="store_true", help="check everything, print the plan, run nothing"
+    )
     p.set_defaults(func=cmd_compare)
 
 
@@ -51,6 +54,8 @@ def cmd_compare(args) -> int:
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     staged = prepare_output(out, args.force)
+    if args.dry_run:
+        return print_plan(args, out)
     results = rlcourse.compare(
         args.env,
         args.agents,
@@ -63,6 +68,27 @@ def cmd_compare(args) -> int:
     )
     save_and_plot(results, out, staged)
     print_results_summary(results)
+    return 0
+
+
+def print_plan(args, out: Path) -> int:
+    """What ``compare`` would run and the memory it would need (``--dry-run``)."""
+    from rlcourse.loop import plan_comparison
+    from rlcourse.memory import describe
+
+    source, built, memory = plan_comparison(
+        args.env,
+        args.agents,
+        runs=args.runs,
+        steps=args.steps,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=parse_pairs(args.env_kwargs, "--env-kwargs"),
+    )
+    budget = f"{args.steps} steps" if args.steps else f"{args.episodes} episodes"
+    print(f"would compare {', '.join(built)} on {source.name}: {args.runs} runs of {budget} "
+          f"each, into {out}/")  # fmt: skip
+    print(f"memory: {describe(memory)}")
     return 0
 
 

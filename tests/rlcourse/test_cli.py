@@ -639,3 +639,29 @@ def test_figure_study_runs_small(cli, tmp_path):
     assert result.code == 0, result.err
     assert (out / "study.png").is_file()
     assert "mean reward over all 10 steps" in result.out
+
+
+def test_compare_dry_run_prints_the_plan_and_memory_and_writes_nothing(cli, tmp_path):
+    out = tmp_path / "out"
+    result = cli("compare CartPole-v1 --agents dqn random --runs 10 --steps 1000 --dry-run --out",
+                 out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        f"would compare dqn, random on CartPole-v1: 10 runs of 1000 steps each, into {out}/",
+        "memory: about 46.1 MB (metrics 100.0 kB, replay buffers 46.0 MB)",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_refuses_a_batch_that_will_not_fit_in_one_line(cli, tmp_path, monkeypatch):
+    import rlcourse.memory
+
+    monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 1_000_000_000)
+    line = assert_usage_error(
+        cli("compare bandit --agents greedy --runs 100000 --steps 10000 --out", tmp_path / "o")
+    )
+    assert line == (
+        "rlcourse compare: error: needs about 5.0 GB (metrics 5.0 GB) but 1.0 GB is available; "
+        "lower --runs or the budget"
+    )
+    assert list(tmp_path.iterdir()) == []
