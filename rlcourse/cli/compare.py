@@ -56,19 +56,20 @@ def cmd_compare(args) -> int:
     staged = prepare_output(out, args.force)
     if args.dry_run:
         return print_plan(args, out)
-    results = rlcourse.compare(
-        args.env,
-        args.agents,
-        runs=args.runs,
-        steps=args.steps,
-        episodes=args.episodes,
-        seed=args.seed,
-        env_kwargs=parse_pairs(args.env_kwargs, "--env-kwargs"),
-        command=command_line(args),
-    )
+    results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args))
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0
+
+
+def _settings(args) -> dict:
+    return {
+        "runs": args.runs,
+        "steps": args.steps,
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "env_kwargs": parse_pairs(args.env_kwargs, "--env-kwargs"),
+    }
 
 
 def print_plan(args, out: Path) -> int:
@@ -76,15 +77,7 @@ def print_plan(args, out: Path) -> int:
     from rlcourse.loop import plan_comparison
     from rlcourse.memory import describe
 
-    source, built, memory = plan_comparison(
-        args.env,
-        args.agents,
-        runs=args.runs,
-        steps=args.steps,
-        episodes=args.episodes,
-        seed=args.seed,
-        env_kwargs=parse_pairs(args.env_kwargs, "--env-kwargs"),
-    )
+    source, built, memory = plan_comparison(args.env, args.agents, **_settings(args))
     budget = f"{args.steps} steps" if args.steps else f"{args.episodes} episodes"
     print(f"would compare {', '.join(built)} on {source.name}: {args.runs} runs of {budget} "
           f"each, into {out}/")  # fmt: skip
