@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcourse.errors import UsageError
-from supervised.atomic import atomic_directory, write_text
+from supervised.atomic import atomic_directory, is_leftover, write_text
 
 STAMP = ".rlcourse.json"
 """The file that marks a directory as written by rlcourse, with the list of what it wrote."""
@@ -67,12 +67,51 @@ def read_stamp(directory: Path) -> dict[str, Any] | None:
 
 
 def foreign_files(directory: Path) -> list[str] | None:
-    """Files in ``directory`` that its stamp does not list (None: no valid stamp at all)."""
+    """Files in ``directory`` that its stamp does not list (None: no valid stamp at all).
+
+    Temporaries of interrupted writes (:func:`leftovers`) are rlcourse's, not foreign.
+    """
     stamp = read_stamp(directory)
     if stamp is None:
         return None
     listed = set(stamp["files"])
-    return [name for name in written_files(directory) if name not in listed]
+    temporary = leftovers(directory)
+    return [
+        name
+        for name in written_files(directory)
+        if name not in listed and not any(_within(name, entry) for entry in temporary)
+    ]
+
+
+def _within(name: str, entry: str) -> bool:
+    """Whether the relative path ``name`` is ``entry`` or lies under it."""
+    return name == entry or name.startswith(f"{entry}/")
+
+
+def leftovers(directory: Path) -> list[str]:
+    """What interrupted writes left in a stamped ``directory`` (relative POSIX paths, sorted).
+
+    A command that writes into its stamped directory as it goes (a sweep's units, ``evaluate``)
+    writes each file as a temporary beside it, then renames it: a kill before the rename leaves
+    the temporary (a file, or a staging directory), named after a file or folder the stamp lists.
+    """
+    stamp = read_stamp(directory)
+    if stamp is None:
+        return []
+    known: dict[str, set[str]] = {}  # what each folder holds by the stamp: {"": {"units"}, ...}
+    for listed in [*stamp["files"], STAMP]:
+        parts = listed.split("/")
+        for depth, part in enumerate(parts):
+            known.setdefault("/".join(parts[:depth]), set()).add(part)
+    found: list[str] = []
+    for path in sorted(directory.rglob(".*")):
+        name = path.relative_to(directory).as_posix()
+        if any(_within(name, entry) for entry in found):
+            continue
+        parent, _, base = name.rpartition("/")
+        if any(is_leftover(base, listed) for listed in known.get(parent, ())):
+            found.append(name)
+    return found
 
 
 def check_output_dir(target: Path, force: bool) -> None:

@@ -11,6 +11,7 @@ galleries, experiment outputs) and ``rlcourse`` (results, checkpoints, sweeps, r
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,23 @@ def fsync_directory(directory: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_RANDOM = "[a-z0-9_]{8}"
+"""The random part of a name from :mod:`tempfile` (``mkstemp``, ``mkdtemp``)."""
+
+
+def is_leftover(candidate: str, name: str) -> bool:
+    """Whether ``candidate`` is a temporary that an interrupted write left beside ``name``.
+
+    That is the file of :func:`atomic_path` or the directory of :func:`atomic_directory` when the
+    process was killed before the rename (``candidate`` and ``name`` are plain names, not paths).
+    """
+    path = Path(name)
+    stem, suffix = re.escape(path.stem), re.escape(path.suffix)
+    whole = re.escape(path.name)
+    pattern = rf"\.{stem}\.{_RANDOM}{suffix}|\.{whole}\.(staging|old)\.{_RANDOM}"
+    return re.fullmatch(pattern, candidate) is not None
 
 
 @contextmanager
