@@ -47,14 +47,32 @@ def execute(
 ) -> Iterator[tuple[Unit, Any]]:
     """Run ``function(unit)`` for every unit; yield ``(unit, result)`` as each finishes.
 
+    The backend is started when the first result is asked for (see :func:`connect`).
+
+    Raises:
+        UsageError: unknown backend, Ray missing or unreachable.
+    """
+    with connect(backend, workers, address) as run:
+        yield from run(function, units)
+
+
+Runner = Callable[[Callable[[Unit], Any], Sequence[Unit]], Iterator[tuple[Unit, Any]]]
+"""``run(function, units)``: yields ``(unit, function(unit))`` in the order units finish."""
+
+
+@contextlib.contextmanager
+def connect(
+    backend: str = "local", workers: int | None = None, address: str | None = None
+) -> Iterator[Runner]:
+    """Start (or join) a backend for a block; yield the function that runs units on it.
+
     Args:
-        function: a module-level function (it is pickled by reference).
-        units: picklable work descriptions.
         backend: ``local`` (``workers == 1`` runs in this process) or ``ray``.
         workers: parallel workers (default: every core). With ``ray`` and an ``address``, the
             cluster's size decides instead.
         address: a Ray cluster to connect to (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``);
-            default ``RAY_ADDRESS``, else a local Ray is started on 127.0.0.1.
+            default ``RAY_ADDRESS``, else a local Ray is started on 127.0.0.1 (and stopped when
+            the block ends).
 
     Raises:
         UsageError: unknown backend, Ray missing or unreachable.
@@ -62,9 +80,27 @@ def execute(
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
     workers = workers or default_workers()
-    if backend == "ray":
-        yield from _ray(function, units, workers, address or os.environ.get("RAY_ADDRESS"))
-    elif workers == 1 or len(units) <= 1:
+    if backend == "local":
+        yield lambda function, units: _local(function, units, workers)
+        return
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
+        ) from None
+    started = not ray.is_initialized()  # a Ray this process already runs is used as it is
+    if started:
+        init_ray(workers, address or os.environ.get("RAY_ADDRESS"))
+    try:
+        yield _ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _local(function, units, workers) -> Iterator:
+    if workers == 1 or len(units) <= 1:
         for unit in units:
             yield unit, function(unit)
     else:
@@ -92,20 +128,13 @@ def _one_thread() -> None:
     threadpool_limits(1)
 
 
-def _ray(function, units, workers, address) -> Iterator:
+def _ray(function, units) -> Iterator:
+    """Units as Ray tasks on the Ray this process is connected to; pending ones cancelled."""
+    import ray
+
+    remote = ray.remote(num_cpus=1, max_retries=0)(function)
+    pending = {remote.remote(unit): unit for unit in units}
     try:
-        import ray
-    except ImportError:
-        raise UsageError(
-            "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
-        ) from None
-    started = not ray.is_initialized()  # a Ray this process already runs is used as it is
-    if started:
-        init_ray(workers, address)
-    pending = {}
-    try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(function)
-        pending = {remote.remote(unit): unit for unit in units}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -119,11 +148,8 @@ def _ray(function, units, workers, address) -> Iterator:
                     raise
                 yield unit, result
     finally:
-        if started:
-            ray.shutdown()
-        else:
-            for ref in pending:
-                ray.cancel(ref)
+        for ref in pending:
+            ray.cancel(ref)
 
 
 def init_ray(workers: int | None = None, address: str | None = None) -> None:

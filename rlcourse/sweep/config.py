@@ -21,6 +21,7 @@ Every error names the file, the line and the key (``sweep.toml, line 9: [[agent]
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import json
@@ -101,11 +102,28 @@ def load_config(path: str | Path) -> SweepConfig:
         UsageError: the file is missing, not TOML, or has an unknown key or a bad value.
     """
     path = Path(path)
+    return parse_config(read_text(path), path.name)
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a sweep file (TOML is UTF-8).
+
+    Raises:
+        UsageError: the file is missing or unreadable, or not UTF-8.
+    """
+    path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
-    return parse_config(text, path.name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path.name}, line {line}: not UTF-8 (byte {data[err.start]:#04x}); TOML files are "
+            "UTF-8: save it as UTF-8"
+        ) from None
 
 
 def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
@@ -174,6 +192,14 @@ def _envs(entries: list, fail) -> tuple[EnvEntry, ...]:
         _known_keys(entry, where, fail)
         env_id = _string(entry, "id", where, fail)
         kwargs = _table(entry, "kwargs", where, fail, allow_any=True)
+        for key, value in kwargs.items():
+            date = _date_in(value)
+            if date is not None:
+                raise fail(
+                    where + ("kwargs", key),
+                    f"kwargs.{key} holds the TOML date or time {date.isoformat()}, which rlcourse "
+                    f'does not pass to envs; write it as a string ("{date.isoformat()}")',
+                )
         envs.append(EnvEntry(env_id, kwargs))
     labels = [env.label for env in envs]
     for i, label in enumerate(labels):
@@ -207,6 +233,14 @@ def _agents(entries: list, fail) -> tuple[str, ...]:
                 raise fail(where + ("name",), f"agent {spec!r} appears twice in the sweep")
             agents.append(spec)
     return tuple(agents)
+
+
+def _date_in(value: Any) -> datetime.date | datetime.time | None:
+    """The first TOML date, time or date-time in a value (arrays and tables searched)."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((date for item in items if (date := _date_in(item)) is not None), None)
 
 
 def _text(value: Scalar) -> str:
