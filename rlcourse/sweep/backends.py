@@ -50,7 +50,7 @@ def execute(
     The backend is started when the first result is asked for (see :func:`connect`).
 
     Raises:
-        UsageError: unknown backend, Ray missing or unreachable.
+        UsageError: unknown backend, Ray missing, unreachable or not on loopback.
     """
     with connect(backend, workers, address) as run:
         yield from run(function, units)
@@ -75,7 +75,7 @@ def connect(
             the block ends).
 
     Raises:
-        UsageError: unknown backend, Ray missing or unreachable.
+        UsageError: unknown backend, Ray missing, unreachable or not on loopback.
     """
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
@@ -156,7 +156,8 @@ def init_ray(workers: int | None = None, address: str | None = None) -> None:
     """Connect to ``address``, or start a local Ray that listens on 127.0.0.1 only.
 
     Raises:
-        UsageError: the address is malformed or does not answer within seconds.
+        UsageError: the address is malformed or does not answer within seconds, or the local
+            Ray is not on loopback alone (see :func:`check_loopback`).
     """
     import ray
 
@@ -177,6 +178,32 @@ def init_ray(workers: int | None = None, address: str | None = None) -> None:
             object_store_memory=RAY_OBJECT_STORE,
             include_dashboard=False,
             **quiet,
+        )
+    check_loopback()
+
+
+def check_loopback() -> None:
+    """Refuse (and shut down) the local Ray this process started unless it is on loopback alone.
+
+    A Ray reachable from the network runs whatever task anyone who reaches it sends. Ray's
+    start-up on 127.0.0.1 (:func:`_loopback_only`) relies on Ray internals that a new Ray release
+    may change (hence the upper bound of ``ray`` in pyproject.toml), so the addresses it really
+    took are checked: the GCS address of the runtime context and every node's address.
+
+    Raises:
+        UsageError: an address that is not loopback; Ray has been shut down.
+    """
+    import ray
+
+    hosts = {ray.get_runtime_context().gcs_address.rpartition(":")[0].strip("[]")}
+    hosts |= {str(node.get("NodeManagerAddress")) for node in ray.nodes()}
+    exposed = sorted(host for host in hosts if not _is_loopback(host))
+    if exposed:
+        ray.shutdown()
+        raise UsageError(
+            f"the local Ray (ray {ray.__version__}) started on {', '.join(exposed)}, not on "
+            "127.0.0.1 alone, where other machines could send it work; it was shut down. Use "
+            "--backend local, or start a Ray cluster yourself and pass --address"
         )
 
 
