@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from rlcourse.errors import UsageError
 
 DEFAULT_CHUNK = 500
 """Runs per work unit unless ``[sweep] chunk`` says otherwise."""
+MAX_UNITS = 100_000
+"""Units a sweep may have (Figure 2.6 has 104): a plan beyond it is a mistake, not a sweep."""
 SECTIONS = {
     "sweep": ("runs", "steps", "episodes", "seed", "chunk"),
     "env": ("id", "kwargs"),
@@ -56,8 +59,14 @@ class EnvEntry:
 
     @property
     def label(self) -> str:
-        """What tables and plots call it: ``gridworld:layout=cliff``."""
-        return format_spec(self.id, {k: _text(v) for k, v in self.kwargs.items()})
+        """What tables and plots call it, on one line: ``gridworld:layout=cliff``.
+
+        Line breaks and other unprintable characters of the kwargs are escaped as Python writes
+        them (a layout's rows are joined by a backslash and an ``n``).
+        """
+        return format_spec(
+            self.id, {_printable(k): _printable(_text(v)) for k, v in self.kwargs.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,15 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
             )
     runs, steps, episodes, seed, chunk = _budget(sweep, fail)
     envs, agents = _envs(data["env"], fail), _agents(data["agent"], fail)
+    chunks = -(-runs // chunk)
+    units = len(envs) * len(agents) * chunks
+    if units > MAX_UNITS:
+        raise fail(
+            ("sweep", "chunk" if "chunk" in sweep else "runs"),
+            f"{len(envs)} env(s) × {len(agents)} agent configuration(s) × {chunks:,} chunk(s) "
+            f"of up to {chunk:,} runs make {units:,} units, more than a sweep may have "
+            f"({MAX_UNITS:,}); raise 'chunk' or split the sweep",
+        )
     return SweepConfig(runs, steps, episodes, seed, chunk, envs, agents)
 
 
@@ -189,16 +207,19 @@ def _envs(entries: list, fail) -> tuple[EnvEntry, ...]:
     envs = []
     for i, entry in enumerate(entries):
         where = ("env", i)
-        _known_keys(entry, where, fail)
+        _known_keys(_entry(entry, where, fail), where, fail)
         env_id = _string(entry, "id", where, fail)
+        if not env_id.isprintable():
+            raise fail(where + ("id",), f"id {env_id!r} holds a line break or a control character")
         kwargs = _table(entry, "kwargs", where, fail, allow_any=True)
         for key, value in kwargs.items():
             date = _date_in(value)
             if date is not None:
                 raise fail(
                     where + ("kwargs", key),
-                    f"kwargs.{key} holds the TOML date or time {date.isoformat()}, which rlcourse "
-                    f'does not pass to envs; write it as a string ("{date.isoformat()}")',
+                    f"kwargs.{_printable(key)} holds the TOML date or time {date.isoformat()}, "
+                    "which rlcourse does not pass to envs; write it as a string "
+                    f'("{date.isoformat()}")',
                 )
         envs.append(EnvEntry(env_id, kwargs))
     labels = [env.label for env in envs]
@@ -213,9 +234,9 @@ def _agents(entries: list, fail) -> tuple[str, ...]:
     agents: list[str] = []
     for i, entry in enumerate(entries):
         where = ("agent", i)
-        _known_keys(entry, where, fail)
+        _known_keys(_entry(entry, where, fail), where, fail)
         agent_name = _string(entry, "name", where, fail)
-        if re.search(r"[:,=\s]", agent_name):
+        if re.search(r"[:,=\s]", agent_name) or not agent_name.isprintable():
             raise fail(where + ("name",), f"name {agent_name!r} holds ':', ',', '=' or a space")
         params = _table(entry, "params", where, fail)
         grid = _table(entry, "grid", where, fail, arrays=True)
@@ -223,6 +244,13 @@ def _agents(entries: list, fail) -> tuple[str, ...]:
             if key in params:
                 raise fail(where + ("grid", key), f"{key!r} is both in params and in grid")
         keys = list(grid)
+        combinations = math.prod(len(values) for values in grid.values())
+        if combinations > MAX_UNITS:
+            raise fail(
+                where + ("grid",),
+                f"the grid makes {combinations:,} configurations, more than a sweep may have "
+                f"({MAX_UNITS:,} units)",
+            )
         for values in itertools.product(*grid.values()):
             spec = format_spec(
                 agent_name,
@@ -243,6 +271,11 @@ def _date_in(value: Any) -> datetime.date | datetime.time | None:
     return next((date for item in items if (date := _date_in(item)) is not None), None)
 
 
+def _printable(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped as Python writes them."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _text(value: Scalar) -> str:
     """A TOML scalar as it is written in an agent spec."""
     if isinstance(value, bool):
@@ -250,6 +283,18 @@ def _text(value: Scalar) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _entry(entry: Any, where: tuple, fail) -> dict:
+    """An entry of ``env = [...]`` or ``agent = [...]``, which must be a table."""
+    if not isinstance(entry, dict):
+        section = where[0]
+        raise fail(
+            where,
+            f"each {section} must be a table (written [[{section}]]), "
+            f"got {type(entry).__name__} {entry!r}",
+        )
+    return entry
 
 
 def _known_keys(table: dict, where: tuple, fail) -> None:
@@ -290,7 +335,7 @@ def _table(table, key, where, fail, arrays=False, allow_any=False) -> dict[str, 
         )
     for name, item in value.items():
         at = where + (key, name)
-        if not allow_any and re.search(r"[:,=\s]", name):
+        if not allow_any and (re.search(r"[:,=\s]", name) or not name.isprintable()):
             raise fail(at, f"parameter name {name!r} holds ':', ',', '=' or a space")
         items = item if arrays else [item]
         if arrays and (not isinstance(item, list) or not item):
@@ -299,7 +344,8 @@ def _table(table, key, where, fail, arrays=False, allow_any=False) -> dict[str, 
             if allow_any:
                 continue
             if not isinstance(element, Scalar) or (
-                isinstance(element, str) and re.search(r"[:,=]", element)
+                isinstance(element, str)
+                and (re.search(r"[:,=]", element) or not element.isprintable())
             ):
                 raise fail(
                     at,
