@@ -155,18 +155,52 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
                 f"{name}: give at least one [[{section}]] table (an array of tables, "
                 f"written [[{section}]])"
             )
+    return _config(sweep, data["env"], _agents(data["agent"], fail), fail)
+
+
+def config_from_dict(data: Any, name: str) -> SweepConfig:
+    """A configuration as :meth:`SweepConfig.as_dict` wrote it, checked as a TOML file is.
+
+    This reads a sweep directory's ``sweep.json``, which may come from anyone: it is data (an
+    env named there is never imported here), and any damage is one clear error.
+
+    Raises:
+        UsageError: a missing key or one of the wrong type or value, naming ``name``.
+    """
+    fail = _failure(_KeyLines(""), name)
+    fields = (*SECTIONS["sweep"], "envs", "agents")
+    if not isinstance(data, dict) or set(data) != set(fields):
+        raise UsageError(f"{name}: the configuration must have exactly the keys {fields}")
+    agents = data["agents"]
+    if (
+        not isinstance(agents, list)
+        or not agents
+        or not all(isinstance(spec, str) and spec.isprintable() for spec in agents)
+    ):
+        raise UsageError(f"{name}: 'agents' must be a non-empty list of agent specs")
+    if len(set(agents)) != len(agents):
+        raise UsageError(f"{name}: 'agents' lists an agent twice")
+    envs = data["envs"]
+    if not isinstance(envs, list) or not envs:
+        raise UsageError(f"{name}: 'envs' must be a non-empty list of envs")
+    sweep = {key: data[key] for key in SECTIONS["sweep"] if data[key] is not None}
+    return _config(sweep, envs, tuple(agents), fail)
+
+
+def _config(sweep: dict, envs: list, agents: tuple[str, ...], fail) -> SweepConfig:
+    """The configuration of a ``[sweep]`` table, env tables and agent specs, all checked."""
     runs, steps, episodes, seed, chunk = _budget(sweep, fail)
-    envs, agents = _envs(data["env"], fail), _agents(data["agent"], fail)
+    checked = _envs(envs, fail)
     chunks = -(-runs // chunk)
-    units = len(envs) * len(agents) * chunks
+    units = len(checked) * len(agents) * chunks
     if units > MAX_UNITS:
         raise fail(
             ("sweep", "chunk" if "chunk" in sweep else "runs"),
-            f"{len(envs)} env(s) × {len(agents)} agent configuration(s) × {chunks:,} chunk(s) "
+            f"{len(checked)} env(s) × {len(agents)} agent configuration(s) × {chunks:,} chunk(s) "
             f"of up to {chunk:,} runs make {units:,} units, more than a sweep may have "
             f"({MAX_UNITS:,}); raise 'chunk' or split the sweep",
         )
-    return SweepConfig(runs, steps, episodes, seed, chunk, envs, agents)
+    return SweepConfig(runs, steps, episodes, seed, chunk, checked, agents)
 
 
 def _failure(lines: _KeyLines, name: str) -> Callable[[tuple, str], UsageError]:

@@ -27,7 +27,7 @@ from rlcourse.outputs import (
     write_stamp,
     written_files,
 )
-from rlcourse.sweep.config import EnvEntry, SweepConfig
+from rlcourse.sweep.config import SweepConfig, config_from_dict
 from supervised.atomic import atomic_path, write_text
 
 if TYPE_CHECKING:
@@ -168,18 +168,23 @@ def _remove(path: Path) -> None:
 
 
 def read_config(directory: Path) -> SweepConfig:
-    """The configuration stored in a sweep directory's ``sweep.json``.
+    """The configuration stored in a sweep directory's ``sweep.json`` (data: nothing is run).
 
     Raises:
-        UsageError: no sweep there, or a damaged marker.
+        UsageError: no sweep there, or a damaged marker (wrong types, values or hash).
     """
     marker = Path(directory) / MARKER
     try:
-        data = json.loads(marker.read_text())["config"]
-        data["envs"] = tuple(EnvEntry(**env) for env in data["envs"])
-        data["agents"] = tuple(data["agents"])
-        return SweepConfig(**data)
+        data = json.loads(marker.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{directory} is not a sweep directory (no {MARKER})") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError) as err:
         raise UsageError(f"{marker} is damaged: {type(err).__name__}: {err}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{marker} is damaged: not a JSON object")
+    config = config_from_dict(data.get("config"), str(marker))
+    if config.digest != data.get("digest"):
+        raise UsageError(
+            f"{marker} is damaged: its configuration does not have its hash {data.get('digest')!r}"
+        )
+    return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -474,3 +475,27 @@ def test_a_multi_env_sweep_labels_envs_and_aggregates(tmp_path):
     assert set(iqm.env) == {"bandit", "bandit:value_mean=4", "all envs (normalized)"}
     shifted = pd.read_csv(tmp_path / "two" / "summary.csv").query("env == 'bandit:value_mean=4'")
     assert shifted[shifted.metric == "reward"]["mean"].min() > 2  # rewards around +4
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("runs", "12", "[sweep]: 'runs' must be an integer, got str '12'"),
+        ("runs", 10**18, "more than a sweep may have (100,000); raise 'chunk' or split the sweep"),
+        ("chunk", 0, "[sweep]: 'chunk' must be a positive integer, got 0"),
+        ("envs", [{"id": 5, "kwargs": {}}], "[[env]] 1: 'id' must be a non-empty string, got 5"),
+        ("agents", [3], "'agents' must be a non-empty list of agent specs"),
+        ("seed", 4, "is damaged: its configuration does not have its hash"),
+    ],
+)
+def test_a_damaged_sweep_json_is_one_clear_error(serial, tmp_path, key, value, message):
+    out, _ = serial
+    received = tmp_path / "received"
+    shutil.copytree(out, received)
+    marker = json.loads((received / "sweep.json").read_text())
+    marker["config"][key] = value
+    (received / "sweep.json").write_text(json.dumps(marker))
+    with pytest.raises(rlcourse.UsageError) as refused:
+        load_sweep(received)
+    assert str(refused.value).startswith(f"{received / 'sweep.json'}")
+    assert message in str(refused.value)

@@ -19,7 +19,13 @@ from agents import AGENTS
 from rlcourse.cli import main
 from rlcourse.errors import UsageError
 from rlcourse.figures import FIGURES
-from rlcourse.sweep.config import DEFAULT_CHUNK, EnvEntry, load_config, parse_config
+from rlcourse.sweep.config import (
+    DEFAULT_CHUNK,
+    EnvEntry,
+    config_from_dict,
+    load_config,
+    parse_config,
+)
 from rlcourse.sweep.units import check_names, plan
 
 ISSUE_EXAMPLE = """\
@@ -390,3 +396,42 @@ def test_more_units_than_a_sweep_may_have_are_refused_before_planning():
         "chunk(s) of up to 500 runs make 73,786,976,294,838,208 units, more than a sweep may have "
         "(100,000); raise 'chunk' or split the sweep"
     )
+
+
+STORED = st.one_of(  # what a sweep.json from anywhere may hold as its configuration
+    st.builds(
+        _mutate,
+        st.just(parse_config(ISSUE_EXAMPLE).as_dict()),
+        st.lists(st.integers(0, 20), min_size=1, max_size=4),
+        VALUES,
+    ),
+    st.dictionaries(
+        st.sampled_from(["runs", "steps", "episodes", "seed", "chunk", "envs", "agents", "x"]),
+        VALUES,
+    ),
+    VALUES,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(STORED)
+def test_any_stored_configuration_is_a_sweep_or_one_usage_error(data):
+    data = json.loads(_canonical(data))  # as sweep.json holds it
+    try:
+        config = config_from_dict(data, "sweep.json")
+    except UsageError as err:
+        assert str(err).startswith("sweep.json") and "\n" not in str(err), str(err)
+        return
+    assert _canonical(config.as_dict()) == _canonical(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(SWEEPS)
+def test_a_sweep_reads_back_from_its_stored_configuration(document):
+    try:
+        config = parse_config(_toml(document))
+    except UsageError:
+        return
+    stored = json.loads(json.dumps(config.as_dict()))
+    assert config_from_dict(stored, "sweep.json") == config
+    assert config_from_dict(stored, "sweep.json").digest == config.digest
