@@ -151,15 +151,13 @@ AGENTS: dict[str, AgentEntry] = {
 }
 
 
-def make(
-    spec: str, observation_space: spaces.Space, action_space: spaces.Space, **params: Any
-) -> Agent:
-    """Build the agent ``spec`` names (``NAME[:KEY=VALUE,...]``) for an env's single-run spaces.
+def check(spec: str, **params: Any) -> tuple[AgentEntry, list[Any]]:
+    """The entry ``spec`` names and its hyperparameters, built without any env (nothing runs).
 
-    Keyword ``params`` add to (and override) the spec's parameters, as Python values.
+    This is all of :func:`make` but the fit to an env's spaces: a dry run checks specs with it.
 
     Raises:
-        SpecError: unknown name or parameter, a refused value, or spaces the agent does not fit.
+        SpecError: unknown name or parameter, or a refused value.
     """
     name, raw = parse_spec(spec)
     entry = AGENTS.get(name)
@@ -172,6 +170,21 @@ def make(
         build_params(part, {k: v for k, v in raw.items() if owners[k] is part}, name)
         for part in entry.parts
     ]
+    return entry, parts
+
+
+def make(
+    spec: str, observation_space: spaces.Space, action_space: spaces.Space, **params: Any
+) -> Agent:
+    """Build the agent ``spec`` names (``NAME[:KEY=VALUE,...]``) for an env's single-run spaces.
+
+    Keyword ``params`` add to (and override) the spec's parameters, as Python values.
+
+    Raises:
+        SpecError: unknown name or parameter, a refused value, or spaces the agent does not fit.
+    """
+    entry, parts = check(spec, **params)
+    name = entry.name
     if not entry.fits(observation_space, action_space):
         fitting = [o.name for o in AGENTS.values() if o.fits(observation_space, action_space)]
         raise SpecError(

@@ -167,9 +167,17 @@ def get_layout(layout: str | Layout) -> Layout:
     """A built-in layout by name, or a layout string: rows on lines, or separated by ``/``.
 
     ``"S..#/...G"`` is the two-row layout ``S..#`` over ``...G`` (handy on a command line).
+
+    Raises:
+        LayoutError: an unknown name, a value that is not text, or a bad layout.
     """
     if isinstance(layout, Layout):
         return layout
+    if not isinstance(layout, str):  # env kwargs typed on a command line or in a TOML file
+        raise LayoutError(
+            f"layout must be a name ({', '.join(BUILTIN)}) or rows of text, "
+            f"got {type(layout).__name__} {layout!r}"
+        )
     if layout in BUILTIN:
         return BUILTIN[layout]
     text = layout.replace("/", "\n")

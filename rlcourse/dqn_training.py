@@ -48,6 +48,9 @@ from supervised.atomic import atomic_path, write_text
 
 SOLVED = {"CartPole-v1": 475.0}
 """Greedy mean returns that count as solving an env (for reports)."""
+RUN_FILES = ("resume.pt", "checkpoint.pt", "best.pt", "episodes.csv", "evaluations.csv",
+             "training.png", "metrics.json", "evaluation.json", "tensorboard")  # fmt: skip
+"""What a training run writes (``tensorboard``: a folder)."""
 RESUME_FORMAT = "rlcourse-dqn-training/1"
 """What ``resume.pt`` says it is (refused when it says anything else)."""
 

@@ -102,22 +102,12 @@ def resolve_env(
             f"--env {env}"
         )
     kwargs = dict(kwargs or {})
-    if callable(env) or ":" in env:
+    env_id = None if callable(env) else registered_id(env)
+    if env_id is None:
         factory = env if callable(env) else _entry_point(env)
         name = env if isinstance(env, str) else getattr(env, "__name__", type(env).__name__)
         source = EnvSource(name, _time_limited(factory, kwargs), None, kwargs)
     else:
-        env_id = rlcourse_envs.ALIASES.get(env, env)
-        try:
-            gym.spec(env_id)
-        except gym.error.Error as err:
-            if isinstance(err, gym.error.DeprecatedEnv):  # gymnasium names the successor
-                raise UsageError(f"unknown env {env!r}: {err}") from None
-            aliases = ", ".join(rlcourse_envs.ALIASES)
-            raise UsageError(
-                f"unknown env {env!r} (aliases: {aliases}; any registered Gymnasium id; "
-                "or module:Class)"
-            ) from None
         source = EnvSource(env_id, lambda: gym.make(env_id, **kwargs), env_id, kwargs)
     try:
         probe = source.make_one()
@@ -136,6 +126,37 @@ def resolve_env(
             )
     probe.close()
     return source
+
+
+def registered_id(env: str) -> str | None:
+    """The registered id that ``env`` names, or None for a ``module:Class``; nothing is built.
+
+    An entry point is checked for its form only (``module.path:Name``): nothing is imported, so
+    this is what a dry run uses.
+
+    Raises:
+        UsageError: an unknown id or alias, or a malformed entry point.
+    """
+    if ":" in env:
+        module_name, _, attr = env.partition(":")
+        if not attr or not all(part.isidentifier() for part in module_name.split(".")):
+            raise UsageError(
+                f"env {env!r} is not module:Class (a module path such as my_envs.grid, a colon, "
+                "then a class or factory in it)"
+            )
+        return None
+    env_id = rlcourse_envs.ALIASES.get(env, env)
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as err:
+        if isinstance(err, gym.error.DeprecatedEnv):  # gymnasium names the successor
+            raise UsageError(f"unknown env {env!r}: {err}") from None
+        aliases = ", ".join(rlcourse_envs.ALIASES)
+        raise UsageError(
+            f"unknown env {env!r} (aliases: {aliases}; any registered Gymnasium id; "
+            "or module:Class)"
+        ) from None
+    return env_id
 
 
 def _cannot_make(name: str, kwargs: dict[str, Any], err: Exception) -> UsageError:

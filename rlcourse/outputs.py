@@ -22,22 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from rlcourse.errors import UsageError
-from supervised.atomic import atomic_directory, is_temporary, replace_directory, write_text
+from supervised.atomic import atomic_directory, is_leftover, replace_directory, write_text
 
 STAMP = ".rlcourse.json"
 """The file that marks a directory as written by rlcourse, with the list of what it wrote."""
 
 
 def written_files(directory: Path) -> list[str]:
-    """Every file under ``directory`` (relative POSIX paths, sorted).
-
-    Left out: the stamp, and the temporary files of atomic writes a killed process left
-    (:func:`supervised.atomic.is_temporary`), which are rlcourse's own.
-    """
+    """Every file under ``directory`` (relative POSIX paths, sorted), the stamp left out."""
     return sorted(
         path.relative_to(directory).as_posix()
         for path in directory.rglob("*")
-        if path.name != STAMP and not is_temporary(path) and (path.is_file() or path.is_symlink())
+        if path.name != STAMP and (path.is_file() or path.is_symlink())
     )
 
 
@@ -74,12 +70,48 @@ def read_stamp(directory: Path) -> dict[str, Any] | None:
 
 
 def foreign_files(directory: Path) -> list[str] | None:
-    """Files in ``directory`` that its stamp does not list (None: no valid stamp at all)."""
+    """Files in ``directory`` that its stamp does not list (None: no valid stamp at all).
+
+    Temporaries of interrupted writes (:func:`leftovers`) are rlcourse's, not foreign.
+    """
     stamp = read_stamp(directory)
     if stamp is None:
         return None
-    listed = set(stamp["files"])
-    return [name for name in written_files(directory) if name not in listed]
+    ours = [*stamp["files"], *leftovers(directory)]  # a listed folder covers what it holds
+    return [
+        name for name in written_files(directory) if not any(_within(name, entry) for entry in ours)
+    ]
+
+
+def _within(name: str, entry: str) -> bool:
+    """Whether the relative path ``name`` is ``entry`` or lies under it."""
+    return name == entry or name.startswith(f"{entry}/")
+
+
+def leftovers(directory: Path) -> list[str]:
+    """What interrupted writes left in a stamped ``directory`` (relative POSIX paths, sorted).
+
+    A command that writes into its stamped directory as it goes (a sweep's units, ``evaluate``)
+    writes each file as a temporary beside it, then renames it: a kill before the rename leaves
+    the temporary (a file, or a staging directory), named after a file or folder the stamp lists.
+    """
+    stamp = read_stamp(directory)
+    if stamp is None:
+        return []
+    known: dict[str, set[str]] = {}  # what each folder holds by the stamp: {"": {"units"}, ...}
+    for listed in [*stamp["files"], STAMP]:
+        parts = listed.split("/")
+        for depth, part in enumerate(parts):
+            known.setdefault("/".join(parts[:depth]), set()).add(part)
+    found: list[str] = []
+    for path in sorted(directory.rglob(".*")):
+        name = path.relative_to(directory).as_posix()
+        if any(_within(name, entry) for entry in found):
+            continue
+        parent, _, base = name.rpartition("/")
+        if any(is_leftover(base, listed) for listed in known.get(parent, ())):
+            found.append(name)
+    return found
 
 
 def check_output_dir(target: Path, force: bool) -> None:
@@ -208,12 +240,17 @@ class ResumableOutput:
                 "or pass --force to start over"
             )
 
-    def start(self, command: str | None) -> Path:
-        """An empty, stamped ``OUT.partial/`` (an interrupted run there goes: checked before)."""
+    def start(self, command: str | None, planned: tuple[str, ...] = ()) -> Path:
+        """An empty ``OUT.partial/``, stamped with the files the run will write (``planned``).
+
+        Listing them first means a run killed mid-write leaves nothing unlisted. An
+        interrupted run there goes (the caller checked that it may, :meth:`check_new`).
+        """
         if self.partial.exists():
             shutil.rmtree(self.partial)
         self.partial.mkdir(parents=True)
         write_stamp(self.partial, command)
+        add_to_stamp(self.partial, *planned)
         return self.partial
 
     def resumable(self, finished_steps: int | None, more_steps: int | None) -> Path:
@@ -229,9 +266,9 @@ class ResumableOutput:
         """
         if self.partial.exists() or self.partial.is_symlink():
             check_output_dir(self.partial, force=True)
-            for path in self.partial.rglob("*"):  # what a killed write left half done
-                if is_temporary(path) and path.is_file():
-                    path.unlink()
+            for name in leftovers(self.partial):  # what a killed write left half done
+                path = self.partial / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
             return self.partial
         if finished_steps is None:
             raise UsageError(

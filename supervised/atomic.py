@@ -11,6 +11,7 @@ galleries, experiment outputs) and ``rlcourse`` (results, checkpoints, sweeps, r
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,13 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TEMPORARY = ".tmp-"
-"""In the name of every temporary file :func:`atomic_path` makes (``.model.tmp-k3j_x.pt``)."""
-
-
-def is_temporary(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a temporary file of :func:`atomic_path` (left by a killed process)."""
-    name = Path(path).name
-    return name.startswith(".") and TEMPORARY in name
+"""In the name of every temporary file :func:`atomic_path` makes (``.model.tmp-k3j_x0q1.pt``)."""
 
 
 def _umask() -> int:
@@ -50,6 +45,24 @@ def fsync_directory(directory: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_RANDOM = "[a-z0-9_]{8}"
+"""The random part of a name from :mod:`tempfile` (``mkstemp``, ``mkdtemp``)."""
+
+
+def is_leftover(candidate: str, name: str) -> bool:
+    """Whether ``candidate`` is a temporary that an interrupted write left beside ``name``.
+
+    That is the file of :func:`atomic_path` or the directory of :func:`atomic_directory` when the
+    process was killed before the rename (``candidate`` and ``name`` are plain names, not paths).
+    """
+    path = Path(name)
+    stem, suffix = re.escape(path.stem), re.escape(path.suffix)
+    whole = re.escape(path.name)
+    temporary = re.escape(TEMPORARY)
+    pattern = rf"\.{stem}{temporary}{_RANDOM}{suffix}|\.{whole}\.(staging|old)\.{_RANDOM}"
+    return re.fullmatch(pattern, candidate) is not None
 
 
 @contextmanager

@@ -40,17 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Ray cluster address HOST:PORT (default RAY_ADDRESS; else a local Ray on 127.0.0.1)",
     )
     p.add_argument("--out", help="sweep directory (default results/CONFIG-NAME)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and --out and print the plan and its cost; builds and runs nothing",
+    )
     p.add_argument("--no-plots", action="store_true", help="write the tables only, no PNGs")
     p.add_argument("--force", action="store_true", help="replace a directory holding another sweep")
     p.set_defaults(func=cmd_sweep)
 
 
-def print_plan(config, units, done: set[str], out: Path, workers: int) -> None:
-    """What ``--dry-run`` shows: the units, what is finished, the estimated cost."""
-    from rlcourse.sweep.units import estimate
-
-    seconds = estimate(config, units)
+def print_plan(config, units, done: set[str], out: Path, status: str, workers: int) -> None:
+    """What ``--dry-run`` shows: the units, what is finished, the cost in env steps or episodes."""
     budget = f"{config.steps} steps" if config.steps else f"{config.episodes} episodes"
     chunks = len(range(0, config.runs, config.chunk))
     todo = [u for u in units if u.digest not in done]
@@ -62,43 +63,58 @@ def print_plan(config, units, done: set[str], out: Path, workers: int) -> None:
         f"units: {len(units)} ({chunks} chunk(s) of up to {config.chunk} runs per env and "
         f"configuration); {len(done)} finished in {out}, {len(todo)} to run"
     )
+    what = "env steps" if config.steps else "episodes"
     rows = {}
     for unit in todo:
-        row = rows.setdefault((unit.env_label, unit.agent), [0, 0, 0.0])
+        row = rows.setdefault((unit.env_label, unit.agent), [0, 0])
         row[0] += 1
         row[1] += unit.runs
-        row[2] += seconds[unit.digest]
     width = max((len(agent) for _, agent in rows), default=5)
-    print(f"  {'env':20s} {'agent':{width}s} {'units':>5s} {'runs':>6s} {'est. s':>8s}")
-    for (env, agent), (n, runs, cost) in rows.items():
-        print(f"  {env:20s} {agent:{width}s} {n:5d} {runs:6d} {cost:8.2f}")
-    total = sum(seconds[u.digest] for u in todo)
+    print(f"  {'env':20s} {'agent':{width}s} {'units':>5s} {'runs':>6s} {what:>12s}")
     unit_work = config.steps or config.episodes
-    what = "env steps" if config.steps else "episodes"
+    for (env, agent), (n, runs) in rows.items():
+        print(f"  {env:20s} {agent:{width}s} {n:5d} {runs:6d} {runs * unit_work:12,d}")
     print(
-        f"cost: {sum(u.runs for u in todo) * unit_work:,} {what}; about {total:.1f} s of compute "
-        f"(about {total / min(workers, max(1, len(todo))):.1f} s on {workers} worker(s)), "
-        "estimated from a short probe"
+        f"cost: {sum(u.runs for u in todo) * unit_work:,} {what} in {len(todo)} unit(s) on "
+        f"{min(workers, max(1, len(todo)))} of {workers} worker(s); {_DIRECTORY[status]}"
     )
+    for env in config.envs:
+        if ":" in env.id:
+            print(
+                f"note: env {env.id} is code (module:Class): the dry run did not import it; "
+                "running the sweep imports and runs it, like running a script"
+            )
+
+
+_DIRECTORY = {
+    "new": "a new sweep directory",
+    "resume": "resumes the sweep there",
+    "replace": "replaces the sweep there (--force; units it shares are kept)",
+}
 
 
 def cmd_sweep(args) -> int:
-    """Run a sweep declared in TOML; re-running the same command resumes it."""
-    from rlcourse.sweep.config import load_config
-    from rlcourse.sweep.run import run_sweep
-    from rlcourse.sweep.store import UnitStore, read_config
-    from rlcourse.sweep.units import check_config, plan
+    """Run a sweep declared in TOML; re-running the same command resumes it.
 
-    config = load_config(args.config)
+    ``--dry-run`` reads and checks the file and the directory and counts the work; it builds
+    nothing (no env, no agent, no import of a module:Class).
+    """
+    from rlcourse.sweep.config import parse_config, read_text
+    from rlcourse.sweep.store import UnitStore, check_directory
+    from rlcourse.sweep.units import check_names, plan
+
+    toml = read_text(args.config)
+    config = parse_config(toml, Path(args.config).name)
     out = Path(args.out or f"results/{Path(args.config).stem}")
     if args.dry_run:
-        check_config(config)
+        check_names(config)
+        status = check_directory(out, config, args.force)
         units = plan(config)
-        done = set()
-        if (out / "sweep.json").is_file() and read_config(out).digest == config.digest:
-            done = UnitStore(out).finished(units)
-        print_plan(config, units, done, out, args.workers or default_workers())
+        done = set() if status == "new" else UnitStore(out).finished(units)
+        print_plan(config, units, done, out, status, args.workers or default_workers())
         return 0
+    from rlcourse.sweep.run import run_sweep
+
     try:
         swept = run_sweep(
             config,
@@ -108,7 +124,7 @@ def cmd_sweep(args) -> int:
             address=args.address,
             force=args.force,
             plots=not args.no_plots,
-            toml=Path(args.config).read_text(),
+            toml=toml,
             command=command_line(args),
         )
     except KeyboardInterrupt:

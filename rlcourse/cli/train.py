@@ -93,6 +93,7 @@ def cmd_train_dqn(args) -> int:
 def _train(args) -> int:
     from rlcourse.cli.common import command_line
     from rlcourse.dqn_training import (
+        RUN_FILES,
         dqn_config,
         prepare_training,
         require_tensorboard,
@@ -122,7 +123,7 @@ def _train(args) -> int:
         print(f"would train DQN on {settings.env} for {settings.steps} steps into {args.out}/")
         print(f"memory: {memory}")
         return 0
-    staging = run_dir.start(command_line(args))
+    staging = run_dir.start(command_line(args), planned=RUN_FILES)
     print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
           file=sys.stderr)  # fmt: skip
     with run_dir.interruptible():

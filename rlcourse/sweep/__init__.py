@@ -35,7 +35,7 @@ _EXPORTS = {
     "plan": "rlcourse.sweep.units",
     "run_unit": "rlcourse.sweep.units",
     "check_config": "rlcourse.sweep.units",
-    "estimate": "rlcourse.sweep.units",
+    "check_names": "rlcourse.sweep.units",
     "UnitStore": "rlcourse.sweep.store",
     "read_config": "rlcourse.sweep.store",
     "SweepResults": "rlcourse.sweep.analysis",

@@ -47,24 +47,60 @@ def execute(
 ) -> Iterator[tuple[Unit, Any]]:
     """Run ``function(unit)`` for every unit; yield ``(unit, result)`` as each finishes.
 
+    The backend is started when the first result is asked for (see :func:`connect`).
+
+    Raises:
+        UsageError: unknown backend, Ray missing, unreachable or not on loopback.
+    """
+    with connect(backend, workers, address) as run:
+        yield from run(function, units)
+
+
+Runner = Callable[[Callable[[Unit], Any], Sequence[Unit]], Iterator[tuple[Unit, Any]]]
+"""``run(function, units)``: yields ``(unit, function(unit))`` in the order units finish."""
+
+
+@contextlib.contextmanager
+def connect(
+    backend: str = "local", workers: int | None = None, address: str | None = None
+) -> Iterator[Runner]:
+    """Start (or join) a backend for a block; yield the function that runs units on it.
+
     Args:
-        function: a module-level function (it is pickled by reference).
-        units: picklable work descriptions.
         backend: ``local`` (``workers == 1`` runs in this process) or ``ray``.
         workers: parallel workers (default: every core). With ``ray`` and an ``address``, the
             cluster's size decides instead.
         address: a Ray cluster to connect to (``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``);
-            default ``RAY_ADDRESS``, else a local Ray is started on 127.0.0.1.
+            default ``RAY_ADDRESS``, else a local Ray is started on 127.0.0.1 (and stopped when
+            the block ends).
 
     Raises:
-        UsageError: unknown backend, Ray missing or unreachable.
+        UsageError: unknown backend, Ray missing, unreachable or not on loopback.
     """
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
     workers = workers or default_workers()
-    if backend == "ray":
-        yield from _ray(function, units, workers, address or os.environ.get("RAY_ADDRESS"))
-    elif workers == 1 or len(units) <= 1:
+    if backend == "local":
+        yield lambda function, units: _local(function, units, workers)
+        return
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
+        ) from None
+    started = not ray.is_initialized()  # a Ray this process already runs is used as it is
+    if started:
+        init_ray(workers, address or os.environ.get("RAY_ADDRESS"))
+    try:
+        yield _ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _local(function, units, workers) -> Iterator:
+    if workers == 1 or len(units) <= 1:
         for unit in units:
             yield unit, function(unit)
     else:
@@ -92,20 +128,13 @@ def _one_thread() -> None:
     threadpool_limits(1)
 
 
-def _ray(function, units, workers, address) -> Iterator:
+def _ray(function, units) -> Iterator:
+    """Units as Ray tasks on the Ray this process is connected to; pending ones cancelled."""
+    import ray
+
+    remote = ray.remote(num_cpus=1, max_retries=0)(function)
+    pending = {remote.remote(unit): unit for unit in units}
     try:
-        import ray
-    except ImportError:
-        raise UsageError(
-            "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
-        ) from None
-    started = not ray.is_initialized()  # a Ray this process already runs is used as it is
-    if started:
-        init_ray(workers, address)
-    pending = {}
-    try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(function)
-        pending = {remote.remote(unit): unit for unit in units}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -119,18 +148,16 @@ def _ray(function, units, workers, address) -> Iterator:
                     raise
                 yield unit, result
     finally:
-        if started:
-            ray.shutdown()
-        else:
-            for ref in pending:
-                ray.cancel(ref)
+        for ref in pending:
+            ray.cancel(ref)
 
 
 def init_ray(workers: int | None = None, address: str | None = None) -> None:
     """Connect to ``address``, or start a local Ray that listens on 127.0.0.1 only.
 
     Raises:
-        UsageError: the address is malformed or does not answer within seconds.
+        UsageError: the address is malformed or does not answer within seconds, or the local
+            Ray is not on loopback alone (see :func:`check_loopback`).
     """
     import ray
 
@@ -151,6 +178,32 @@ def init_ray(workers: int | None = None, address: str | None = None) -> None:
             object_store_memory=RAY_OBJECT_STORE,
             include_dashboard=False,
             **quiet,
+        )
+    check_loopback()
+
+
+def check_loopback() -> None:
+    """Refuse (and shut down) the local Ray this process started unless it is on loopback alone.
+
+    A Ray reachable from the network runs whatever task anyone who reaches it sends. Ray's
+    start-up on 127.0.0.1 (:func:`_loopback_only`) relies on Ray internals that a new Ray release
+    may change (hence the upper bound of ``ray`` in pyproject.toml), so the addresses it really
+    took are checked: the GCS address of the runtime context and every node's address.
+
+    Raises:
+        UsageError: an address that is not loopback; Ray has been shut down.
+    """
+    import ray
+
+    hosts = {ray.get_runtime_context().gcs_address.rpartition(":")[0].strip("[]")}
+    hosts |= {str(node.get("NodeManagerAddress")) for node in ray.nodes()}
+    exposed = sorted(host for host in hosts if not _is_loopback(host))
+    if exposed:
+        ray.shutdown()
+        raise UsageError(
+            f"the local Ray (ray {ray.__version__}) started on {', '.join(exposed)}, not on "
+            "127.0.0.1 alone, where other machines could send it work; it was shut down. Use "
+            "--backend local, or start a Ray cluster yourself and pass --address"
         )
 
 

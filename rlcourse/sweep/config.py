@@ -21,9 +21,11 @@ Every error names the file, the line and the key (``sweep.toml, line 9: [[agent]
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -36,6 +38,8 @@ from rlcourse.errors import UsageError
 
 DEFAULT_CHUNK = 500
 """Runs per work unit unless ``[sweep] chunk`` says otherwise."""
+MAX_UNITS = 100_000
+"""Units a sweep may have (Figure 2.6 has 104): a plan beyond it is a mistake, not a sweep."""
 SECTIONS = {
     "sweep": ("runs", "steps", "episodes", "seed", "chunk"),
     "env": ("id", "kwargs"),
@@ -55,8 +59,14 @@ class EnvEntry:
 
     @property
     def label(self) -> str:
-        """What tables and plots call it: ``gridworld:layout=cliff``."""
-        return format_spec(self.id, {k: _text(v) for k, v in self.kwargs.items()})
+        """What tables and plots call it, on one line: ``gridworld:layout=cliff``.
+
+        Line breaks and other unprintable characters of the kwargs are escaped as Python writes
+        them (a layout's rows are joined by a backslash and an ``n``).
+        """
+        return format_spec(
+            self.id, {_printable(k): _printable(_text(v)) for k, v in self.kwargs.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -101,11 +111,28 @@ def load_config(path: str | Path) -> SweepConfig:
         UsageError: the file is missing, not TOML, or has an unknown key or a bad value.
     """
     path = Path(path)
+    return parse_config(read_text(path), path.name)
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a sweep file (TOML is UTF-8).
+
+    Raises:
+        UsageError: the file is missing or unreadable, or not UTF-8.
+    """
+    path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
-    return parse_config(text, path.name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path.name}, line {line}: not UTF-8 (byte {data[err.start]:#04x}); TOML files are "
+            "UTF-8: save it as UTF-8"
+        ) from None
 
 
 def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
@@ -128,9 +155,52 @@ def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
                 f"{name}: give at least one [[{section}]] table (an array of tables, "
                 f"written [[{section}]])"
             )
+    return _config(sweep, data["env"], _agents(data["agent"], fail), fail)
+
+
+def config_from_dict(data: Any, name: str) -> SweepConfig:
+    """A configuration as :meth:`SweepConfig.as_dict` wrote it, checked as a TOML file is.
+
+    This reads a sweep directory's ``sweep.json``, which may come from anyone: it is data (an
+    env named there is never imported here), and any damage is one clear error.
+
+    Raises:
+        UsageError: a missing key or one of the wrong type or value, naming ``name``.
+    """
+    fail = _failure(_KeyLines(""), name)
+    fields = (*SECTIONS["sweep"], "envs", "agents")
+    if not isinstance(data, dict) or set(data) != set(fields):
+        raise UsageError(f"{name}: the configuration must have exactly the keys {fields}")
+    agents = data["agents"]
+    if (
+        not isinstance(agents, list)
+        or not agents
+        or not all(isinstance(spec, str) and spec.isprintable() for spec in agents)
+    ):
+        raise UsageError(f"{name}: 'agents' must be a non-empty list of agent specs")
+    if len(set(agents)) != len(agents):
+        raise UsageError(f"{name}: 'agents' lists an agent twice")
+    envs = data["envs"]
+    if not isinstance(envs, list) or not envs:
+        raise UsageError(f"{name}: 'envs' must be a non-empty list of envs")
+    sweep = {key: data[key] for key in SECTIONS["sweep"] if data[key] is not None}
+    return _config(sweep, envs, tuple(agents), fail)
+
+
+def _config(sweep: dict, envs: list, agents: tuple[str, ...], fail) -> SweepConfig:
+    """The configuration of a ``[sweep]`` table, env tables and agent specs, all checked."""
     runs, steps, episodes, seed, chunk = _budget(sweep, fail)
-    envs, agents = _envs(data["env"], fail), _agents(data["agent"], fail)
-    return SweepConfig(runs, steps, episodes, seed, chunk, envs, agents)
+    checked = _envs(envs, fail)
+    chunks = -(-runs // chunk)
+    units = len(checked) * len(agents) * chunks
+    if units > MAX_UNITS:
+        raise fail(
+            ("sweep", "chunk" if "chunk" in sweep else "runs"),
+            f"{len(checked)} env(s) × {len(agents)} agent configuration(s) × {chunks:,} chunk(s) "
+            f"of up to {chunk:,} runs make {units:,} units, more than a sweep may have "
+            f"({MAX_UNITS:,}); raise 'chunk' or split the sweep",
+        )
+    return SweepConfig(runs, steps, episodes, seed, chunk, checked, agents)
 
 
 def _failure(lines: _KeyLines, name: str) -> Callable[[tuple, str], UsageError]:
@@ -171,9 +241,20 @@ def _envs(entries: list, fail) -> tuple[EnvEntry, ...]:
     envs = []
     for i, entry in enumerate(entries):
         where = ("env", i)
-        _known_keys(entry, where, fail)
+        _known_keys(_entry(entry, where, fail), where, fail)
         env_id = _string(entry, "id", where, fail)
+        if not env_id.isprintable():
+            raise fail(where + ("id",), f"id {env_id!r} holds a line break or a control character")
         kwargs = _table(entry, "kwargs", where, fail, allow_any=True)
+        for key, value in kwargs.items():
+            date = _date_in(value)
+            if date is not None:
+                raise fail(
+                    where + ("kwargs", key),
+                    f"kwargs.{_printable(key)} holds the TOML date or time {date.isoformat()}, "
+                    "which rlcourse does not pass to envs; write it as a string "
+                    f'("{date.isoformat()}")',
+                )
         envs.append(EnvEntry(env_id, kwargs))
     labels = [env.label for env in envs]
     for i, label in enumerate(labels):
@@ -187,9 +268,9 @@ def _agents(entries: list, fail) -> tuple[str, ...]:
     agents: list[str] = []
     for i, entry in enumerate(entries):
         where = ("agent", i)
-        _known_keys(entry, where, fail)
+        _known_keys(_entry(entry, where, fail), where, fail)
         agent_name = _string(entry, "name", where, fail)
-        if re.search(r"[:,=\s]", agent_name):
+        if re.search(r"[:,=\s]", agent_name) or not agent_name.isprintable():
             raise fail(where + ("name",), f"name {agent_name!r} holds ':', ',', '=' or a space")
         params = _table(entry, "params", where, fail)
         grid = _table(entry, "grid", where, fail, arrays=True)
@@ -197,6 +278,13 @@ def _agents(entries: list, fail) -> tuple[str, ...]:
             if key in params:
                 raise fail(where + ("grid", key), f"{key!r} is both in params and in grid")
         keys = list(grid)
+        combinations = math.prod(len(values) for values in grid.values())
+        if combinations > MAX_UNITS:
+            raise fail(
+                where + ("grid",),
+                f"the grid makes {combinations:,} configurations, more than a sweep may have "
+                f"({MAX_UNITS:,} units)",
+            )
         for values in itertools.product(*grid.values()):
             spec = format_spec(
                 agent_name,
@@ -209,6 +297,19 @@ def _agents(entries: list, fail) -> tuple[str, ...]:
     return tuple(agents)
 
 
+def _date_in(value: Any) -> datetime.date | datetime.time | None:
+    """The first TOML date, time or date-time in a value (arrays and tables searched)."""
+    if isinstance(value, datetime.date | datetime.time):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((date for item in items if (date := _date_in(item)) is not None), None)
+
+
+def _printable(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped as Python writes them."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _text(value: Scalar) -> str:
     """A TOML scalar as it is written in an agent spec."""
     if isinstance(value, bool):
@@ -216,6 +317,18 @@ def _text(value: Scalar) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _entry(entry: Any, where: tuple, fail) -> dict:
+    """An entry of ``env = [...]`` or ``agent = [...]``, which must be a table."""
+    if not isinstance(entry, dict):
+        section = where[0]
+        raise fail(
+            where,
+            f"each {section} must be a table (written [[{section}]]), "
+            f"got {type(entry).__name__} {entry!r}",
+        )
+    return entry
 
 
 def _known_keys(table: dict, where: tuple, fail) -> None:
@@ -256,7 +369,7 @@ def _table(table, key, where, fail, arrays=False, allow_any=False) -> dict[str, 
         )
     for name, item in value.items():
         at = where + (key, name)
-        if not allow_any and re.search(r"[:,=\s]", name):
+        if not allow_any and (re.search(r"[:,=\s]", name) or not name.isprintable()):
             raise fail(at, f"parameter name {name!r} holds ':', ',', '=' or a space")
         items = item if arrays else [item]
         if arrays and (not isinstance(item, list) or not item):
@@ -265,7 +378,8 @@ def _table(table, key, where, fail, arrays=False, allow_any=False) -> dict[str, 
             if allow_any:
                 continue
             if not isinstance(element, Scalar) or (
-                isinstance(element, str) and re.search(r"[:,=]", element)
+                isinstance(element, str)
+                and (re.search(r"[:,=]", element) or not element.isprintable())
             ):
                 raise fail(
                     at,

@@ -12,12 +12,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from rlcourse.errors import UsageError
+from rlcourse.outputs import add_to_stamp
 from rlcourse.results import provenance
 from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
-from rlcourse.sweep.backends import default_workers, execute
+from rlcourse.sweep.backends import Runner, connect, default_workers
 from rlcourse.sweep.config import SweepConfig
-from rlcourse.sweep.store import UnitStore, open_directory
-from rlcourse.sweep.units import Unit, check_config, plan, run_unit
+from rlcourse.sweep.store import UnitStore, check_directory, open_directory
+from rlcourse.sweep.units import Unit, check_config, check_names, plan, run_unit
 from supervised.atomic import atomic_directory, write_text
 
 
@@ -48,16 +49,21 @@ def run_sweep(
         toml: the configuration's text, kept in ``sweep.json``.
         command: the command line, for the manifest.
 
+    Every input is checked before ``out`` is touched: the names, the directory, then every env
+    and agent built once (this runs the code a ``module:Class`` env names), then the backend.
+
     Raises:
         UsageError: bad configuration, directory in the way, unreachable Ray, a failing unit.
     """
-    check_config(config)
     out = Path(out)
-    status = open_directory(out, config, force, toml)
-    units = plan(config)
-    store = UnitStore(out)
-    store.clean({unit.digest for unit in units})
-    ran, resumed, wall = _run_pending(store, units, backend, workers, address, progress)
+    check_names(config)
+    check_directory(out, config, force)
+    check_config(config)
+    with connect(backend, workers, address) as runner:  # a Ray is started (and checked) here
+        status = open_directory(out, config, force, toml, command)
+        units = plan(config)
+        store = UnitStore(out)
+        ran, resumed, wall = _run_pending(store, units, runner, progress)
     swept = collect(config, store)
     manifest = {
         "command": command,
@@ -79,12 +85,7 @@ def run_sweep(
 
 
 def _run_pending(
-    store: UnitStore,
-    units: list[Unit],
-    backend: str,
-    workers: int | None,
-    address: str | None,
-    progress: bool,
+    store: UnitStore, units: list[Unit], runner: Runner, progress: bool
 ) -> tuple[int, int, float]:
     """Run the units not finished in ``store``, writing each as it arrives.
 
@@ -97,7 +98,7 @@ def _run_pending(
     with tqdm(
         total=len(units), initial=len(done), desc="sweep", unit="unit", disable=not progress or None
     ) as bar:
-        for unit, (arrays, seconds) in execute(run_unit, todo, backend, workers, address):
+        for unit, (arrays, seconds) in runner(run_unit, todo):
             store.write(unit, arrays, seconds)
             bar.update()
     return len(todo), len(done), time.perf_counter() - start
@@ -113,6 +114,7 @@ def write_outputs(
     write_text(out / "curves.csv", swept.curves.to_csv(index=False, float_format="%.6g"))
     with atomic_directory(out / "plots") as staging:
         written, skipped = _draw(swept, staging) if plots else ([], {})
+        add_to_stamp(out, *(f"plots/{path.name}" for path in written))  # before they are there
     manifest = {**manifest, "plots": [p.name for p in written], "study_skipped": skipped}
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=repr) + "\n")
     return [out / "plots" / p.name for p in written]

@@ -1,8 +1,11 @@
-"""A sweep directory on disk: its marker and its finished units.
+"""A sweep directory on disk: its stamp, its marker and its finished units.
 
-Every file is written through :func:`supervised.atomic.atomic_path` (a temporary sibling, flushed
-and renamed into place), so a sweep killed at any moment (even by SIGKILL) leaves each file
-either whole or absent; temporary files left behind are removed on the next run.
+A sweep writes into its directory as it goes (each unit the moment it finishes), so it is not
+staged and swapped in like other commands' outputs. Every file is written through
+:func:`supervised.atomic.atomic_path` (a temporary sibling, flushed and renamed into place), so a
+sweep killed at any moment (even by SIGKILL) leaves each file either whole or absent; temporary
+files left behind are removed on the next run. The directory carries rlcourse's stamp
+(:mod:`rlcourse.outputs`), which lists every file the sweep writes before it is written.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rlcourse.errors import UsageError
-from rlcourse.sweep.config import EnvEntry, SweepConfig
+from rlcourse.outputs import (
+    add_to_stamp,
+    check_output_dir,
+    leftovers,
+    read_stamp,
+    write_stamp,
+    written_files,
+)
+from rlcourse.sweep.config import SweepConfig, config_from_dict
 from supervised.atomic import atomic_path, write_text
 
 if TYPE_CHECKING:
@@ -73,77 +84,107 @@ class UnitStore:
                 done.add(unit.digest)
         return done
 
-    def clean(self, keep: set[str]) -> int:
-        """Remove temporary files left by a crash and units not in ``keep``; return how many."""
-        if not self.directory.is_dir():
-            return 0
-        removed = 0
-        for path in self.directory.iterdir():
-            stale = path.name.startswith(".") or (path.suffix == ".npz" and path.stem not in keep)
-            if stale and path.is_file():
-                path.unlink()
-                removed += 1
-        return removed
+
+def check_directory(out: Path, config: SweepConfig, force: bool) -> str:
+    """What running ``config`` into ``out`` would do: ``new``, ``resume`` or ``replace``.
+
+    Nothing is written. An empty or missing directory becomes a new sweep; a sweep directory of
+    the same configuration resumes; one of another configuration is replaced only with ``force``
+    (units the new configuration shares are kept). Anything else is refused, ``force`` or not:
+    a symbolic link, a path under a file, a directory rlcourse did not write (no stamp), or one
+    holding files its stamp does not list (see :func:`rlcourse.outputs.check_output_dir`).
+
+    Raises:
+        UsageError: saying what is in the way.
+    """
+    check_output_dir(out, force=True)  # everything but "exists": a sweep resumes without --force
+    if not out.is_dir() or not [name for name in written_files(out) if name not in leftovers(out)]:
+        return "new"  # empty, or only the stamp of a sweep killed as it began
+    marker = out / MARKER
+    if not marker.is_file():
+        raise UsageError(
+            f"{out} holds other rlcourse results (no {MARKER}: not a sweep directory); "
+            "choose another --out"
+        )
+    try:
+        previous = json.loads(marker.read_text(encoding="utf-8"))["digest"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{out}/{MARKER} is damaged ({err}); choose another --out") from None
+    if previous == config.digest:
+        return "resume"
+    if not force:
+        raise UsageError(
+            f"{out} holds a sweep of another configuration (hash {previous}, this one "
+            f"{config.digest}); choose another --out, or pass --force to replace it "
+            "(units the new configuration shares are kept)"
+        )
+    return "replace"
 
 
-def open_directory(out: Path, config: SweepConfig, force: bool, toml: str | None) -> str:
-    """Claim ``out`` for this sweep; return ``new``, ``resume`` or ``replace``.
+def open_directory(
+    out: Path, config: SweepConfig, force: bool, toml: str | None, command: str | None = None
+) -> str:
+    """Claim ``out`` for this sweep (see :func:`check_directory`); return what it does.
 
-    An empty or missing directory becomes a new sweep; a directory of the same sweep resumes; a
-    directory of another sweep is refused unless ``force`` (then units that the new configuration
-    still has are kept and the rest removed); anything else is refused, ``force`` or not.
+    The stamp lists, before anything is written, every file the sweep may write (``sweep.json``,
+    every unit of the plan, the tables and the manifest), so that a sweep killed at any moment
+    leaves a directory that holds nothing its stamp does not list; temporaries of interrupted
+    writes are removed here. When replacing, the outputs of the old sweep and its units that the
+    new plan lacks are removed.
 
     Raises:
         UsageError: saying what is in the way; nothing has been changed.
     """
-    marker = out / MARKER
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a directory; choose another --out")
-    status = "new"
-    if out.is_dir() and any(out.iterdir()):
-        if not marker.is_file():
-            raise UsageError(
-                f"{out} holds other data (no {MARKER}: not a sweep directory); choose another --out"
-            )
-        try:
-            previous = json.loads(marker.read_text())["digest"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise UsageError(f"{out}/{MARKER} is damaged ({err}); choose another --out") from None
-        if previous == config.digest:
-            return "resume"
-        if not force:
-            raise UsageError(
-                f"{out} holds a sweep of another configuration (hash {previous}, this one "
-                f"{config.digest}); choose another --out, or pass --force to replace it "
-                "(units the new configuration shares are kept)"
-            )
-        status = "replace"
+    from rlcourse.sweep.units import plan
+
+    status = check_directory(out, config, force)
+    keep = {f"units/{unit.digest}.npz" for unit in plan(config)}
+    ours = [MARKER, *sorted(keep), *OUTPUTS]  # "plots" too: its staging folder is a leftover
     out.mkdir(parents=True, exist_ok=True)
+    if read_stamp(out) is None:
+        write_stamp(out, command)
+    add_to_stamp(out, *ours)
+    for name in leftovers(out):
+        _remove(out / name)
     if status == "replace":
         for name in OUTPUTS:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+            _remove(out / name)
+        for name in written_files(out):
+            if name.startswith("units/") and name not in keep:
+                _remove(out / name)
     payload = {"digest": config.digest, "config": config.as_dict(), "toml": toml}
-    write_text(marker, json.dumps(payload, indent=2) + "\n")
+    write_text(out / MARKER, json.dumps(payload, indent=2) + "\n")
+    if status == "replace":  # the stamp lists what is there and what the new sweep writes
+        write_stamp(out, command)
+        add_to_stamp(out, *ours)
     return status
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def read_config(directory: Path) -> SweepConfig:
-    """The configuration stored in a sweep directory's ``sweep.json``.
+    """The configuration stored in a sweep directory's ``sweep.json`` (data: nothing is run).
 
     Raises:
-        UsageError: no sweep there, or a damaged marker.
+        UsageError: no sweep there, or a damaged marker (wrong types, values or hash).
     """
     marker = Path(directory) / MARKER
     try:
-        data = json.loads(marker.read_text())["config"]
-        data["envs"] = tuple(EnvEntry(**env) for env in data["envs"])
-        data["agents"] = tuple(data["agents"])
-        return SweepConfig(**data)
+        data = json.loads(marker.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{directory} is not a sweep directory (no {MARKER})") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError) as err:
         raise UsageError(f"{marker} is damaged: {type(err).__name__}: {err}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{marker} is damaged: not a JSON object")
+    config = config_from_dict(data.get("config"), str(marker))
+    if config.digest != data.get("digest"):
+        raise UsageError(
+            f"{marker} is damaged: its configuration does not have its hash {data.get('digest')!r}"
+        )
+    return config

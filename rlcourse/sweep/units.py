@@ -3,14 +3,15 @@
 The chunk of runs ``k .. k + n - 1`` is run by :func:`rlcourse.loop.run` with seed ``seed + k``,
 so a unit's numbers depend on the configuration alone: not on the backend, the number of
 workers, the order units finish in, or on a resume. :func:`plan` lists a sweep's units,
-:func:`run_unit` runs one, :func:`check_config` fails fast on bad names, and :func:`estimate`
-times a short probe for ``--dry-run``.
+:func:`run_unit` runs one; :func:`check_names` checks names without building anything (what
+``--dry-run`` does) and :func:`check_config` builds every env and agent once, so that a sweep
+fails before any work.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -93,8 +94,35 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     return arrays, time.perf_counter() - start
 
 
+def check_names(config: SweepConfig) -> None:
+    """Check every env name and agent spec without building anything (what ``--dry-run`` does).
+
+    A registered id or alias must exist; a ``module:Class`` is checked for its form only, never
+    imported; every agent spec must name an agent and parameters it has, with values it takes.
+
+    Raises:
+        UsageError: naming the env or agent.
+    """
+    from agents.registry import check
+    from agents.specs import SpecError
+    from rlcourse.environments import registered_id
+
+    for env in config.envs:
+        try:
+            registered_id(env.id)
+        except UsageError as err:
+            raise UsageError(f"[[env]] {env.label}: {err}") from None
+    for spec in config.agents:
+        try:
+            check(spec)
+        except SpecError as err:
+            raise UsageError(f"[[agent]] {spec}: {err}") from None
+
+
 def check_config(config: SweepConfig) -> None:
     """Build every env and every agent for it once, so that bad names fail before any work.
+
+    This runs the code a ``module:Class`` env names, as running the sweep will.
 
     Raises:
         UsageError: naming the env or agent.
@@ -102,38 +130,9 @@ def check_config(config: SweepConfig) -> None:
     from rlcourse.environments import resolve_env
     from rlcourse.loop import make_agents
 
+    check_names(config)
     for env in config.envs:
         try:
             make_agents(resolve_env(env.id, env.kwargs), list(config.agents))
         except UsageError as err:
             raise UsageError(f"[[env]] {env.label}: {err}") from None
-
-
-PROBE_STEPS, PROBE_EPISODES = 50, 2
-"""The short run per (env, agent name) that ``--dry-run`` times to estimate the cost."""
-
-
-def estimate(config: SweepConfig, units: list[Unit]) -> dict[str, float]:
-    """Rough compute seconds per agent configuration's unit, from one short probe per agent name.
-
-    The probe runs a full chunk of runs for ``PROBE_STEPS`` steps (or ``PROBE_EPISODES``
-    episodes) and is scaled linearly to the budget: episodes that lengthen or shorten as agents
-    learn make it rougher.
-    """
-    budget = config.steps or config.episodes
-    probe_budget = min(budget, PROBE_STEPS if config.steps else PROBE_EPISODES)
-    per_name: dict[tuple[str, str], float] = {}
-    seconds = {}
-    for unit in units:
-        key = (unit.env_label, unit.agent.partition(":")[0])
-        if key not in per_name:
-            probe = replace(
-                unit,
-                runs=min(config.chunk, config.runs),
-                steps=probe_budget if config.steps else None,
-                episodes=None if config.steps else probe_budget,
-            )
-            _, probe_seconds = run_unit(probe)
-            per_name[key] = probe_seconds * budget / probe_budget / probe.runs
-        seconds[unit.digest] = per_name[key] * unit.runs
-    return seconds

@@ -11,6 +11,7 @@ import agents
 import envs  # noqa: F401  (registers rlcourse/Bandit-v0)
 from agents import SpecError, format_spec, parse_spec
 from agents.bandit import GradientBanditAgent
+from agents.registry import check
 from agents.specs import parse_number
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
 from agents.tabular import ActionValueAgent
@@ -267,6 +268,16 @@ def test_unknown_agent_lists_the_known_names():
 def test_bad_specs_raise_spec_error_with_exact_message(spec, message):
     with raises_exactly(message):
         make(spec)
+    with raises_exactly(message):  # the same without an env: what a dry run checks
+        check(spec)
+
+
+def test_check_builds_the_hyperparameters_without_an_env():
+    entry, parts = check("ucb:c=2^1,alpha=0.5")
+    assert entry is agents.AGENTS["ucb"]
+    assert parts[0] == UCB(c=2.0)
+    assert parts[1].alpha == 0.5
+    assert check("pixel-dqn")[0].name == "pixel-dqn"  # its fit to spaces is make's to check
 
 
 def test_negative_base_with_fractional_power_is_not_a_number():

@@ -6,8 +6,11 @@ from collections import deque
 import numpy as np
 import pytest
 from gymnasium.envs.toy_text.frozen_lake import MAPS
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from envs.layouts import BUILTIN, Layout, LayoutError, get_layout, parse_layout
+from envs.gridworld import GridWorldEnv
+from envs.layouts import BUILTIN, CELLS, Layout, LayoutError, get_layout, parse_layout
 
 KNOWN = (
     "'S' start, 'G' goal (terminal), '#' wall, '.' floor, 'X' pit (terminal), "
@@ -271,3 +274,37 @@ def test_frozen_8x8_defaults_are_frozen_lakes_rewards_and_slip():
     assert defaults["goal_reward"] == 1.0
     assert defaults["pit_reward"] == 0.0
     assert defaults["slip"] == pytest.approx(2 / 3)  # the intended move with probability 1/3
+
+
+# -- any text --------------------------------------------------------------------------------------
+
+LAYOUT_TEXT = st.one_of(
+    st.text(alphabet=st.sampled_from([*CELLS, " ", "\t", "\n", "\r", "/", "a", "é"]), max_size=40),
+    st.text(max_size=40),
+    st.sampled_from(list(BUILTIN)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(LAYOUT_TEXT)
+def test_any_text_is_a_layout_or_one_layout_error(text):
+    try:
+        layout = get_layout(text)
+    except LayoutError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    rows, cols = layout.shape
+    assert rows >= 1 and cols >= 1
+    assert all(len(row) == cols and set(row) <= set(CELLS) for row in layout.grid)
+    assert layout.cells("S") and layout.cells("G")
+    env = GridWorldEnv(layout=text)
+    assert env.observation_space.n == rows * cols
+    env.reset(seed=0)
+
+
+@given(st.one_of(st.none(), st.integers(), st.floats(), st.booleans(), st.lists(st.text())))
+@example(5)  # --env-kwargs layout=5 reaches the env as an int
+@settings(max_examples=50, deadline=None)
+def test_a_layout_that_is_not_text_is_one_layout_error(value):
+    with pytest.raises(LayoutError, match="^layout must be"):
+        get_layout(value)

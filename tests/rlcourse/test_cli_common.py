@@ -6,6 +6,8 @@ import argparse
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rlcourse_helpers import assert_usage_error, snapshot
 
 from rlcourse.cli import COMMANDS, build_parser
@@ -182,3 +184,39 @@ def test_a_finished_command_replaces_the_old_output(cli, tmp_path, monkeypatch):
     assert result.out.split() == ["loss", "0.5"]
     assert set(snapshot(out)) == {"metrics.json", STAMP}
     assert snapshot(out)["metrics.json"] == b'{"new": 2}\n'
+
+
+PAIR_TEXT = st.one_of(
+    st.text(),
+    st.builds("{}={}".format, st.text(max_size=8), st.one_of(st.text(), st.floats().map(str))),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PAIR_TEXT, max_size=6), st.sampled_from([literal, nonempty]))
+def test_any_key_value_list_gives_pairs_or_one_usage_error(items, convert):
+    try:
+        pairs = parse_pairs(items, "--env-kwargs", convert=convert)
+    except UsageError as err:
+        message = str(err)
+        assert message.startswith("--env-kwargs takes KEY=VALUE, got ") and "\n" not in message
+        bad = [i for i in items if not i.partition("=")[0] or "=" not in i]
+        assert bad or convert is nonempty, (items, message)
+        return
+    expected = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        expected[key] = convert(value)
+    assert pairs.keys() == expected.keys()
+    assert repr(pairs) == repr(expected)  # nan == nan as text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(), st.sampled_from([positive_int, seed_int]))
+def test_any_text_as_a_count_or_seed_is_an_int_or_an_argparse_error(text, parse):
+    try:
+        value = parse(text)
+    except argparse.ArgumentTypeError as err:
+        assert "\n" not in str(err)
+        return
+    assert isinstance(value, int) and value >= 0

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from rlcourse_helpers import snapshot
 
 from rlcourse.errors import UsageError
-from rlcourse.outputs import STAMP, check_output_dir, prepare_output, read_stamp, write_stamp
+from rlcourse.outputs import (
+    STAMP,
+    add_to_stamp,
+    check_output_dir,
+    foreign_files,
+    leftovers,
+    prepare_output,
+    read_stamp,
+    write_stamp,
+)
 
 
 class Interrupted(Exception):
@@ -145,3 +160,37 @@ def test_check_output_dir_accepts_a_missing_or_empty_directory(tmp_path, force):
 def test_force_replaces_a_stamped_directory_with_subdirectories(previous):
     check_output_dir(previous, force=True)
     assert read_stamp(previous)["files"] == ["dqn/checkpoint.pt", "metrics.json"]
+
+
+KILLED_WHILE_WRITING = """\
+import os, signal, sys
+from supervised.atomic import atomic_directory, atomic_path
+
+out = sys.argv[1]
+with atomic_directory(out + "/plots") as staging:
+    (staging / "curve.png").write_bytes(b"half a plot")
+    with atomic_path(out + "/dqn/checkpoint.pt") as temporary:
+        temporary.write_bytes(b"half the weights")
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_what_a_killed_write_leaves_is_ours_and_anything_else_is_foreign(previous):
+    add_to_stamp(previous, "plots/curve.png")  # as a command that writes as it goes does
+    subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_WRITING, str(previous)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        check=False,
+    )
+    left = leftovers(previous)
+    assert [re.sub(r"(staging\.|tmp-)[a-z0-9_]{8}", r"\1RANDOM", name) for name in left] == [
+        ".plots.staging.RANDOM",
+        "dqn/.checkpoint.tmp-RANDOM.pt",
+    ]
+    assert foreign_files(previous) == []
+    check_output_dir(previous, force=True)  # --force may replace it
+    theirs = [".thesis.tmp-ab12cd_9.tex", ".metrics.json", ".metrics.ab12cd.json", ".DS_Store"]
+    for name in theirs:  # dot files that are not the temporary of a file the stamp lists
+        (previous / name).write_text("mine")
+    assert foreign_files(previous) == sorted(theirs)
+    assert leftovers(previous) == left

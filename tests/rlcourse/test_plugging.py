@@ -18,6 +18,7 @@ from rlcourse_helpers import assert_usage_error
 
 import rlcourse
 from rlcourse import UsageError, load_results
+from rlcourse.environments import registered_id, resolve_env
 
 TAXI = "Taxi-v3" if "Taxi-v3" in gym.registry else "Taxi-v4"  # gymnasium >= 1.3: Taxi-v4 only
 MODULE = "rlcourse_test_plugging_envs"
@@ -159,6 +160,25 @@ def test_a_deprecated_id_names_its_successor():
     with pytest.raises(UsageError) as excinfo:
         rlcourse.compare("Taxi-v3", ["random"], runs=1, episodes=1, progress=False)
     assert "Taxi-v4" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("env", [":Foo", ".relative:Env", "my envs:Env", "my_envs:", "::"])
+def test_a_malformed_entry_point_is_one_clear_error_and_imports_nothing(env):
+    message = (
+        f"env {env!r} is not module:Class (a module path such as my_envs.grid, a colon, then a "
+        "class or factory in it)"
+    )
+    for check in (registered_id, resolve_env):
+        with pytest.raises(UsageError) as excinfo:
+            check(env)
+        assert str(excinfo.value) == message
+
+
+def test_registered_id_builds_nothing():
+    assert registered_id("bandit") == "rlcourse/Bandit-v0"
+    assert registered_id("CartPole-v1") == "CartPole-v1"
+    assert registered_id("not_a_module_anywhere:Env") is None  # its form is right; not imported
+    assert "not_a_module_anywhere" not in sys.modules
 
 
 def test_cartpole_with_random():

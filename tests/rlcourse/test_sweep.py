@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from rlcourse_helpers import assert_usage_error, snapshot
 from scipy import stats
 
 import rlcourse
+from rlcourse.outputs import foreign_files, read_stamp
 from rlcourse.stats import final_scores
 from rlcourse.sweep import load_sweep, plan, run_sweep
 from rlcourse.sweep.analysis import SUMMARY_COLUMNS
@@ -40,6 +42,7 @@ name = "ucb"
 params = {{ c = 2 }}
 """
 AGENTS = ["epsilon-greedy:epsilon=0.0", "epsilon-greedy:epsilon=0.1", "ucb:c=2"]
+UCB = 'name = "ucb"\nparams = { c = 2 }'  # the last agent, as the formatted TOML has it
 
 
 def _write(tmp_path: Path, name="sweep.toml", runs=12, steps=60, chunk=4) -> Path:
@@ -140,12 +143,17 @@ def test_rerunning_skips_finished_units_and_ends_identical(serial, tmp_path):
     victims = _units(copy)[:2]
     for path in victims:
         path.unlink()
-    (copy / "units" / ".abc.tmp").write_bytes(b"half a unit")  # as a crash leaves it
+    half = copy / "units" / f".{victims[0].stem}.tmp-q7x_2kd9.npz"  # as a kill mid-write leaves it
+    half.write_bytes(b"half a unit")
+    staging = copy / ".plots.staging.a1b2c3d4"  # a kill while the plots were drawn
+    staging.mkdir()
+    (staging / "bandit-reward.png").write_bytes(b"half a plot")
+    assert foreign_files(copy) == []  # rlcourse's leftovers, not someone's files
     (copy / "summary.csv").unlink()
     run_sweep(_config(), copy, workers=1, progress=False, plots=False)
     manifest = json.loads((copy / "manifest.json").read_text())
     assert (manifest["units_run"], manifest["units_resumed"]) == (2, 7)
-    assert not (copy / "units" / ".abc.tmp").exists()
+    assert not half.exists() and not staging.exists()
     assert _outputs(copy) == _outputs(out)
 
 
@@ -183,6 +191,7 @@ def test_a_sweep_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_path, cl
     finished = len(_units(out))
     assert 2 <= finished < total, "killed too late to test a resume"
     assert not (out / "summary.csv").exists()
+    assert foreign_files(out) == []  # the stamp listed every unit before it was written
     result = cli("sweep", config, "--out", out, "--workers", "2", "--no-plots")
     assert result.code == 0, result.err
     assert "bootstrap 95% CI" in result.out
@@ -209,18 +218,38 @@ def test_a_changed_config_is_refused_unless_force(serial, tmp_path, cli):
     assert json.loads((out / "manifest.json").read_text())["units_run"] == 0, again.err
 
 
-@pytest.mark.parametrize("kind", ["other", "compare"])
-def test_a_directory_holding_other_data_is_refused_even_with_force(tmp_path, cli, kind):
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("other", "is a non-empty directory not written by rlcourse (no .rlcourse.json)"),
+        ("compare", "holds other rlcourse results (no sweep.json: not a sweep directory)"),
+        ("unstamped sweep", "is a non-empty directory not written by rlcourse (no .rlcourse.json)"),
+        ("sweep + thesis", "holds files rlcourse did not write (thesis.tex)"),
+        ("sweep + unit", "holds files rlcourse did not write (units/0123456789abcdef.npz)"),
+    ],
+)
+def test_a_directory_holding_other_data_is_refused_even_with_force(tmp_path, cli, kind, message):
     out = tmp_path / "taken"
     if kind == "compare":
         assert cli("compare bandit --agents greedy --steps 5 --runs 2 --out", out).code == 0
+    elif kind.startswith("sweep"):
+        changed = _write(tmp_path, "changed.toml", runs=4, steps=5)
+        assert cli("sweep", changed, "--out", out, "--workers 1 --no-plots").code == 0
+        if kind == "sweep + thesis":
+            (out / "thesis.tex").write_text("precious")
+        else:  # a file that looks like a unit, put there by someone else
+            (out / "units" / "0123456789abcdef.npz").write_bytes(b"not ours")
+    elif kind == "unstamped sweep":  # a sweep.json does not make a directory rlcourse's
+        out.mkdir()
+        (out / "sweep.json").write_text('{"digest": "0", "config": {}}')
+        (out / "notes.md").write_text("precious")
     else:
         out.mkdir()
         (out / "thesis.tex").write_text("precious")
     before = snapshot(out)
-    for extra in ([], ["--force"]):
+    for extra in ([], ["--force"], ["--force", "--dry-run"]):
         line = assert_usage_error(cli("sweep", _write(tmp_path), "--out", out, *extra))
-        assert "holds other data" in line
+        assert line == f"rlcourse sweep: error: {out} {message}; choose another --out", line
     assert snapshot(out) == before
 
 
@@ -230,22 +259,171 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, cli):
     assert result.code == 0, result.err
     assert "units: 9 (3 chunk(s) of up to 4 runs" in result.out
     assert "0 finished" in result.out and "9 to run" in result.out
-    assert "cost: 2,160 env steps" in result.out and "on 2 worker(s)" in result.out
+    assert "cost: 2,160 env steps in 9 unit(s) on 2 of 2 worker(s)" in result.out
     assert all(agent in result.out for agent in AGENTS)
     assert not out.exists()
+
+
+EVIL = """\
+import pathlib
+
+pathlib.Path("MARKER").write_text("imported")
+from rlcourse_helpers import CountingEnv as Env  # noqa: E402
+"""
+
+
+def _evil_sweep(tmp_path: Path, monkeypatch) -> Path:
+    """A sweep naming ``evilmod:Env``, whose import touches MARKER; the cwd is ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable, were anything to import it
+    monkeypatch.delitem(sys.modules, "evilmod", raising=False)
+    (tmp_path / "evilmod.py").write_text(EVIL)
+    config = tmp_path / "evil.toml"
+    config.write_text(
+        TOML.format(runs=2, steps=4, chunk=2)
+        .replace('"bandit"', '"evilmod:Env"')
+        .split("[[agent]]")[0]
+        + '[[agent]]\nname = "random"\n'
+    )
+    return config
+
+
+def test_dry_run_builds_nothing_so_a_sweep_file_runs_no_code(tmp_path, cli, monkeypatch):
+    config = _evil_sweep(tmp_path, monkeypatch)
+    result = cli("sweep", config, "--dry-run", "--out", "out")
+    assert result.code == 0, result.err
+    assert "evilmod:Env" in result.out and "units: 1 " in result.out
+    assert (
+        "note: env evilmod:Env is code (module:Class): the dry run did not import it" in result.out
+    )
+    assert not (tmp_path / "MARKER").exists()
+    assert "evilmod" not in sys.modules
+    assert not (tmp_path / "out").exists()
+
+
+def test_reading_a_received_sweep_directory_runs_no_code(tmp_path, cli, monkeypatch):
+    config = _evil_sweep(tmp_path, monkeypatch)
+    assert cli("sweep", config, "--out", "out", "--workers 1").code == 0  # the user ran it
+    (tmp_path / "MARKER").unlink()
+    monkeypatch.delitem(sys.modules, "evilmod")
+    received = tmp_path / "received"
+    (tmp_path / "out").rename(received)
+    swept = load_sweep(received)  # what plotting and analysis read: data only
+    assert swept.results["evilmod:Env"].data["random"]["reward"].shape == (2, 4)
+    result = cli("sweep", config, "--dry-run", "--out", received)  # a dry run reads it too
+    assert result.code == 0, result.err
+    assert f"1 finished in {received}, 0 to run" in result.out
+    assert not (tmp_path / "MARKER").exists()
+    assert "evilmod" not in sys.modules
 
 
 def test_bad_agents_and_envs_fail_before_any_work(tmp_path, cli):
     path = tmp_path / "bad.toml"
     path.write_text(TOML.format(runs=2, steps=3, chunk=1).replace("c = 2", "k = 2"))
-    line = assert_usage_error(cli("sweep", path, "--out", tmp_path / "out"))
-    assert "[[env]] bandit:" in line and "ucb" in line and "'k'" in line
+    for dry in ([], ["--dry-run"]):
+        line = assert_usage_error(cli("sweep", path, "--out", tmp_path / "out", *dry))
+        assert line.startswith(
+            "rlcourse sweep: error: [[agent]] ucb:k=2: agent 'ucb' has no parameter 'k' "
+        ), line
     assert not (tmp_path / "out").exists()
     path.write_text(TOML.format(runs=2, steps=3, chunk=1).replace('"bandit"', '"nope"'))
     assert "unknown env 'nope'" in assert_usage_error(cli("sweep", path, "--out", tmp_path / "o"))
+    path.write_text(TOML.format(runs=2, steps=3, chunk=1).replace(UCB, 'name = "pixel-dqn"'))
+    line = assert_usage_error(cli("sweep", path, "--out", tmp_path / "o"))  # fits no bandit
+    assert line.startswith("rlcourse sweep: error: [[env]] bandit: agent 'pixel-dqn' needs "), line
+    assert not (tmp_path / "o").exists()
 
 
-def test_an_unreachable_ray_address_fails_within_seconds(tmp_path, cli):
+BAD_INPUTS = {
+    "agent": ("replace", "c = 2", "k = 2"),
+    "env": ("replace", '"bandit"', '"nope"'),
+    "fit": ("replace", UCB, 'name = "pixel-dqn"'),
+    "budget": ("replace", "runs = 8", "runs = 0"),
+    "type": ("replace", "seed = 3", 'seed = "3"'),
+    "date": ("replace", 'id = "bandit"', 'id = "bandit"\nkwargs = { start = 1979-05-27 }'),
+    "encoding": ("bytes", b"# caf\xe9\n"),
+    "backend": ("args", "--backend ray --address nowhere"),
+    "out under a file": ("args", "--out {out}/summary.csv/x"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_INPUTS))
+def test_bad_input_with_force_leaves_the_old_sweep_byte_identical(serial, tmp_path, cli, bad):
+    out = tmp_path / "sweep"
+    assert cli("sweep", _write(tmp_path, runs=4, steps=5), "--out", out, "--workers 1").code == 0
+    before = snapshot(out)
+    kind, *what = BAD_INPUTS[bad]
+    config, args = _write(tmp_path, "bad.toml", runs=8, steps=5), ""
+    if kind == "replace":
+        config.write_text(config.read_text().replace(*what))
+    elif kind == "bytes":
+        config.write_bytes(config.read_bytes() + what[0])
+    else:
+        args = what[0].format(out=out)
+    assert_usage_error(cli("sweep", config, "--out", out, "--force", "--workers 1", args))
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "sweep", "sweep.toml"]
+
+
+def test_a_stamped_sweep_is_replaced_with_force_and_its_stamp_lists_every_file(tmp_path, cli):
+    out = tmp_path / "sweep"
+    assert cli("sweep", _write(tmp_path, runs=4, steps=5), "--out", out, "--workers 1").code == 0
+    assert foreign_files(out) == []
+    assert "plots/bandit-reward.png" in read_stamp(out)["files"]
+    changed = _write(tmp_path, "changed.toml", runs=4, steps=6)  # no unit in common
+    result = cli("sweep", changed, "--out", out, "--force", "--workers 1", "--no-plots")
+    assert result.code == 0, result.err
+    assert foreign_files(out) == []
+    assert set(_units(out)) == {
+        out / f"units/{u.digest}.npz" for u in plan(parse_config(changed.read_text()))
+    }
+    assert not list((out / "plots").iterdir())
+
+
+def test_tracebacks_found_in_the_issue_are_one_line_and_leave_nothing(tmp_path, cli):
+    config = _write(tmp_path)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(config.read_bytes().replace(b"seed = 3", b"seed = 3 # caf\xe9"))
+    assert assert_usage_error(cli("sweep", latin, "--out", tmp_path / "a")) == (
+        "rlcourse sweep: error: latin.toml, line 4: not UTF-8 (byte 0xe9); TOML files are UTF-8: "
+        "save it as UTF-8"
+    )
+    dated = tmp_path / "dated.toml"
+    dated.write_text(
+        config.read_text().replace(
+            'id = "bandit"', 'id = "bandit"\nkwargs = { start = 1979-05-27 }'
+        )
+    )
+    assert assert_usage_error(cli("sweep", dated, "--out", tmp_path / "b")) == (
+        "rlcourse sweep: error: dated.toml, line 8: [[env]] 1: kwargs.start holds the TOML date or "
+        'time 1979-05-27, which rlcourse does not pass to envs; write it as a string ("1979-05-27")'
+    )
+    (tmp_path / "file").write_text("a file")
+    assert assert_usage_error(cli("sweep", config, "--out", tmp_path / "file" / "sub")) == (
+        f"rlcourse sweep: error: {tmp_path / 'file'} is a file, so --out "
+        f"{tmp_path / 'file' / 'sub'} cannot be made; choose another"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dated.toml",
+        "file",
+        "latin.toml",
+        "sweep.toml",
+    ]
+    target = tmp_path / "target"
+    assert cli("sweep", config, "--out", target, "--workers 1", "--no-plots").code == 0
+    before = snapshot(target)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    for extra in ([], ["--force"]):
+        assert assert_usage_error(cli("sweep", config, "--out", link, *extra)) == (
+            f"rlcourse sweep: error: {link} is a symbolic link; give the directory itself (or a "
+            "new one) as --out"
+        )
+    assert snapshot(target) == before
+
+
+def test_an_unreachable_ray_address_fails_within_seconds(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default --out, results/sweep, goes there
     pytest.importorskip("ray")
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -298,3 +476,27 @@ def test_a_multi_env_sweep_labels_envs_and_aggregates(tmp_path):
     assert set(iqm.env) == {"bandit", "bandit:value_mean=4", "all envs (normalized)"}
     shifted = pd.read_csv(tmp_path / "two" / "summary.csv").query("env == 'bandit:value_mean=4'")
     assert shifted[shifted.metric == "reward"]["mean"].min() > 2  # rewards around +4
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("runs", "12", "[sweep]: 'runs' must be an integer, got str '12'"),
+        ("runs", 10**18, "more than a sweep may have (100,000); raise 'chunk' or split the sweep"),
+        ("chunk", 0, "[sweep]: 'chunk' must be a positive integer, got 0"),
+        ("envs", [{"id": 5, "kwargs": {}}], "[[env]] 1: 'id' must be a non-empty string, got 5"),
+        ("agents", [3], "'agents' must be a non-empty list of agent specs"),
+        ("seed", 4, "is damaged: its configuration does not have its hash"),
+    ],
+)
+def test_a_damaged_sweep_json_is_one_clear_error(serial, tmp_path, key, value, message):
+    out, _ = serial
+    received = tmp_path / "received"
+    shutil.copytree(out, received)
+    marker = json.loads((received / "sweep.json").read_text())
+    marker["config"][key] = value
+    (received / "sweep.json").write_text(json.dumps(marker))
+    with pytest.raises(rlcourse.UsageError) as refused:
+        load_sweep(received)
+    assert str(refused.value).startswith(f"{received / 'sweep.json'}")
+    assert message in str(refused.value)

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+import datetime
+import io
+import json
+import re
 import textwrap
+import tomllib
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from agents import AGENTS
+from rlcourse.cli import main
 from rlcourse.errors import UsageError
 from rlcourse.figures import FIGURES
-from rlcourse.sweep.config import DEFAULT_CHUNK, EnvEntry, load_config, parse_config
+from rlcourse.sweep.config import (
+    DEFAULT_CHUNK,
+    EnvEntry,
+    config_from_dict,
+    load_config,
+    parse_config,
+)
+from rlcourse.sweep.units import check_names, plan
 
 ISSUE_EXAMPLE = """\
 [sweep]
@@ -142,3 +160,278 @@ def test_syntax_errors_and_missing_tables():
 def test_a_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot read .*nope.toml"):
         load_config(tmp_path / "nope.toml")
+
+
+# -- any file --------------------------------------------------------------------------------------
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")  # DEL is escaped too
+
+
+def _toml_value(value) -> str:
+    """One TOML value (inline) for what tomllib returns."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value)  # nan, inf, 1e+16 are TOML as Python writes them
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+
+
+def _toml(document: dict) -> str:
+    """A TOML file: plain keys first, then [tables], then [[arrays of tables]]."""
+    tables = {k: v for k, v in document.items() if isinstance(v, dict)}
+    arrays = {
+        k: v
+        for k, v in document.items()
+        if isinstance(v, list) and v and all(isinstance(t, dict) for t in v)
+    }
+    lines = [
+        f"{_toml_key(k)} = {_toml_value(v)}"
+        for k, v in document.items()
+        if k not in tables and k not in arrays
+    ]
+    for key, table in [*tables.items(), *((k, t) for k, ts in arrays.items() for t in ts)]:
+        lines.append(f"[[{_toml_key(key)}]]" if key in arrays else f"[{_toml_key(key)}]")
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+KEYS = st.text(max_size=6)
+SCALARS = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.text(max_size=10),
+    st.dates(),
+    st.times(),
+    st.datetimes(),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=6,
+)
+COUNTS = st.one_of(st.integers(1, 40), st.integers(-2, 2**63 - 1))
+PARAM_NAMES = st.sampled_from(["epsilon", "c", "alpha", "initial", "learner", "k"])
+PARAM_VALUES = st.one_of(SCALARS, st.sampled_from(["1/128", "2^-3", "sarsa", "none", "a,b"]))
+SWEEP = st.builds(
+    lambda table, budget: table | budget,
+    st.fixed_dictionaries({"runs": COUNTS}, optional={"seed": COUNTS, "chunk": COUNTS}),
+    st.one_of(
+        st.fixed_dictionaries({"steps": COUNTS}), st.fixed_dictionaries({"episodes": COUNTS})
+    ),
+)
+ENV = st.fixed_dictionaries(
+    {"id": st.sampled_from(["bandit", "gridworld", "CartPole-v1", "nope", "x.y:Env", ":x"])},
+    optional={"kwargs": st.dictionaries(KEYS, VALUES, max_size=3)},
+)
+AGENT = st.fixed_dictionaries(
+    {"name": st.sampled_from([*AGENTS, "nope", "a:b"])},
+    optional={
+        "params": st.dictionaries(PARAM_NAMES, PARAM_VALUES, max_size=2),
+        "grid": st.dictionaries(PARAM_NAMES, st.lists(PARAM_VALUES, max_size=3), max_size=2),
+    },
+)
+SWEEPS = st.fixed_dictionaries(
+    {
+        "sweep": SWEEP,
+        "env": st.lists(ENV, min_size=1, max_size=3),
+        "agent": st.lists(AGENT, min_size=1, max_size=3),
+    }
+)
+
+
+def _mutate(document: dict, path: list[int], value) -> dict:
+    """``document`` with the node that ``path`` picks (index by index) replaced by ``value``."""
+    document = copy.deepcopy(document)
+    node = document
+    for step in path:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        if not keys:
+            break
+        key = keys[step % len(keys)]
+        if not isinstance(node[key], dict | list) or step == path[-1]:
+            node[key] = value
+            break
+        node = node[key]
+    return document
+
+
+DOCUMENTS = st.one_of(
+    SWEEPS,
+    st.builds(_mutate, SWEEPS, st.lists(st.integers(0, 20), min_size=1, max_size=4), VALUES),
+    st.dictionaries(st.sampled_from(["sweep", "env", "agent", "extra"]), VALUES, max_size=3),
+)
+
+
+def _config_or_one_line(text: str):
+    """The config of ``text`` (its names checked, its plan made), or None after one clear line."""
+    try:
+        config = parse_config(text, "any.toml")
+        check_names(config)
+    except UsageError as err:
+        assert str(err) and "\n" not in str(err), str(err)
+        return None
+    units = plan(config)
+    assert len(units) == len(config.envs) * len(config.agents) * -(-config.runs // config.chunk)
+    assert len({unit.digest for unit in units}) == len(units)
+    return config
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A folder the property tests write their files into (one file at a time)."""
+    return tmp_path_factory.mktemp("any")
+
+
+def _dry_run(directory, text: str) -> tuple[int, str, str]:
+    """``rlcourse sweep FILE --dry-run`` on ``text``: exit status, stdout, stderr."""
+    path = directory / "any.toml"
+    path.write_text(text, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["sweep", str(path), "--dry-run", "--out", str(directory / "out")])
+    return code, out.getvalue(), err.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(DOCUMENTS)
+@example(
+    {
+        "sweep": {"runs": 1, "steps": 1},
+        "env": [{"id": "bandit", "kwargs": {"start": datetime.date(1979, 5, 27)}}],
+        "agent": [{"name": "greedy"}],
+    }
+)
+@example(  # a key with a line break made a two-line message
+    {
+        "sweep": {"runs": 1, "steps": 1},
+        "env": [{"id": "bandit", "kwargs": {"\n": datetime.date(2000, 1, 1)}}],
+        "agent": [{"name": "random"}],
+    }
+)
+@example({"sweep": {"runs": 1, "steps": 1}, "env": [False], "agent": [{"name": "random"}]})
+@example(  # 2**63 - 1 runs in chunks of 500: a plan of 10**16 units never ended
+    {
+        "sweep": {"runs": 2**63 - 1, "steps": 1},
+        "env": [{"id": "bandit"}],
+        "agent": [{"name": "random"}],
+    }
+)
+@example(  # a grid of 10**6 configurations
+    {
+        "sweep": {"runs": 1, "steps": 1},
+        "env": [{"id": "bandit"}],
+        "agent": [
+            {"name": "ucb", "grid": {k: list(range(100)) for k in ("c", "alpha", "initial")}}
+        ],
+    }
+)
+@example(  # a multi-line layout: its label (tables, plots, messages) stays on one line
+    {
+        "sweep": {"runs": 1, "steps": 1},
+        "env": [{"id": "nope", "kwargs": {"layout": "S.\n.G"}}],
+        "agent": [{"name": "random"}],
+    }
+)
+def test_any_toml_document_is_a_sweep_or_one_usage_error(scratch, document):
+    text = _toml(document)
+    assert _canonical(tomllib.loads(text)) == _canonical(document)  # the file says what we meant
+    config = _config_or_one_line(text)
+    code, out, err = _dry_run(scratch, text)
+    if config is None:
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert err.startswith("rlcourse sweep: error: any.toml") or "[[" in err, err
+    else:
+        assert code == 0, err
+        assert f"units: {len(plan(config))} " in out
+    assert not (scratch / "out").exists()
+
+
+def _canonical(data) -> str:
+    return json.dumps(data, sort_keys=True, default=lambda date: date.isoformat())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet="[]=\"'{},.#\n runsteps0123agentvid")))
+def test_any_text_is_a_sweep_or_one_usage_error(text):
+    _config_or_one_line(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=40))
+@example(b"# caf\xe9\n")  # was a UnicodeDecodeError traceback
+def test_any_bytes_in_a_file_are_a_sweep_or_one_usage_error(scratch, data):
+    path = scratch / "sweep.toml"
+    path.write_bytes(ISSUE_EXAMPLE.encode() + data)
+    try:
+        load_config(path)
+    except UsageError as err:
+        assert str(err).startswith("sweep.toml") and "\n" not in str(err)
+
+
+def test_a_layout_on_several_lines_is_labelled_on_one():
+    config = parse_config(
+        ISSUE_EXAMPLE.replace('id = "bandit"', 'id = "gridworld"\nkwargs = { layout = "S.\\n.G" }')
+    )
+    assert config.envs[0].kwargs == {"layout": "S.\n.G"}
+    assert config.envs[0].label == "gridworld:layout=S.\\n.G"
+
+
+def test_more_units_than_a_sweep_may_have_are_refused_before_planning():
+    message = _error(ISSUE_EXAMPLE.replace("runs = 200", "runs = 9223372036854775807"))
+    assert message == (
+        "my.toml, line 2: [sweep]: 1 env(s) × 4 agent configuration(s) × 18,446,744,073,709,552 "
+        "chunk(s) of up to 500 runs make 73,786,976,294,838,208 units, more than a sweep may have "
+        "(100,000); raise 'chunk' or split the sweep"
+    )
+
+
+STORED = st.one_of(  # what a sweep.json from anywhere may hold as its configuration
+    st.builds(
+        _mutate,
+        st.just(parse_config(ISSUE_EXAMPLE).as_dict()),
+        st.lists(st.integers(0, 20), min_size=1, max_size=4),
+        VALUES,
+    ),
+    st.dictionaries(
+        st.sampled_from(["runs", "steps", "episodes", "seed", "chunk", "envs", "agents", "x"]),
+        VALUES,
+    ),
+    VALUES,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(STORED)
+def test_any_stored_configuration_is_a_sweep_or_one_usage_error(data):
+    data = json.loads(_canonical(data))  # as sweep.json holds it
+    try:
+        config = config_from_dict(data, "sweep.json")
+    except UsageError as err:
+        assert str(err).startswith("sweep.json") and "\n" not in str(err), str(err)
+        return
+    assert _canonical(config.as_dict()) == _canonical(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(SWEEPS)
+def test_a_sweep_reads_back_from_its_stored_configuration(document):
+    try:
+        config = parse_config(_toml(document))
+    except UsageError:
+        return
+    stored = json.loads(json.dumps(config.as_dict()))
+    assert config_from_dict(stored, "sweep.json") == config
+    assert config_from_dict(stored, "sweep.json").digest == config.digest

@@ -6,14 +6,18 @@ import ipaddress
 import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
+from packaging.requirements import Requirement
+from rlcourse_helpers import assert_usage_error
 
 ray = pytest.importorskip("ray")
 
 from rlcourse.sweep import Unit, run_sweep, run_unit  # noqa: E402
-from rlcourse.sweep.backends import execute, init_ray  # noqa: E402
+from rlcourse.sweep.backends import check_loopback, execute, init_ray  # noqa: E402
 from rlcourse.sweep.config import parse_config  # noqa: E402
 
 TOML = """\
@@ -28,6 +32,38 @@ id = "bandit"
 name = "epsilon-greedy"
 grid = { epsilon = [0.0, 0.1] }
 """
+
+
+def test_the_installed_ray_is_in_the_range_pyproject_allows():
+    """The upper bound of ``ray`` covers the version these tests run (the loopback check relies
+    on Ray internals: a new major version must be tested before it is allowed)."""
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    (line,) = pyproject["project"]["optional-dependencies"]["ray"]
+    allowed = Requirement(line).specifier
+    assert allowed.contains(ray.__version__), (line, ray.__version__)
+    assert allowed.contains("2.9.0") and not allowed.contains("3.0.0"), line
+
+
+def test_a_local_ray_beyond_loopback_is_refused_and_shut_down(tmp_path, cli, monkeypatch):
+    if ray.is_initialized():  # runs before the module's Ray starts (tests run in file order)
+        pytest.skip("a Ray is already running in this process")
+    real_nodes = ray.nodes
+
+    def exposed_nodes():  # as Ray reports a node bound to the machine's address
+        return [{**node, "NodeManagerAddress": "192.0.2.7"} for node in real_nodes()]
+
+    monkeypatch.setattr(ray, "nodes", exposed_nodes)
+    config = tmp_path / "sweep.toml"
+    config.write_text(TOML)
+    out = tmp_path / "out"
+    line = assert_usage_error(cli("sweep", config, "--backend ray --workers 1 --out", out))
+    assert line == (
+        f"rlcourse sweep: error: the local Ray (ray {ray.__version__}) started on 192.0.2.7, "
+        "not on 127.0.0.1 alone, where other machines could send it work; it was shut down. "
+        "Use --backend local, or start a Ray cluster yourself and pass --address"
+    )
+    assert not ray.is_initialized()
+    assert not out.exists()  # refused before the directory was touched
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +130,8 @@ def _descendants(pid: int) -> set[int]:
 
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's /proc")
 def test_ray_listens_on_loopback_only(local_ray):
+    check_loopback()  # what init_ray checked: passes, and Ray is still up
+    assert ray.is_initialized()
     host = local_ray.rpartition(":")[0]
     assert ipaddress.ip_address(host).is_loopback
     assert all(ipaddress.ip_address(n["NodeManagerAddress"]).is_loopback for n in ray.nodes())
