@@ -21,7 +21,7 @@ class OffPolicyConfig:
     lr: float = 1e-3
     """Adam learning rate (at the start, when it decays)."""
     lr_end: float | None = None
-    """The learning rate after ``lr_decay_steps`` transitions, reached linearly (None: constant)."""
+    """The learning rate reached linearly after ``lr_decay_steps`` transitions (None: constant)."""
     lr_decay_steps: int = 0
     """Transitions over which the learning rate goes from ``lr`` to ``lr_end``."""
     gamma: float = 0.99

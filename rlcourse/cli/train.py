@@ -123,6 +123,11 @@ def _train(args) -> int:
         print(f"would train DQN on {settings.env} for {settings.steps} steps into {args.out}/")
         print(f"memory: {memory}")
         return 0
+    config = settings.config
+    if config["lr_end"] is not None and settings.steps > config["lr_decay_steps"]:
+        print(f"note: the learning rate reaches lr_end={config['lr_end']} at step "
+              f"{config['lr_decay_steps']} of {settings.steps}; --set lr_decay_steps="
+              f"{settings.steps} spreads it over the run", file=sys.stderr)  # fmt: skip
     staging = run_dir.start(command_line(args), planned=RUN_FILES)
     print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
           file=sys.stderr)  # fmt: skip

@@ -49,6 +49,7 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
     out.mkdir(parents=True, exist_ok=True)
     dqn = DQNConfig(
         lr=5e-4,
+        lr_end=None,  # a constant rate, as the report was measured with
         gamma=0.9,
         buffer_size=max(config.dqn_steps, 64),
         batch_size=32,

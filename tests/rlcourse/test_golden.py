@@ -46,8 +46,8 @@ name = "ucb"
 DQN = (
     "train dqn CartPole-v1 --steps 1500 --seed 2 --eval-every 500 --eval-episodes 3 --set "
     "learning_starts=200 train_freq=4 gradient_steps=1 target_update=100 buffer_size=1000 "
-    "batch_size=32 hidden=32x32 exploration_steps=500 lr=1e-3"
-)
+    "batch_size=32 hidden=32x32 exploration_steps=500 lr=1e-3 lr_end=none"
+)  # lr_end=none: the constant learning rate these values were recorded with
 
 
 def _rounded(frame: pd.DataFrame) -> list[list]:

@@ -177,16 +177,17 @@ def _checkpoint_naming(trained, tmp_path, **changes):
 def test_a_module_named_by_a_checkpoint_is_never_imported(trained, tmp_path, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    (tmp_path / "evilmod.py").write_text(EVIL)
-    out = _checkpoint_naming(trained, tmp_path, env="evilmod:Env", env_kwargs={})
+    module = f"evil_{tmp_path.name}"  # a name no other test has imported
+    (tmp_path / f"{module}.py").write_text(EVIL)
+    out = _checkpoint_naming(trained, tmp_path, env=f"{module}:Env", env_kwargs={})
     line = assert_usage_error(cli("evaluate", out, "--episodes", "1"))
     assert line.endswith(
-        "best.pt names the env 'evilmod:Env', which is code to import and run; from a file "
+        f"best.pt names the env '{module}:Env', which is code to import and run; from a file "
         "rlcourse makes only registered Gymnasium ids. If you trust it, name it yourself: "
-        "--env evilmod:Env"
+        f"--env {module}:Env"
     )
     assert not (tmp_path / "MARKER").exists()
-    assert cli("evaluate", out, "--episodes", "1", "--env", "evilmod:Env").code == 0
+    assert cli("evaluate", out, "--episodes", "1", "--env", f"{module}:Env").code == 0
     assert (tmp_path / "MARKER").read_text() == "ran"  # named on the command line: trusted
 
 
