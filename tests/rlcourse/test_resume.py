@@ -211,3 +211,49 @@ def test_ctrl_c_says_where_the_checkpoint_is(cli, tmp_path, monkeypatch):
         f"rlcourse train: interrupted; the last checkpoint is in {out}.partial/: continue with "
         f"rlcourse train dqn --resume {out}"
     )
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished") / "run"
+    argv = ["train", "dqn", "CartPole-v1", "--steps", "1000", *QUICK, "--out", str(out)]
+    from rlcourse.cli import main
+
+    assert main(argv) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("CartPoel-v1", "unknown env 'CartPoel-v1'"),
+        ("CartPole-v1 --set lr=fast", "lr='fast' is not a number"),
+        ("CartPole-v1 --set buffer_size=10", "buffer_size (10) is smaller than one batch (64)"),
+        ("Pendulum-v1", "DQN needs Discrete actions"),
+        ("CartPole-v1 --steps 500", "learning_starts (1000) >= steps (500)"),
+        ("CartPole-v1 --tensorboard --set lr=fast", "lr='fast' is not a number"),
+    ],
+)
+def test_bad_training_input_with_force_leaves_the_old_run_byte_identical(
+    cli, finished, args, message
+):
+    before = snapshot(finished)
+    line = assert_usage_error(cli("train dqn", args, "--force --out", finished))
+    assert message in line
+    assert snapshot(finished) == before
+    assert sorted(p.name for p in finished.parent.iterdir()) == ["run"]  # no .partial, no staging
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--env Acrobot-v1", "was trained on CartPole-v1"),
+        ("--env NoSuchEnv-v0", "unknown env 'NoSuchEnv-v0'"),
+    ],
+)
+def test_bad_evaluation_input_with_force_leaves_the_run_byte_identical(
+    cli, finished, args, message
+):
+    before = snapshot(finished)
+    assert message in assert_usage_error(cli("evaluate", finished, args, "--force"))
+    assert snapshot(finished) == before
