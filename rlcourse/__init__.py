@@ -6,10 +6,13 @@
 >>> results.summary.columns.tolist()
 ['agent', 'metric', 'mean', 'ci_low', 'ci_high', 'n']
 
-Attributes are imported on first use, so ``rlcourse --help`` does not pay for pandas, scipy and
-matplotlib.
+Importing it registers the ``rlcourse/`` env ids with Gymnasium (as ``import minigrid`` does):
+``gym.make("rlcourse/Bandit-v0")`` after it, or ``gym.make("rlcourse:rlcourse/Bandit-v0")``
+without it. Attributes are imported on first use, so ``rlcourse --help`` does not pay for
+pandas, scipy and matplotlib.
 """
 
+import envs  # noqa: F401  (registers the rlcourse/ ids: cheap, no env code is imported)
 from rlcourse.lazy import lazy_exports
 
 _EXPORTS = {
