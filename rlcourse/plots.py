@@ -41,9 +41,28 @@ def _title(results: Results, what: str) -> str:
 def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
     """One line per agent, mean over runs, with a shaded 95% confidence band."""
     _check_metric(results, metric)
-    scale = 100.0 if metric == "optimal_action" else 1.0
     fig = Figure(figsize=(8, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+    _draw_curves(fig.add_subplot(), results, metric)
+    fig.axes[0].set_title(_title(results, LABELS.get(metric, metric).lower()))
+    return save_figure(fig, path, dpi=110)
+
+
+def plot_panels(results: Results, metrics: list[str], path: str | os.PathLike) -> Path:
+    """Several metrics in one figure: a panel each, one above the other, the x axis shared."""
+    for metric in metrics:
+        _check_metric(results, metric)
+    fig = Figure(figsize=(8, 1 + 3.4 * len(metrics)), layout="constrained")
+    axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
+    for i, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
+        _draw_curves(ax, results, metric, legend=i == 0)  # the same agents in every panel
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    fig.suptitle(_title(results, ", ".join(LABELS.get(m, m).lower() for m in metrics)))
+    return save_figure(fig, path, dpi=110)
+
+
+def _draw_curves(ax, results: Results, metric: str, legend: bool = True) -> None:
+    scale = 100.0 if metric == "optimal_action" else 1.0
     curves = results.curves[results.curves.metric == metric]
     for agent, rows in curves.groupby("agent", sort=False):
         (line,) = ax.plot(rows.x, rows["mean"] * scale, label=agent, linewidth=1.2)
@@ -60,10 +79,9 @@ def plot_curves(results: Results, metric: str, path: str | os.PathLike) -> Path:
     ylim = results.manifest.get("plot", {}).get("ylim", {}).get(metric)
     if ylim:
         ax.set_ylim(*ylim)
-    ax.set_title(_title(results, LABELS.get(metric, metric).lower()))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    return save_figure(fig, path, dpi=110)
+    if legend:
+        ax.legend(loc="best", fontsize="small")
 
 
 def study_families(agents: list[str]) -> dict[str, tuple[str, list[tuple[float, str]]]]:
@@ -276,29 +294,34 @@ def plans(
         results = load_results(directory)
     if kind not in KINDS:
         raise UsageError(f"unknown plot kind {kind!r} (kinds: {', '.join(KINDS)})")
-    if out is not None:
+    folder = None
+    is_folder = out is not None and (Path(out).is_dir() and not Path(out).suffix)
+    if out is not None and (str(out).endswith(("/", os.sep)) or is_folder):
+        folder, out = Path(out), None  # every plot into that folder, by its usual name
+    elif out is not None:
         try:
             out = figure_path(out)
         except ValueError as err:
             raise UsageError(str(err)) from None
+    where = folder or directory
     if kind == "study":
         metric = metric or results.metrics[0]
         _check_metric(results, metric)
         study_families(results.agents)
-        target = out or _default_dir(directory) / "study.png"
+        target = out or _default_dir(where) / "study.png"
         return {target: partial(plot_study, results, target, metric)}
     if kind == "values":
         grid = _value_grid(results, env)
-        target = out or _default_dir(directory) / "values.png"
+        target = out or _default_dir(where) / "values.png"
         return {target: partial(_draw_value_figure, results, target, grid)}
     metrics = [metric] if metric else results.metrics
     for name in metrics:
         _check_metric(results, name)
-    if out is not None:
+    if out is not None:  # one file: one metric, or a panel per metric
         if len(metrics) > 1:
-            raise UsageError(f"--out writes one plot: choose --metric ({', '.join(metrics)})")
+            return {out: partial(plot_panels, results, metrics, out)}
         return {out: partial(plot_curves, results, metrics[0], out)}
-    targets = {m: _default_dir(directory) / f"{m}.png" for m in metrics}
+    targets = {m: _default_dir(where) / f"{m}.png" for m in metrics}
     return {path: partial(plot_curves, results, m, path) for m, path in targets.items()}
 
 
@@ -312,9 +335,10 @@ def plot(
     """Plot results (an object or a results directory); return the files written.
 
     Without ``out``, plots go into the results directory as ``<metric>.png`` (curves),
-    ``study.png`` or ``values.png``; with ``out``, one plot is written there (name the metric if
-    there are several; without a suffix, ``.png``). ``env`` names the grid of value heatmaps
-    (default: the manifest's env, a registered id only).
+    ``study.png`` or ``values.png``; with ``out`` a folder (ending in ``/``, or an existing one
+    without a suffix), they go there under those names; with ``out`` a file, one figure is
+    written there (a panel per metric when there are several; without a suffix, ``.png``). ``env`` names the grid of
+    value heatmaps (default: the manifest's env, a registered id only).
     """
     return [draw() for draw in plans(results, metric, out, kind, env).values()]
 

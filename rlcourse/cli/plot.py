@@ -22,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="values: the grid env (default: the manifest's, a registered id; "
         "name a module:Class here to trust it)",
     )
-    p.add_argument("--out", help="PNG file (default: DIR/<metric>.png); folders are created")
+    p.add_argument(
+        "--out",
+        help="a PNG file (several metrics: a panel each) or a folder ending in / (a file per "
+        "plot); default DIR/<metric>.png; folders are created",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=cmd_plot)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shlex
 import shutil
 import struct
@@ -393,7 +394,6 @@ def test_plot_study(cli, tmp_path):
         "--metric regret",
         "--kind study",  # greedy and ucb are no parameter study
         "--kind violin",
-        "--out one.png",  # two metrics, one file
     ],
 )
 def test_plot_refuses_bad_requests(cli, saved, extra):
@@ -665,3 +665,26 @@ def test_compare_refuses_a_batch_that_will_not_fit_in_one_line(cli, tmp_path, mo
         "lower --runs or the budget"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_several_metrics_into_one_file_draws_a_panel_each(cli, saved, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "both.png"
+    result = cli("plot", saved, "--out", out)
+    assert result.code == 0, result.err
+    assert result.out.split() == [str(out)]
+    single = tmp_path / "reward.png"
+    assert cli("plot", saved, "--metric reward --out", single).code == 0
+    both, one = Image.open(out), Image.open(single)
+    assert both.width == one.width and both.height > 1.3 * one.height  # two panels, stacked
+
+
+def test_plot_out_a_folder_writes_each_plot_there(cli, saved, tmp_path):
+    folder = tmp_path / "figs"
+    result = cli("plot", saved, "--out", f"{folder}/")
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in folder.iterdir()) == ["optimal_action.png", "reward.png"]
+    assert all((folder / name).read_bytes()[:8] == PNG_MAGIC for name in os.listdir(folder))
+    again = assert_usage_error(cli("plot", saved, "--out", folder))  # an existing folder too
+    assert again.endswith(".png already exists; choose another --out or pass --force")

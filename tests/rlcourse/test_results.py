@@ -333,13 +333,18 @@ def test_plot_refuses_bad_requests(results, tmp_path):
         rlcourse.plot(tmp_path / "res", metric="nonsense")
     with pytest.raises(UsageError):
         rlcourse.plot(tmp_path / "res", kind="histogram")
-    with pytest.raises(UsageError, match="metric"):  # two metrics, one --out
-        rlcourse.plot(tmp_path / "res", out=tmp_path / "one.png")
     with pytest.raises(UsageError):  # an object, not a directory: needs out=
         rlcourse.plot(results)
     with pytest.raises(UsageError):
         rlcourse.plot(tmp_path / "nowhere")
-    assert not (tmp_path / "one.png").exists()
+
+
+def test_plot_of_two_metrics_into_one_file_is_one_figure_of_two_panels(results, tmp_path):
+    results.save(tmp_path / "res")
+    assert rlcourse.plot(tmp_path / "res", out=tmp_path / "one.png") == [tmp_path / "one.png"]
+    assert rlcourse.plot(results, out=f"{tmp_path}/figs/") == [  # a folder: a trailing /
+        tmp_path / "figs" / f"{metric}.png" for metric in results.metrics
+    ]
 
 
 STUDY = [
