@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from gymnasium import spaces
@@ -22,6 +23,7 @@ from agents.specs import (
     field_docs,
     parse_spec,
 )
+from agents.states import IndexedStates, StateIndex
 from agents.strategies import UCB, DecayingEpsilon, EpsilonGreedy, Greedy
 from agents.tabular import ActionValueAgent, ValueLearning
 from agents.uniform import RandomAgent
@@ -53,8 +55,20 @@ class AgentEntry:
         return rows
 
 
+def _on_states(make, observation_space: spaces.Space, action_space: spaces.Space) -> Agent:
+    """``make(n_states, n_actions)``, fed state indices when the space is not a plain Discrete."""
+    index = StateIndex.of(observation_space)
+    agent = make(index.n, int(action_space.n))
+    plain = isinstance(observation_space, spaces.Discrete) and observation_space.start == 0
+    return agent if plain else IndexedStates(agent, index)
+
+
 def _value_agent(strategy, learning, *, observation_space, action_space) -> Agent:
-    return ActionValueAgent(strategy, learning, int(observation_space.n), int(action_space.n))
+    return _on_states(
+        lambda n_states, n_actions: ActionValueAgent(strategy, learning, n_states, n_actions),
+        observation_space,
+        action_space,
+    )
 
 
 def _dqn(config, *, observation_space, action_space) -> Agent:
@@ -75,14 +89,18 @@ def _pixel_dqn(config, *, observation_space, action_space) -> Agent:
 
 
 def _tabular(obs: spaces.Space, act: spaces.Space) -> bool:
-    return isinstance(obs, spaces.Discrete) and isinstance(act, spaces.Discrete)
+    return StateIndex.of(obs) is not None and isinstance(act, spaces.Discrete)
 
 
 def _dqn_fits(obs: spaces.Space, act: spaces.Space) -> bool:
     return isinstance(act, spaces.Discrete) and isinstance(obs, (spaces.Box, spaces.Discrete))
 
 
-TABULAR = {"fits": _tabular, "needs": "Discrete observations and actions"}
+TABULAR = {
+    "fits": _tabular,
+    "needs": "discrete observations (Discrete, MultiDiscrete, or a Tuple/Dict of them) and "
+    "Discrete actions",
+}
 
 
 AGENTS: dict[str, AgentEntry] = {
@@ -126,8 +144,8 @@ AGENTS: dict[str, AgentEntry] = {
             "gradient-bandit",
             "softmax over preferences learned by gradient ascent",
             (Preferences,),
-            lambda prefs, *, observation_space, action_space: GradientBanditAgent(
-                prefs, int(observation_space.n), int(action_space.n)
+            lambda prefs, *, observation_space, action_space: _on_states(
+                partial(GradientBanditAgent, prefs), observation_space, action_space
             ),
             **TABULAR,
         ),
