@@ -337,8 +337,8 @@ def plot(
     Without ``out``, plots go into the results directory as ``<metric>.png`` (curves),
     ``study.png`` or ``values.png``; with ``out`` a folder (ending in ``/``, or an existing one
     without a suffix), they go there under those names; with ``out`` a file, one figure is
-    written there (a panel per metric when there are several; without a suffix, ``.png``). ``env`` names the grid of
-    value heatmaps (default: the manifest's env, a registered id only).
+    written there (a panel per metric when there are several; without a suffix, ``.png``).
+    ``env`` names the grid of value heatmaps (default: the manifest's env, a registered id only).
     """
     return [draw() for draw in plans(results, metric, out, kind, env).values()]
 
