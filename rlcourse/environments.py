@@ -146,6 +146,8 @@ def registered_id(env: str) -> str | None:
             )
         return None
     env_id = rlcourse_envs.ALIASES.get(env, env)
+    if env_id not in gym.registry:
+        register_ecosystem(env_id)
     try:
         gym.spec(env_id)
     except gym.error.Error as err:
@@ -157,6 +159,38 @@ def registered_id(env: str) -> str | None:
             "or module:Class)"
         ) from None
     return env_id
+
+
+ECOSYSTEM = (
+    # id prefix, the module whose import registers it, the package to install
+    ("ALE/", "ale_py", "ale-py"),
+    ("MinAtar/", "minatar.gym", "minatar"),
+    ("MiniGrid-", "minigrid", "minigrid"),
+    ("BabyAI-", "minigrid", "minigrid"),
+)
+"""Ecosystem envs whose ids resolve as typed: their package is imported and registers them."""
+
+
+def register_ecosystem(env_id: str) -> None:
+    """Register the ids of the installed package an id belongs to (``ALE/``, ``MinAtar/``, …).
+
+    Raises:
+        UsageError: the id belongs to a package that is not installed (says which to install).
+    """
+    for prefix, module_name, package in ECOSYSTEM:
+        if env_id.startswith(prefix):
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                raise UsageError(
+                    f"{env_id} is an env of the {package} package, which is not installed: "
+                    f"pip install {package}"
+                ) from None
+            if hasattr(module, "register_envs"):  # minatar.gym registers on request
+                module.register_envs()
+            elif module_name == "ale_py":
+                gym.register_envs(module)
+            return
 
 
 def _cannot_make(name: str, kwargs: dict[str, Any], err: Exception) -> UsageError:
@@ -173,7 +207,10 @@ def _entry_point(text: str) -> Callable[..., gym.Env]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise UsageError(f"cannot import {module_name!r} for env {text!r}: {err}") from None
+        known = {module: package for _, module, package in ECOSYSTEM}
+        package = known.get(module_name) or known.get(module_name.split(".")[0])
+        hint = f"; pip install {package}" if package else ""
+        raise UsageError(f"cannot import {module_name!r} for env {text!r}: {err}{hint}") from None
     target = getattr(module, attr, None)
     if target is None:
         if attr in gym.registry:

@@ -1,0 +1,59 @@
+"""Ecosystem envs (Minigrid, MinAtar, the ALE) resolve as typed; a missing one says what to install."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import rlcourse
+
+IDS = ["ALE/Pong-v5", "MinAtar/Breakout-v1", "MiniGrid-Empty-5x5-v0"]
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_an_ecosystem_id_resolves_as_typed_in_a_fresh_interpreter(env_id):
+    done = _python(
+        f"from rlcourse.environments import resolve_env; print(resolve_env({env_id!r}).name)"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == env_id
+
+
+MISSING = """
+import sys
+sys.modules[{module!r}] = None  # as if the package were not installed
+from rlcourse.cli import main
+raise SystemExit(main(["compare", {env!r}, "--agents", "random", "--steps", "5", "--dry-run"]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "env", "line"),
+    [
+        ("minigrid", "MiniGrid-Empty-5x5-v0", "MiniGrid-Empty-5x5-v0 is an env of the minigrid "
+         "package, which is not installed: pip install minigrid"),
+        ("minatar", "MinAtar/Breakout-v1", "MinAtar/Breakout-v1 is an env of the minatar package, "
+         "which is not installed: pip install minatar"),
+        ("ale_py", "ALE/Pong-v5", "ALE/Pong-v5 is an env of the ale-py package, which is not "
+         "installed: pip install ale-py"),
+        ("minigrid", "minigrid:MiniGrid-Empty-5x5-v0", "cannot import 'minigrid' for env "
+         "'minigrid:MiniGrid-Empty-5x5-v0': import of minigrid halted; None in sys.modules; "
+         "pip install minigrid"),
+    ],
+)  # fmt: skip
+def test_an_uninstalled_package_is_one_line_naming_it(module, env, line):
+    done = _python(MISSING.format(module=module, env=env))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"rlcourse compare: error: {line}"]
+
+
+def test_random_plays_a_few_hundred_steps_of_pong():
+    results = rlcourse.compare("ALE/Pong-v5", ["random"], runs=1, steps=300, progress=False)
+    rewards = results.data["random"]["reward"]
+    assert rewards.shape == (1, 300) and set(rewards.ravel()) <= {-1.0, 0.0, 1.0}
