@@ -1,4 +1,4 @@
-"""Ecosystem envs (Minigrid, MinAtar, the ALE) resolve as typed; a missing one says what to install."""
+"""Ecosystem envs (Minigrid, MinAtar, ALE) resolve as typed; a missing one names its package."""
 
 from __future__ import annotations
 
