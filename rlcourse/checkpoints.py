@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def save_checkpoint(path: Path, learner, source: EnvSource, **extra: Any) -> Non
         "env_kwargs": source.kwargs,
         "observation_shape": list(learner.buffer.obs.shape[1:]),
         "n_actions": learner.n_actions,
+        "wrappers": list(source.wrappers),
         **extra,
     }
     with atomic_path(path) as temporary:
@@ -64,21 +66,39 @@ def evaluate_greedy(learner, source: EnvSource, episodes: int, seed: int) -> np.
     return metrics["return"][:, 0]
 
 
-def resolve_saved_env(saved: Any, kwargs: Any, named: str | None, path: Path) -> EnvSource:
+def resolve_saved_env(
+    saved: Any,
+    kwargs: Any,
+    named: str | None,
+    path: Path,
+    saved_wrappers: Any = (),
+    named_wrappers: Sequence[str] = (),
+) -> EnvSource:
     """The env a file names, made only if it is a registered id, or the one the user ``named``.
 
     The saved kwargs (plain data) go with the saved name, also when the user names that same
-    env to trust it; another named env gets none.
+    env to trust it; another named env gets none. Saved wrappers are code: they are applied only
+    when the user names the same ones (``named_wrappers``).
 
     Raises:
-        UsageError: a saved name or kwargs of the wrong type, or a ``module:Class`` the user did
-            not name.
+        UsageError: a saved name, kwargs or wrappers of the wrong type, or a ``module:Class`` or
+            wrappers the user did not name.
     """
     if not isinstance(saved, str) or not isinstance(kwargs, dict):
         raise UsageError(f"{path} names its env wrongly: {saved!r} with {kwargs!r}")
+    if not isinstance(saved_wrappers, list | tuple) or not all(
+        isinstance(w, str) for w in saved_wrappers
+    ):
+        raise UsageError(f"{path} names its wrappers wrongly: {saved_wrappers!r}")
+    if saved_wrappers and list(named_wrappers) != list(saved_wrappers):
+        trust = " ".join(f"--wrapper {w}" for w in saved_wrappers)
+        raise UsageError(
+            f"{path} applies the wrappers {', '.join(saved_wrappers)}, code to import and run; "
+            f"if you trust them, name them yourself: {trust}"
+        )
     if named is None:
-        return resolve_env(saved, kwargs, read_from=str(path))
-    return resolve_env(named, kwargs if named == saved else None)
+        return resolve_env(saved, kwargs, wrappers=named_wrappers, read_from=str(path))
+    return resolve_env(named, kwargs if named == saved else None, wrappers=named_wrappers)
 
 
 def checkpoint_path(directory: Path, final: bool = False) -> Path:
@@ -89,7 +109,7 @@ def checkpoint_path(directory: Path, final: bool = False) -> Path:
 
 
 def load_checkpoint(
-    directory: Path, env: str | None = None, final: bool = False
+    directory: Path, env: str | None = None, final: bool = False, wrappers: Sequence[str] = ()
 ) -> tuple[Any, EnvSource, dict]:
     """The trained learner (best evaluation's, or ``final``), the env to run it on, the raw file.
 
@@ -117,7 +137,8 @@ def load_checkpoint(
         raise UsageError(
             f"{path} has a bad observation_shape or n_actions: {saved_shape!r}, {saved_actions!r}"
         )
-    source = resolve_saved_env(checkpoint["env"], checkpoint["env_kwargs"], env, path)
+    source = resolve_saved_env(checkpoint["env"], checkpoint["env_kwargs"], env, path,
+                               checkpoint.get("wrappers", []), wrappers)  # fmt: skip
     probe = source.make_one()
     learner = DQNLearner(
         config, probe.observation_space, probe.action_space, np.random.default_rng(0)
@@ -177,6 +198,7 @@ def evaluate_checkpoint(
     env: str | None = None,
     final: bool = False,
     force: bool = False,
+    wrappers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Greedy returns of a saved DQN (``best.pt``, or ``final``); writes ``evaluation.json``.
 
@@ -189,7 +211,7 @@ def evaluate_checkpoint(
     from rlcourse.stats import mean_ci
 
     directory = Path(directory)
-    learner, source, _ = load_checkpoint(directory, env, final)
+    learner, source, _ = load_checkpoint(directory, env, final, wrappers)
     settings = {
         "checkpoint": checkpoint_path(directory, final).name,
         "env": source.name,

@@ -79,6 +79,8 @@ class Settings:
     """Steps between ``resume.pt`` checkpoints (None: at every evaluation)."""
     stop_at: float | None = None
     """Stop at the first greedy evaluation whose mean return reaches it (a resume may change it)."""
+    wrappers: list[str] = field(default_factory=list)
+    """Gymnasium wrappers of the env, in order (``module:Class[:k=v,...]``)."""
 
     @property
     def every(self) -> int:
@@ -213,6 +215,7 @@ def prepare_training(
     eval_episodes: int = 20,
     checkpoint_every: int | None = None,
     stop_at: float | None = None,
+    wrappers: list[str] | tuple[str, ...] = (),
 ) -> tuple[Settings, EnvSource]:
     """Validate a training run before anything is written: its settings and its env.
 
@@ -226,6 +229,7 @@ def prepare_training(
         eval_episodes: episodes per evaluation.
         checkpoint_every: steps between ``resume.pt`` checkpoints (default: each evaluation).
         stop_at: stop at the first evaluation whose mean return reaches it.
+        wrappers: Gymnasium wrappers of the env, in order (``module:Class[:k=v,...]``).
 
     Raises:
         UsageError: bad env, spaces DQN cannot use, ``learning_starts`` >= ``steps`` (it would
@@ -234,7 +238,7 @@ def prepare_training(
     from agents.dqn import check_spaces
 
     config = config or DQNConfig()
-    source = resolve_env(env, env_kwargs)
+    source = resolve_env(env, env_kwargs, wrappers=wrappers)
     probe = source.make_one()
     try:
         check_spaces(probe.observation_space, probe.action_space)
@@ -248,7 +252,8 @@ def prepare_training(
         if value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
     settings = Settings(source.name, source.kwargs, steps, seed, _plain(asdict(config)),
-                        eval_every, eval_episodes, checkpoint_every, stop_at)  # fmt: skip
+                        eval_every, eval_episodes, checkpoint_every, stop_at,
+                        list(source.wrappers))  # fmt: skip
     check_training_memory(settings, source)
     return settings, source
 
@@ -280,13 +285,34 @@ def resume_dqn(
     steps: int | None = None,
     stop_at: float | None | str = "saved",
     env: str | None = None,
+    wrappers: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Continue the training run saved in ``out/resume.pt``, writing into ``out``.
 
     The run ends with the same weights, curves and metrics (training time aside) as if it had
-    never stopped (one torch thread, the same machine).
+    never stopped (one torch thread, the same machine). The arguments are
+    :func:`prepare_resume`'s; ``progress`` and ``tensorboard`` as for :func:`train_dqn`.
+
+    Raises:
+        UsageError: see :func:`prepare_resume`.
+    """
+    settings, source, saved = prepare_resume(out, steps=steps, stop_at=stop_at, env=env,
+                                             wrappers=wrappers)  # fmt: skip
+    return train_from_settings(settings, source, Path(out), progress=progress,
+                               tensorboard=tensorboard, saved=saved)  # fmt: skip
+
+
+def prepare_resume(
+    out: Path,
+    *,
+    steps: int | None = None,
+    stop_at: float | None | str = "saved",
+    env: str | None = None,
+    wrappers: list[str] | tuple[str, ...] = (),
+) -> tuple[Settings, EnvSource, dict]:
+    """Read and check the run saved in ``out/resume.pt`` before anything is written.
 
     Args:
         out: the directory of the run.
@@ -294,11 +320,11 @@ def resume_dqn(
         stop_at: a new early-stop threshold (None: none; default: the saved one).
         env: the env's name when the saved one is ``module:Class`` (which a file alone never
             runs: naming it trusts it).
-        progress: show a progress bar.
-        tensorboard: log to ``out/tensorboard``.
+        wrappers: the saved wrappers, named again to trust them (a file alone never runs them).
 
     Raises:
-        UsageError: no resumable run in ``out``, a file that is not one, or nothing left to do.
+        UsageError: no resumable run in ``out``, a file that is not one, code the user did not
+            name, or nothing left to do.
     """
     saved = read_training(Path(out))
     settings = _saved_settings(saved, Path(out) / "resume.pt")
@@ -312,9 +338,9 @@ def resume_dqn(
             f"{out} finished at step {position.t} of {settings.steps}: nothing to resume "
             f"(give more steps to train on)"
         )
-    source = resolve_saved_env(settings.env, settings.env_kwargs, env, Path(out) / "resume.pt")
-    return train_from_settings(settings, source, Path(out), progress=progress,
-                               tensorboard=tensorboard, saved=saved)  # fmt: skip
+    source = resolve_saved_env(settings.env, settings.env_kwargs, env, Path(out) / "resume.pt",
+                               settings.wrappers, wrappers)  # fmt: skip
+    return settings, source, saved
 
 
 def train_from_settings(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,8 @@ class EnvSource:
     """The registered id, if it is one."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments."""
+    wrappers: tuple[str, ...] = ()
+    """Wrappers applied to each run, in order, as the user named them (``module:Class[:k=v]``)."""
 
     @property
     def native_vector(self) -> bool:
@@ -45,7 +47,9 @@ class EnvSource:
         Other native vector envs (Gymnasium's CartPole, …) autoreset on their own, so they run as
         a ``SyncVectorEnv`` of single envs instead.
         """
-        if self.env_id is None or gym.spec(self.env_id).vector_entry_point is None:
+        if self.wrappers or self.env_id is None:
+            return False
+        if gym.spec(self.env_id).vector_entry_point is None:
             return False
         entry_point = gym.spec(self.env_id).vector_entry_point
         creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
@@ -77,7 +81,11 @@ class EnvSource:
 
 
 def resolve_env(
-    env: EnvLike, kwargs: dict[str, Any] | None = None, *, read_from: str | None = None
+    env: EnvLike,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    wrappers: Sequence[str] = (),
+    read_from: str | None = None,
 ) -> EnvSource:
     """Turn an id, alias, ``module:Class`` or factory into an :class:`EnvSource`.
 
@@ -86,6 +94,8 @@ def resolve_env(
     Args:
         env: what the user named.
         kwargs: constructor arguments.
+        wrappers: Gymnasium wrappers to apply to each run, in order: ``module:Class`` with
+            optional keyword arguments, ``gymnasium.wrappers:FrameStackObservation:stack_size=4``.
         read_from: the file the name was read from (a checkpoint, a manifest), if it was:
             then only a registered Gymnasium id or an alias resolves. A ``module:Class`` is code
             that would be imported and called, so a name from a file someone sent never runs
@@ -103,14 +113,19 @@ def resolve_env(
         )
     kwargs = dict(kwargs or {})
     env_id = None if callable(env) else registered_id(env)
+    wrap = _wrapping([_wrapper(text) for text in wrappers])
     if env_id is None:
         factory = env if callable(env) else _entry_point(env)
         name = env if isinstance(env, str) else getattr(env, "__name__", type(env).__name__)
-        source = EnvSource(name, _time_limited(factory, kwargs), None, kwargs)
+        make = _time_limited(factory, kwargs)
+        source = EnvSource(name, lambda: wrap(make()), None, kwargs, tuple(wrappers))
     else:
-        source = EnvSource(env_id, lambda: gym.make(env_id, **kwargs), env_id, kwargs)
+        source = EnvSource(env_id, lambda: wrap(gym.make(env_id, **kwargs)), env_id, kwargs,
+                           tuple(wrappers))  # fmt: skip
     try:
         probe = source.make_one()
+    except UsageError:  # a wrapper that refused its kwargs says so itself
+        raise
     except Exception as err:  # the env's own code: whatever it raises, say so in one line
         raise _cannot_make(source.name, kwargs, err) from None
     if not isinstance(probe, gym.Env):
@@ -191,6 +206,49 @@ def register_ecosystem(env_id: str) -> None:
             elif module_name == "ale_py":
                 gym.register_envs(module)
             return
+
+
+def _wrapper(text: str) -> tuple[str, type, dict[str, Any]]:
+    """``module:Class[:k=v,...]`` → (its name, the class, its kwargs), imported now.
+
+    Raises:
+        UsageError: a malformed text, a module that cannot be imported, no such class.
+    """
+    from rlcourse.cli.common import literal
+
+    module_name, _, rest = text.partition(":")
+    attr, _, options = rest.partition(":")
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, options.split(",")):
+        key, sep, value = item.partition("=")
+        if not (sep and key.isidentifier()):
+            raise UsageError(f"wrapper {text!r}: {item!r} is not KEY=VALUE")
+        kwargs[key] = literal(value)
+    if not (attr.isidentifier() and all(p.isidentifier() for p in module_name.split("."))):
+        raise UsageError(f"wrapper {text!r} is not module:Class[:KEY=VALUE,...]")
+    try:
+        target = getattr(importlib.import_module(module_name), attr, None)
+    except ImportError as err:
+        raise UsageError(f"cannot import {module_name!r} for wrapper {text!r}: {err}") from None
+    if not callable(target):
+        raise UsageError(f"module {module_name!r} has no wrapper {attr!r}")
+    return f"{module_name}:{attr}", target, kwargs
+
+
+def _wrapping(wrappers: list[tuple[str, type, dict[str, Any]]]) -> Callable[[gym.Env], gym.Env]:
+    """A function that applies the wrappers in order (each refusal becomes one line)."""
+
+    def wrap(env: gym.Env) -> gym.Env:
+        for name, wrapper, kwargs in wrappers:
+            try:
+                env = wrapper(env, **kwargs)
+            except Exception as err:  # the wrapper's own code: say so in one line
+                raise UsageError(
+                    f"wrapper {name} refused {kwargs or 'no kwargs'}: {type(err).__name__}: {err}"
+                ) from None
+        return env
+
+    return wrap
 
 
 def _cannot_make(name: str, kwargs: dict[str, Any], err: Exception) -> UsageError:

@@ -435,6 +435,7 @@ def plan_comparison(
     episodes: int | None,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
+    wrappers: Sequence[str] = (),
 ) -> tuple[EnvSource, dict[str, Agent], dict[str, int]]:
     """Check a comparison before it runs: the env, the agents, the memory it will need.
 
@@ -444,7 +445,7 @@ def plan_comparison(
         UsageError: bad budget, env or agent, or more memory than is available.
     """
     _check_budget(runs, steps, episodes, seed)
-    source = resolve_env(env, env_kwargs)
+    source = resolve_env(env, env_kwargs, wrappers=wrappers)
     built = make_agents(source, agents)
     memory = compare_memory(built, runs, steps, episodes)
     check_fits(memory, "lower --runs or the budget")
@@ -460,6 +461,7 @@ def compare(
     episodes: int | None = None,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
+    wrappers: Sequence[str] = (),
     progress: bool = True,
     command: str | None = None,
 ) -> Results:
@@ -474,6 +476,7 @@ def compare(
         episodes: episodes per run (per-episode metrics).
         seed: drives everything; the same seed gives identical results.
         env_kwargs: constructor arguments of the env.
+        wrappers: Gymnasium wrappers for each run, in order (``module:Class[:k=v,...]``).
         progress: show a progress bar per agent (on a terminal).
         command: the command line to record in the manifest.
 
@@ -481,7 +484,8 @@ def compare(
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
     """
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
-                                       seed=seed, env_kwargs=env_kwargs)  # fmt: skip
+                                       seed=seed, env_kwargs=env_kwargs,
+                                       wrappers=wrappers)  # fmt: skip
 
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():
@@ -503,6 +507,7 @@ def compare(
         "command": command,
         "env": source.name,
         "env_kwargs": source.kwargs,
+        **({"wrappers": list(source.wrappers)} if source.wrappers else {}),
         "agents": list(built),
         "runs": runs,
         "steps": steps,

@@ -253,6 +253,21 @@ class ResumableOutput:
         add_to_stamp(self.partial, *planned)
         return self.partial
 
+    def holder(self) -> Path:
+        """The directory that holds the run to resume: ``OUT.partial/``, else ``OUT/``.
+
+        Raises:
+            UsageError: neither holds a run.
+        """
+        if self.partial.is_dir():
+            return self.partial
+        if (self.out / "resume.pt").is_file():
+            return self.out
+        raise UsageError(
+            f"no run to resume at {self.out}: neither {self.partial.name}/ nor a finished "
+            "training run there"
+        )
+
     def resumable(self, finished_steps: int | None, more_steps: int | None) -> Path:
         """The directory to resume in: ``OUT.partial/``, or a copy of a finished ``OUT/``.
 

@@ -94,6 +94,18 @@ def parse_pairs(
     return pairs
 
 
+def add_wrapper_option(parser: argparse.ArgumentParser) -> None:
+    """``--wrapper module:Class[:KEY=VALUE,...]``, repeatable, applied in order."""
+    parser.add_argument(
+        "--wrapper",
+        action="append",
+        default=[],
+        metavar="MODULE:CLASS[:K=V,...]",
+        help="a Gymnasium wrapper for the env (repeatable, applied in order), e.g. "
+        "gymnasium.wrappers:FrameStackObservation:stack_size=4",
+    )
+
+
 def print_summary(table: pd.DataFrame, heading: str) -> None:
     """Print ``heading``, then ``table`` with the mean (and IQM) to three decimals.
 

@@ -8,7 +8,14 @@ import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from rlcourse.cli.common import command_line, parse_pairs, positive_int, print_summary, seed_int
+from rlcourse.cli.common import (
+    add_wrapper_option,
+    command_line,
+    parse_pairs,
+    positive_int,
+    print_summary,
+    seed_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=positive_int, default=100, help="independent runs (default 100)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
+    add_wrapper_option(p)
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument(
@@ -69,6 +77,7 @@ def _settings(args) -> dict:
         "episodes": args.episodes,
         "seed": args.seed,
         "env_kwargs": parse_pairs(args.env_kwargs, "--env-kwargs"),
+        "wrappers": args.wrapper,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlcourse.cli.common import positive_int, seed_int
+from rlcourse.cli.common import add_wrapper_option, positive_int, seed_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate on another env with the same spaces (or name the saved module:Class "
         "env to trust it)",
     )
+    add_wrapper_option(p)
     p.add_argument(
         "--final", action="store_true", help="the final policy (checkpoint.pt), not the best"
     )
@@ -33,7 +34,13 @@ def cmd_evaluate(args) -> int:
     from rlcourse.checkpoints import evaluate_checkpoint
 
     result = evaluate_checkpoint(
-        Path(args.dir), args.episodes, args.seed, args.env, final=args.final, force=args.force
+        Path(args.dir),
+        args.episodes,
+        args.seed,
+        args.env,
+        final=args.final,
+        force=args.force,
+        wrappers=args.wrapper,
     )
     print(
         f"{result['env']} ({result['checkpoint']}): mean return {result['mean_return']:.2f} "

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rlcourse.cli.common import nonempty, parse_pairs, positive_int, seed_int
+from rlcourse.cli.common import add_wrapper_option, nonempty, parse_pairs, positive_int, seed_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--set", nargs="+", metavar="KEY=VALUE", help="DQN hyperparameters (rlcourse agents)"
     )
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
+    add_wrapper_option(p)
     p.add_argument("--eval-every", type=positive_int, help="steps between evaluations (5000)")
     p.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (20)")
     p.add_argument(
@@ -113,6 +114,7 @@ def _train(args) -> int:
         eval_episodes=args.eval_episodes or 20,
         checkpoint_every=args.checkpoint_every,
         stop_at=args.stop_at,
+        wrappers=args.wrapper,
     )
     if args.tensorboard:
         require_tensorboard()
@@ -139,22 +141,30 @@ def _train(args) -> int:
 
 
 def _resume(args) -> int:
-    from rlcourse.dqn_training import finished_steps, require_tensorboard, resume_dqn
+    from rlcourse.dqn_training import (
+        finished_steps,
+        prepare_resume,
+        require_tensorboard,
+        train_from_settings,
+    )
     from rlcourse.outputs import ResumableOutput
 
     if args.tensorboard:
         require_tensorboard()
     run_dir = ResumableOutput(Path(args.resume))
+    held = run_dir.holder()
+    stop_at = args.stop_at if args.stop_at is not None else "saved"
+    settings, source, saved = prepare_resume(  # everything checked before anything is written
+        held, steps=args.steps, stop_at=stop_at, env=args.env, wrappers=args.wrapper
+    )
     if args.dry_run:
-        print(f"would resume {run_dir.partial}/ or {run_dir.out}/ (whichever holds the run)")
+        print(f"would resume {held}/ at step {saved['position']['t']} of {settings.steps}")
         return 0
     staging = run_dir.resumable(finished_steps(run_dir.out), args.steps)
     print(f"resuming {staging}/", file=sys.stderr)
-    stop_at = args.stop_at if args.stop_at is not None else "saved"
     with run_dir.interruptible():
-        metrics = resume_dqn(
-            staging, steps=args.steps, stop_at=stop_at, env=args.env, tensorboard=args.tensorboard
-        )
+        metrics = train_from_settings(settings, source, staging, saved=saved,
+                                      tensorboard=args.tensorboard)  # fmt: skip
     run_dir.finish()
     _print(metrics, args.resume)
     return 0

@@ -153,7 +153,9 @@ def test_a_finished_run_trains_on_with_more_steps(cli, tmp_path):
     out, whole = tmp_path / "run", tmp_path / "whole"
     assert cli("train dqn CartPole-v1 --steps 2000", *QUICK, "--out", out).code == 0
     refused = assert_usage_error(cli("train dqn --resume", out))
-    assert refused.endswith(f"{out} finished its 2000 steps; give --steps N > 2000 to train on")
+    assert refused.endswith(
+        f"{out} finished at step 2000 of 2000: nothing to resume (give more steps to train on)"
+    )
     assert cli("train dqn --resume", out, "--steps 3000").code == 0
     assert cli("train dqn CartPole-v1 --steps 3000", *QUICK, "--out", whole).code == 0
     assert_same_run(whole, out)
