@@ -211,9 +211,9 @@ def conv_features(in_channels: int, channels: Sequence[int] = (16, 32, 32)) -> n
 class ConvQNet(nn.Module):
     """:func:`conv_features`, flattened, then an :class:`MLP` head: images → ``n_outputs`` values.
 
-    Built for one observation shape. Inputs are batches ``(n, *shape)``: integer tensors (uint8
-    pixels) are divided by 255, float tensors are used as they are; channel-last batches
-    ``(n, H, W, C)`` are moved to channel-first inside.
+    Built for one observation shape. Inputs are batches ``(n, *shape)``: uint8 pixels are divided
+    by 255, other tensors (floats, MinAtar's boolean channels) are used as numbers as they are;
+    channel-last batches ``(n, H, W, C)`` are moved to channel-first inside.
 
     Args:
         shape: one observation's shape, ``(H, W, C)`` if ``channels_last`` else ``(C, H, W)``.
@@ -258,7 +258,7 @@ class ConvQNet(nn.Module):
                 f"got shape {tuple(x.shape)}"
             )
         dtype = self.head.layers[0].weight.dtype
-        x = x.to(dtype) / 255.0 if not torch.is_floating_point(x) else x.to(dtype)
+        x = x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
         return self.head(self.features(self._channels_first(x)).flatten(1))
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+import torch
+from rlcourse_helpers import assert_usage_error
 
 import rlcourse
 
@@ -57,3 +59,32 @@ def test_random_plays_a_few_hundred_steps_of_pong():
     results = rlcourse.compare("ALE/Pong-v5", ["random"], runs=1, steps=300, progress=False)
     rewards = results.data["random"]["reward"]
     assert rewards.shape == (1, 300) and set(rewards.ravel()) <= {-1.0, 0.0, 1.0}
+
+
+def test_dqn_trains_on_minatars_boolean_images(cli, tmp_path):
+    out = tmp_path / "breakout"
+    result = cli(
+        "train dqn MinAtar/Breakout-v1 --steps 1200 --eval-every 600 --eval-episodes 2 --set "
+        "learning_starts=300 train_freq=4 gradient_steps=1 hidden=32 buffer_size=1200 "
+        "lr_decay_steps=1200 --out",
+        out,
+    )
+    assert result.code == 0, result.err
+    buffer = torch.load(out / "resume.pt", weights_only=True)["learner"]["buffer"]
+    assert buffer["obs"].dtype == torch.bool and buffer["obs"].shape == (1200, 10, 10, 4)
+    # 1200 × (2 × 400 bool + 8 + 4 + 2) bytes
+    assert "memory about 976.8 kB (replay buffer 976.8 kB)" in result.err
+
+
+def test_atari_frames_with_the_default_buffer_are_refused_with_the_estimate(
+    cli, tmp_path, monkeypatch
+):
+    import rlcourse.memory
+
+    monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 16_000_000_000)
+    line = assert_usage_error(cli("train dqn ALE/Pong-v5 --dry-run --out", tmp_path / "pong"))
+    # 100 000 × (2 × 210 × 160 × 3 uint8 + 8 + 4 + 2) bytes
+    assert line == (
+        "rlcourse train: error: needs about 20.2 GB (replay buffer 20.2 GB) but 16.0 GB is "
+        "available; lower buffer_size (--set buffer_size=N)"
+    )

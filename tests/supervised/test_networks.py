@@ -93,6 +93,14 @@ def test_cnn_for_shape_channel_last_uint8():
     assert wide(torch.zeros(2, 40, 120, 3, dtype=torch.uint8)).shape == (2, 4)
 
 
+def test_boolean_channels_are_ones_and_zeros_not_pixels():
+    net = cnn_for_shape((10, 10, 4), 3, hidden=(16,))  # MinAtar: 10×10, 4 boolean channels
+    assert net.channels_last
+    obs = torch.as_tensor(np.random.default_rng(1).random((5, 10, 10, 4)) < 0.3)
+    torch.testing.assert_close(net(obs), net(obs.float()))
+    assert not torch.allclose(net(obs), net(obs.float() / 255.0))
+
+
 def test_cnn_for_shape_channel_first_float():
     net = cnn_for_shape((1, 64, 64), 3, hidden=(64, 64))
     assert not net.channels_last
