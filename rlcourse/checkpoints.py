@@ -90,6 +90,10 @@ def resolve_saved_env(
         isinstance(w, str) for w in saved_wrappers
     ):
         raise UsageError(f"{path} names its wrappers wrongly: {saved_wrappers!r}")
+    from rlcourse.presets import trusted_wrappers
+
+    if saved_wrappers and list(saved_wrappers) in trusted_wrappers() and not named_wrappers:
+        named_wrappers = list(saved_wrappers)  # a preset's: rlcourse's own data
     if saved_wrappers and list(named_wrappers) != list(saved_wrappers):
         trust = " ".join(f"--wrapper {w}" for w in saved_wrappers)
         raise UsageError(

@@ -29,7 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "env", nargs="?", help="registered id, alias or module:Class (with --resume: optional)"
     )
-    p.add_argument("--steps", type=positive_int, help="env steps (default 50000)")
+    p.add_argument(
+        "--preset",
+        default="auto",
+        help="DQN settings by env (rlcourse presets); auto (default): the one matching ENV; none",
+    )
+    p.add_argument("--steps", type=positive_int, help="env steps (default: the preset's, or 50000)")
     p.add_argument("--seed", type=seed_int, help="seed (default 0)")
     p.add_argument(
         "--set", nargs="+", metavar="KEY=VALUE", help="DQN hyperparameters (rlcourse agents)"
@@ -69,6 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 FIXED_ON_RESUME = ("seed", "set", "env_kwargs", "eval_every", "eval_episodes", "checkpoint_every")
+"""Options a resume keeps from the run (``--preset`` too: its settings are saved with it)."""
 
 
 def cmd_train_dqn(args) -> int:
@@ -80,6 +86,8 @@ def cmd_train_dqn(args) -> int:
     torch.set_num_threads(args.threads)
     if args.resume is not None:
         given = [f"--{name.replace('_', '-')}" for name in FIXED_ON_RESUME if getattr(args, name)]
+        if args.preset != "auto":
+            given.append("--preset")
         if given or args.force:
             raise UsageError(
                 f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
@@ -104,17 +112,26 @@ def _train(args) -> int:
     from rlcourse.memory import describe
     from rlcourse.outputs import ResumableOutput
 
+    preset = _preset(args)
     settings, source = prepare_training(
         args.env,
-        steps=args.steps or 50_000,
+        steps=args.steps or (preset.steps if preset else 50_000),
         seed=args.seed or 0,
-        config=dqn_config(parse_pairs(args.set, "--set", convert=nonempty)),
-        env_kwargs=parse_pairs(args.env_kwargs, "--env-kwargs"),
+        config=dqn_config(
+            {
+                **(preset.overrides() if preset else {}),
+                **parse_pairs(args.set, "--set", convert=nonempty),
+            }
+        ),
+        env_kwargs={
+            **(preset.env_kwargs if preset else {}),
+            **parse_pairs(args.env_kwargs, "--env-kwargs"),
+        },
         eval_every=args.eval_every or 5000,
         eval_episodes=args.eval_episodes or 20,
         checkpoint_every=args.checkpoint_every,
         stop_at=args.stop_at,
-        wrappers=args.wrapper,
+        wrappers=[*(preset.wrappers if preset else []), *args.wrapper],
     )
     if args.tensorboard:
         require_tensorboard()
@@ -123,6 +140,7 @@ def _train(args) -> int:
     memory = describe(training_memory(settings, source))
     if args.dry_run:
         print(f"would train DQN on {settings.env} for {settings.steps} steps into {args.out}/")
+        print(f"preset: {preset.name if preset else 'none (the defaults)'}")
         print(f"memory: {memory}")
         return 0
     config = settings.config
@@ -130,6 +148,9 @@ def _train(args) -> int:
         print(f"note: the learning rate reaches lr_end={config['lr_end']} at step "
               f"{config['lr_decay_steps']} of {settings.steps}; --set lr_decay_steps="
               f"{settings.steps} spreads it over the run", file=sys.stderr)  # fmt: skip
+    if preset:
+        print(f"preset {preset.name}: {preset.source} (--set overrides it; --preset none for "
+              "the defaults)", file=sys.stderr)  # fmt: skip
     staging = run_dir.start(command_line(args), planned=RUN_FILES)
     print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
           file=sys.stderr)  # fmt: skip
@@ -168,6 +189,19 @@ def _resume(args) -> int:
     run_dir.finish()
     _print(metrics, args.resume)
     return 0
+
+
+def _preset(args):
+    """The preset ``--preset`` names (auto: the one matching the env; none: no preset)."""
+    from rlcourse.environments import registered_id
+    from rlcourse.presets import find_preset, preset_for
+
+    if args.preset == "none":
+        return None
+    if args.preset != "auto":
+        return find_preset(args.preset)
+    env_id = registered_id(args.env)
+    return preset_for(env_id) if env_id else None
 
 
 def _print(metrics: dict, out: str) -> None:

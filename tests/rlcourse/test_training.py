@@ -244,6 +244,7 @@ def test_dry_run_prints_the_plan_and_memory_and_writes_nothing(tmp_path, cli):
     assert result.code == 0
     assert result.out.splitlines() == [
         f"would train DQN on CartPole-v1 for 100000 steps into {out}/",
+        "preset: CartPole-v1",
         "memory: about 4.6 MB (replay buffer 4.6 MB)",
     ]
     assert list(tmp_path.iterdir()) == []
