@@ -308,7 +308,8 @@ TABULAR = ["greedy", "epsilon-greedy", "decaying-epsilon", "ucb", "gradient-band
 def test_tabular_agent_on_cartpole_says_which_agents_fit(name):
     fitting = ["random", "dqn"]
     message = (
-        f"agent {name!r} needs Discrete observations and actions, but the env has "
+        f"agent {name!r} needs discrete observations (Discrete, MultiDiscrete, or a Tuple/Dict "
+        "of them) and Discrete actions, but the env has "
         "observations Box(shape=(4,), dtype=float32) and actions Discrete(2); "
         f"agents that fit: {', '.join(fitting)}"
     )

@@ -335,7 +335,7 @@ def test_greedy_on_cartpole_names_the_agents_that_fit(tmp_path, cli):
     with pytest.raises(UsageError) as excinfo:
         rlcourse.compare("CartPole-v1", ["greedy"], runs=1, episodes=1, progress=False)
     message = str(excinfo.value)
-    assert message.startswith("agent 'greedy' needs Discrete observations and actions")
+    assert message.startswith("agent 'greedy' needs discrete observations (Discrete, MultiDiscrete")
     assert "Box(shape=(4,), dtype=float32)" in message
     assert message.endswith("agents that fit: random, dqn")
     result = cli("compare CartPole-v1 --agents greedy --episodes 2 --runs 2 --out", tmp_path / "o")
