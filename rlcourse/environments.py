@@ -208,11 +208,11 @@ def register_ecosystem(env_id: str) -> None:
             return
 
 
-def _wrapper(text: str) -> tuple[str, type, dict[str, Any]]:
-    """``module:Class[:k=v,...]`` → (its name, the class, its kwargs), imported now.
+def wrapper_form(text: str) -> tuple[str, str, dict[str, Any]]:
+    """``module:Class[:k=v,...]`` → (module, class name, kwargs); nothing is imported.
 
     Raises:
-        UsageError: a malformed text, a module that cannot be imported, no such class.
+        UsageError: a text not of that form.
     """
     from rlcourse.cli.common import literal
 
@@ -226,6 +226,16 @@ def _wrapper(text: str) -> tuple[str, type, dict[str, Any]]:
         kwargs[key] = literal(value)
     if not (attr.isidentifier() and all(p.isidentifier() for p in module_name.split("."))):
         raise UsageError(f"wrapper {text!r} is not module:Class[:KEY=VALUE,...]")
+    return module_name, attr, kwargs
+
+
+def _wrapper(text: str) -> tuple[str, type, dict[str, Any]]:
+    """``module:Class[:k=v,...]`` → (its name, the class, its kwargs), imported now.
+
+    Raises:
+        UsageError: a malformed text, a module that cannot be imported, no such class.
+    """
+    module_name, attr, kwargs = wrapper_form(text)
     try:
         target = getattr(importlib.import_module(module_name), attr, None)
     except ImportError as err:

@@ -42,7 +42,7 @@ MAX_UNITS = 100_000
 """Units a sweep may have (Figure 2.6 has 104): a plan beyond it is a mistake, not a sweep."""
 SECTIONS = {
     "sweep": ("runs", "steps", "episodes", "seed", "chunk"),
-    "env": ("id", "kwargs"),
+    "env": ("id", "kwargs", "wrappers"),
     "agent": ("name", "params", "grid"),
 }
 Scalar = bool | int | float | str
@@ -56,17 +56,21 @@ class EnvEntry:
     """The env as ``rlcourse compare`` takes it (id, alias or ``module:Class``)."""
     kwargs: dict[str, Any]
     """Constructor arguments."""
+    wrappers: tuple[str, ...] = ()
+    """Gymnasium wrappers of each run, in order (``module:Class[:k=v,...]``)."""
 
     @property
     def label(self) -> str:
         """What tables and plots call it, on one line: ``gridworld:layout=cliff``.
 
         Line breaks and other unprintable characters of the kwargs are escaped as Python writes
-        them (a layout's rows are joined by a backslash and an ``n``).
+        them (a layout's rows are joined by a backslash and an ``n``); wrappers follow in
+        brackets.
         """
-        return format_spec(
+        base = format_spec(
             self.id, {_printable(k): _printable(_text(v)) for k, v in self.kwargs.items()}
         )
+        return f"{base} [{', '.join(self.wrappers)}]" if self.wrappers else base
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,14 @@ class SweepConfig:
     """Expanded agent specs (``epsilon-greedy:epsilon=0.1``), in file and grid order."""
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (what the hash covers)."""
-        return asdict(self)
+        """Plain JSON-able form (what the hash covers; an env without wrappers has no key)."""
+        data = asdict(self)
+        for env in data["envs"]:
+            if env["wrappers"]:
+                env["wrappers"] = list(env["wrappers"])
+            else:
+                del env["wrappers"]
+        return data
 
     @property
     def digest(self) -> str:
@@ -255,7 +265,7 @@ def _envs(entries: list, fail) -> tuple[EnvEntry, ...]:
                     "which rlcourse does not pass to envs; write it as a string "
                     f'("{date.isoformat()}")',
                 )
-        envs.append(EnvEntry(env_id, kwargs))
+        envs.append(EnvEntry(env_id, kwargs, _wrappers(entry, where, fail)))
     labels = [env.label for env in envs]
     for i, label in enumerate(labels):
         if label in labels[:i]:
@@ -329,6 +339,23 @@ def _entry(entry: Any, where: tuple, fail) -> dict:
             f"got {type(entry).__name__} {entry!r}",
         )
     return entry
+
+
+def _wrappers(entry: dict, where: tuple, fail) -> tuple[str, ...]:
+    """An env table's ``wrappers``: a list of ``module:Class[:k=v,...]`` (checked, not imported)."""
+    from rlcourse.environments import wrapper_form
+
+    wrappers = entry.get("wrappers", [])
+    if not isinstance(wrappers, list) or not all(
+        isinstance(w, str) and w.isprintable() for w in wrappers
+    ):
+        raise fail(where + ("wrappers",), "'wrappers' must be a list of module:Class strings")
+    for wrapper in wrappers:
+        try:
+            wrapper_form(wrapper)
+        except UsageError as err:
+            raise fail(where + ("wrappers",), str(err)) from None
+    return tuple(wrappers)
 
 
 def _known_keys(table: dict, where: tuple, fail) -> None:

@@ -43,16 +43,25 @@ class Unit:
     """Steps per run, or None."""
     episodes: int | None
     """Episodes per run, or None."""
+    wrappers: tuple[str, ...] = ()
+    """The env's wrappers, in order."""
 
     @property
     def digest(self) -> str:
-        """Hash of everything that decides the unit's numbers (names its file)."""
-        return digest({"format": UNIT_FORMAT, **asdict(self)})
+        """Hash of everything that decides the unit's numbers (names its file).
+
+        A unit without wrappers hashes as it did before wrappers existed, so older sweep
+        directories resume.
+        """
+        about = asdict(self)
+        if not about["wrappers"]:
+            del about["wrappers"]
+        return digest({"format": UNIT_FORMAT, **about})
 
     @property
     def env_label(self) -> str:
         """The env as tables call it."""
-        return EnvEntry(self.env, self.env_kwargs).label
+        return EnvEntry(self.env, self.env_kwargs, self.wrappers).label
 
 
 def plan(config: SweepConfig) -> list[Unit]:
@@ -67,6 +76,7 @@ def plan(config: SweepConfig) -> list[Unit]:
             config.seed + start,
             config.steps,
             config.episodes,
+            env.wrappers,
         )
         for env in config.envs
         for agent in config.agents
@@ -80,7 +90,7 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     from rlcourse.loop import make_agents, run
 
     start = time.perf_counter()
-    source = resolve_env(unit.env, unit.env_kwargs)
+    source = resolve_env(unit.env, unit.env_kwargs, wrappers=unit.wrappers)
     agent = make_agents(source, [unit.agent])[unit.agent]
     arrays = run(
         source,
@@ -133,6 +143,6 @@ def check_config(config: SweepConfig) -> None:
     check_names(config)
     for env in config.envs:
         try:
-            make_agents(resolve_env(env.id, env.kwargs), list(config.agents))
+            make_agents(resolve_env(env.id, env.kwargs, wrappers=env.wrappers), list(config.agents))
         except UsageError as err:
             raise UsageError(f"[[env]] {env.label}: {err}") from None
