@@ -82,7 +82,8 @@ def test_atari_frames_with_the_default_buffer_are_refused_with_the_estimate(
     import rlcourse.memory
 
     monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 16_000_000_000)
-    line = assert_usage_error(cli("train dqn ALE/Pong-v5 --dry-run --out", tmp_path / "pong"))
+    raw = "train dqn ALE/Pong-v5 --preset none --dry-run --out"  # raw frames, no preprocessing
+    line = assert_usage_error(cli(raw, tmp_path / "pong"))
     # 100 000 × (2 × 210 × 160 × 3 uint8 + 8 + 4 + 2) bytes
     assert line == (
         "rlcourse train: error: needs about 20.2 GB (replay buffer 20.2 GB) but 16.0 GB is "
