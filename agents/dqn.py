@@ -13,6 +13,7 @@ import torch
 from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
+from agents.encodings import encoding
 from agents.off_policy import IndependentRuns, OffPolicyLearner
 from agents.replay import ReplayBuffer
 
@@ -27,33 +28,18 @@ def q_network(observation_space: spaces.Space, n_actions: int, hidden: tuple[int
     return mlp_for_spaces(int(np.prod(shape)), n_actions, hidden=hidden)
 
 
-def observation_shape(space: spaces.Space) -> tuple[int, ...]:
-    """What the buffer stores per observation: a Discrete state becomes its one-hot vector."""
-    if isinstance(space, spaces.Discrete):
-        return (int(space.n),)
-    return tuple(space.shape)
-
-
-def observation_dtype(space: spaces.Space) -> np.dtype:
-    """What the buffer stores observations as: a Box's own dtype (uint8 images stay uint8)."""
-    return np.dtype(space.dtype if isinstance(space, spaces.Box) else np.float32)
-
-
 def replay_bytes(config: DQNConfig, observation_space: spaces.Space) -> int:
     """The bytes one learner's full replay buffer holds (before it is allocated)."""
-    return ReplayBuffer.bytes_needed(
-        config.buffer_size,
-        observation_shape(observation_space),
-        observation_dtype(observation_space),
-    )
+    stored = encoding(observation_space)
+    return ReplayBuffer.bytes_needed(config.buffer_size, stored.shape, stored.dtype)
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
-    """DQN needs Discrete actions and a Box or Discrete observation."""
+    """DQN needs Discrete actions and observations it can encode (:mod:`agents.encodings`)."""
     if not isinstance(action_space, spaces.Discrete):
         raise ValueError(f"DQN needs Discrete actions, got {action_space}")
-    if not isinstance(observation_space, (spaces.Box, spaces.Discrete)):
-        raise ValueError(f"DQN needs Box or Discrete observations, got {observation_space}")
+    if encoding(observation_space) is None:
+        raise ValueError(f"DQN cannot read any part of the observations {observation_space}")
 
 
 class DQNLearner(OffPolicyLearner):
@@ -63,24 +49,21 @@ class DQNLearner(OffPolicyLearner):
         self, config: DQNConfig, observation_space, action_space, rng: np.random.Generator
     ):
         self.n_actions = int(action_space.n)
-        self.one_hot = (
-            int(observation_space.n) if isinstance(observation_space, spaces.Discrete) else 0
-        )
-        shape = observation_shape(observation_space)
-        net_space = spaces.Box(-np.inf, np.inf, shape) if self.one_hot else observation_space
+        self.stored = encoding(observation_space)
+        net_space = spaces.Box(-np.inf, np.inf, self.stored.shape)
+        if isinstance(observation_space, spaces.Box):
+            net_space = observation_space  # an image keeps its shape: a CNN reads it
         super().__init__(
             config,
             rng,
             lambda: q_network(net_space, self.n_actions, config.hidden),
-            ReplayBuffer(config.buffer_size, shape, observation_dtype(observation_space)),
+            ReplayBuffer(config.buffer_size, self.stored.shape, self.stored.dtype),
         )
         self.snapshot, self.snapshot_at = None, -1  # see action_values
 
     def encode(self, obs) -> np.ndarray:
-        """The network's input for a batch of observations (one-hot vectors for Discrete states)."""
-        if self.one_hot:
-            return np.eye(self.one_hot, dtype=np.float32)[np.asarray(obs, dtype=np.int64)]
-        return np.asarray(obs)
+        """The network's input for a batch of observations (:mod:`agents.encodings`)."""
+        return self.stored.encode(obs)
 
     def action_values(self, obs) -> np.ndarray:
         """Q(s, ·) for a batch of observations, ``(n, A)``.

@@ -251,6 +251,15 @@ class OffPolicyLearner:
         self.losses.extend(float(loss) for loss in state["losses"])
 
 
+def batch_rows(batch: Any, rows: slice) -> Any:
+    """Rows of a vector env's batch of observations, whatever its structure (Dict, Tuple)."""
+    if isinstance(batch, Mapping):
+        return {key: batch_rows(value, rows) for key, value in batch.items()}
+    if isinstance(batch, tuple) and not isinstance(batch[0] if batch else None, str):
+        return tuple(batch_rows(part, rows) for part in batch)
+    return batch[rows]
+
+
 def run_info(info: Mapping[str, Any], run: int, n_runs: int) -> dict[str, Any]:
     """The part of a vector env's ``info`` that belongs to one run, as a batch of one."""
     return {
@@ -275,7 +284,10 @@ class IndependentRuns:
     def act(self, obs) -> np.ndarray:
         """Each run's action (its own learner's choice)."""
         return np.concatenate(
-            [learner.act(obs[i : i + 1]) for i, learner in enumerate(self.learners)]
+            [
+                learner.act(batch_rows(obs, slice(i, i + 1)))
+                for i, learner in enumerate(self.learners)
+            ]
         )
 
     def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
@@ -284,10 +296,10 @@ class IndependentRuns:
         for i, learner in enumerate(self.learners):
             rows = slice(i, i + 1)
             learner.update(
-                obs[rows],
+                batch_rows(obs, rows),
                 action[rows],
                 reward[rows],
-                next_obs[rows],
+                batch_rows(next_obs, rows),
                 terminated[rows],
                 truncated[rows],
                 run_info(info, i, n),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -13,6 +14,7 @@ from gymnasium import spaces
 from agents.bandit import GradientBanditAgent, Preferences
 from agents.base import Agent
 from agents.dqn_config import DQNConfig
+from agents.encodings import encoding
 from agents.pixel_dqn_config import PixelDQNConfig
 from agents.pixel_dqn_config import fits as _pixel_dqn_fits
 from agents.specs import (
@@ -93,7 +95,9 @@ def _tabular(obs: spaces.Space, act: spaces.Space) -> bool:
 
 
 def _dqn_fits(obs: spaces.Space, act: spaces.Space) -> bool:
-    return isinstance(act, spaces.Discrete) and isinstance(obs, (spaces.Box, spaces.Discrete))
+    with warnings.catch_warnings():  # the notice of parts left out comes when DQN is built
+        warnings.simplefilter("ignore")
+        return isinstance(act, spaces.Discrete) and encoding(obs) is not None
 
 
 TABULAR = {
@@ -155,7 +159,8 @@ AGENTS: dict[str, AgentEntry] = {
             (DQNConfig,),
             _dqn,
             fits=_dqn_fits,
-            needs="Discrete actions and Box or Discrete observations",
+            needs="Discrete actions and observations it can read (Box, Discrete, "
+            "MultiDiscrete, MultiBinary, or a Tuple/Dict of them)",
         ),
         AgentEntry(
             "pixel-dqn",

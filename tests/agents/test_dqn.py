@@ -151,7 +151,7 @@ def test_continuous_actions_are_refused_naming_the_agent_that_fits():
     pendulum = gym.make("Pendulum-v1")
     with pytest.raises(agents.SpecError) as err:
         agents.make("dqn", pendulum.observation_space, pendulum.action_space)
-    assert "needs Discrete actions and Box or Discrete observations" in str(err.value)
+    assert "needs Discrete actions and observations it can read (Box, Discrete" in str(err.value)
     assert str(err.value).endswith("agents that fit: random")
     with pytest.raises(ValueError, match="DQN needs Discrete actions"):
         DQNAgent(DQNConfig(), pendulum.observation_space, pendulum.action_space)
@@ -188,7 +188,9 @@ def test_discrete_states_are_one_hot_encoded():
         env.action_space,
         np.random.default_rng(0),
     )
-    np.testing.assert_array_equal(dqn.encode(5), np.eye(16, dtype=np.float32)[5])
+    np.testing.assert_array_equal(
+        dqn.encode(np.array([5, 2])), np.eye(16, dtype=np.float32)[[5, 2]]
+    )
     assert dqn.buffer.obs.shape == (10, 16)
     assert spaces.Discrete(16) == env.observation_space
 
