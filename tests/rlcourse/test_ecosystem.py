@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -88,4 +89,25 @@ def test_atari_frames_with_the_default_buffer_are_refused_with_the_estimate(
     assert line == (
         "rlcourse train: error: needs about 20.2 GB (replay buffer 20.2 GB) but 16.0 GB is "
         "available; lower buffer_size (--set buffer_size=N)"
+    )
+
+
+def test_dqn_learns_minigrids_shortest_path_from_its_dict_observation(cli, tmp_path):
+    out = tmp_path / "empty"
+    result = cli(
+        "train dqn MiniGrid-Empty-5x5-v0 --preset none --seed 1 --steps 12000 --eval-every 2000 "
+        "--eval-episodes 5 --set lr=1e-3 lr_decay_steps=12000 train_freq=4 gradient_steps=1 "
+        "target_update=250 buffer_size=12000 exploration_steps=6000 hidden=64x64 "
+        "learning_starts=1000 epsilon_end=0.05 --out",
+        out,
+    )
+    assert result.code == 0, result.err
+    assert "DQN leaves out the observation part(s) mission" in result.err  # the text
+    shortest = 1 - 0.9 * 5 / 100  # forward, forward, turn, forward, forward of 100 allowed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best_eval_return"] == pytest.approx(shortest)
+    evaluated = cli("evaluate", out, "--episodes 3")
+    assert evaluated.code == 0, evaluated.err
+    assert json.loads((out / "evaluation.json").read_text())["returns"] == pytest.approx(
+        [shortest] * 3
     )
