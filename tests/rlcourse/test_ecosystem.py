@@ -111,3 +111,19 @@ def test_dqn_learns_minigrids_shortest_path_from_its_dict_observation(cli, tmp_p
     assert json.loads((out / "evaluation.json").read_text())["returns"] == pytest.approx(
         [shortest] * 3
     )
+
+
+def test_dqn_with_the_minatar_preset_beats_random_on_breakout(cli, tmp_path):
+    out = tmp_path / "breakout"
+    result = cli(
+        "train dqn MinAtar/Breakout-v1 --steps 10000 --eval-every 5000 --eval-episodes 10 --set "
+        "learning_starts=1000 exploration_steps=10000 train_freq=4 target_update=250 lr=1e-3 "
+        "lr_end=0 lr_decay_steps=20000 --out",  # the preset, shortened to seconds
+        out,
+    )
+    assert result.code == 0, result.err
+    assert "preset MinAtar" in result.err
+    trained = json.loads((out / "metrics.json").read_text())["final_eval_return"]
+    random = rlcourse.compare("MinAtar/Breakout-v1", ["random"], runs=10, episodes=20,
+                              progress=False).data["random"]["return"].mean()  # fmt: skip
+    assert random < 0.6 and trained > 3 * random, (trained, random)
