@@ -43,14 +43,13 @@ from rlcourse.checkpoints import (
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import Position, Step, run
-from rlcourse.outputs import add_to_stamp
 from supervised.atomic import atomic_path, write_text
 
 SOLVED = {"CartPole-v1": 475.0}
 """Greedy mean returns that count as solving an env (for reports)."""
 RUN_FILES = ("resume.pt", "checkpoint.pt", "best.pt", "episodes.csv", "evaluations.csv",
              "training.png", "metrics.json", "evaluation.json", "tensorboard")  # fmt: skip
-"""What a training run writes (``tensorboard``: a folder)."""
+"""What a training run writes (``tensorboard``: a folder), listed in its stamp before it is."""
 RESUME_FORMAT = "rlcourse-dqn-training/1"
 """What ``resume.pt`` says it is (refused when it says anything else)."""
 
@@ -161,7 +160,6 @@ class Evaluations:
                 self.curves.best_step, self.curves.best_return = step.t, score
                 save_checkpoint(self.out / "best.pt", self.learner, self.source,
                                 step=step.t, mean_return=score)  # fmt: skip
-            add_to_stamp(self.out, "checkpoint.pt", "best.pt")
         self.curves.evaluations.append((step.t, score, s.eval_episodes, train_seconds))
         step.bar.set_postfix(eval=f"{score:.1f}")
         if self.writer:
@@ -183,9 +181,9 @@ class Checkpoints:
 
     def __call__(self, step: Step) -> None:
         """Save when due."""
-        if step.t % self.settings.every and step.t != self.settings.steps:
-            if not self.evaluations.stopped:
-                return
+        due = step.t % self.settings.every == 0 or step.t == self.settings.steps
+        if not (due or self.evaluations.stopped):
+            return
         with self.clock.pause():
             save_training(self.out, self.learner, self.settings, self.curves,
                           step.position(), self.clock.train_seconds())  # fmt: skip
@@ -392,7 +390,6 @@ def train_from_settings(
     steps = (resume.t if resume else 0) + done
     metrics = _metrics(settings, steps, clock.train_seconds(), curves)
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    add_to_stamp(out, "metrics.json")
     return metrics
 
 
@@ -417,7 +414,6 @@ def save_training(out: Path, learner, settings: Settings, curves: Curves, positi
     }
     with atomic_path(out / "resume.pt") as temporary:
         torch.save(state, temporary)
-    add_to_stamp(out, "resume.pt")
 
 
 def read_training(out: Path) -> dict:
@@ -548,17 +544,6 @@ def _tensorboard(out: Path):
     return require_tensorboard()(str(out / "tensorboard"))
 
 
-def finished_steps(out: Path) -> int | None:
-    """The steps a finished run in ``out`` took (its ``metrics.json``), None if there is none."""
-    try:
-        steps = json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))["steps"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        return None
-    if not (Path(out) / "resume.pt").is_file() or not isinstance(steps, int):
-        return None
-    return steps
-
-
 def save_curves(out: Path, env: str, curves: Curves) -> None:
     """``episodes.csv``, ``evaluations.csv`` and ``training.png`` of the run so far."""
     import pandas as pd
@@ -586,4 +571,3 @@ def save_curves(out: Path, env: str, curves: Curves) -> None:
     ax.legend()
     with atomic_path(out / "training.png") as temporary:
         fig.savefig(temporary, dpi=110)
-    add_to_stamp(out, "episodes.csv", "evaluations.csv", "training.png")

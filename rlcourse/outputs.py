@@ -254,49 +254,36 @@ class ResumableOutput:
         return self.partial
 
     def holder(self) -> Path:
-        """The directory that holds the run to resume: ``OUT.partial/``, else ``OUT/``.
+        """The directory that holds the run to resume, checked to be rlcourse's.
+
+        ``OUT.partial/`` (an interrupted run), else ``OUT/`` (a finished one, to train on).
 
         Raises:
-            UsageError: neither holds a run.
+            UsageError: neither holds a run, or the one that does is not rlcourse's alone.
         """
-        if self.partial.is_dir():
+        if self.partial.exists() or self.partial.is_symlink():
+            check_output_dir(self.partial, force=True)
             return self.partial
         if (self.out / "resume.pt").is_file():
+            check_output_dir(self.out, force=True)
             return self.out
         raise UsageError(
             f"no run to resume at {self.out}: neither {self.partial.name}/ nor a finished "
             "training run there"
         )
 
-    def resumable(self, finished_steps: int | None, more_steps: int | None) -> Path:
-        """The directory to resume in: ``OUT.partial/``, or a copy of a finished ``OUT/``.
+    def resumable(self, held: Path) -> Path:
+        """``OUT.partial/``, ready for the run to go on in.
 
-        Args:
-            finished_steps: the steps a finished ``OUT`` took (None: no finished run there).
-            more_steps: the new total budget the user gave, if any.
-
-        Raises:
-            UsageError: nothing to resume, a directory that is not rlcourse's, or a finished
-                run without more steps to take.
+        Cleared of half-done writes, or copied from the finished ``OUT/`` that :meth:`holder`
+        returned (the caller checked that the run has steps left).
         """
-        if self.partial.exists() or self.partial.is_symlink():
-            check_output_dir(self.partial, force=True)
+        if held == self.partial:
             for name in leftovers(self.partial):  # what a killed write left half done
                 path = self.partial / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-            return self.partial
-        if finished_steps is None:
-            raise UsageError(
-                f"no run to resume at {self.out}: neither {self.partial.name}/ nor a finished "
-                "training run there"
-            )
-        check_output_dir(self.out, force=True)
-        if more_steps is None or more_steps <= finished_steps:
-            raise UsageError(
-                f"{self.out} finished its {finished_steps} steps; give --steps N > "
-                f"{finished_steps} to train on"
-            )
-        shutil.copytree(self.out, self.partial, symlinks=True)
+        else:
+            shutil.copytree(self.out, self.partial, symlinks=True)
         return self.partial
 
     @contextmanager

@@ -163,7 +163,6 @@ def _train(args) -> int:
 
 def _resume(args) -> int:
     from rlcourse.dqn_training import (
-        finished_steps,
         prepare_resume,
         require_tensorboard,
         train_from_settings,
@@ -181,7 +180,7 @@ def _resume(args) -> int:
     if args.dry_run:
         print(f"would resume {held}/ at step {saved['position']['t']} of {settings.steps}")
         return 0
-    staging = run_dir.resumable(finished_steps(run_dir.out), args.steps)
+    staging = run_dir.resumable(held)
     print(f"resuming {staging}/", file=sys.stderr)
     with run_dir.interruptible():
         metrics = train_from_settings(settings, source, staging, saved=saved,
