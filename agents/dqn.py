@@ -13,19 +13,24 @@ import torch
 from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
-from agents.encodings import encoding
-from agents.off_policy import IndependentRuns, OffPolicyLearner
+from agents.encodings import Encoding, encoding
+from agents.off_policy import IndependentRuns, OffPolicyLearner, as_tensors
 from agents.replay import ReplayBuffer
 
 
-def q_network(observation_space: spaces.Space, n_actions: int, hidden: tuple[int, ...]):
-    """An MLP for vector observations, a CNN for images (3-D Box), from :mod:`supervised`."""
-    from supervised.networks import cnn_for_shape, mlp_for_spaces
+def q_network(stored: Encoding, n_actions: int, hidden: tuple[int, ...]):
+    """The Q-network that reads observations stored as ``stored``, from :mod:`supervised`.
 
-    shape = observation_space.shape
-    if isinstance(observation_space, spaces.Box) and len(shape) == 3:
-        return cnn_for_shape(shape, n_actions, hidden=hidden)
-    return mlp_for_spaces(int(np.prod(shape)), n_actions, hidden=hidden)
+    An MLP for a vector, a CNN for an image (3-D), and for several arrays (a Dict or Tuple with
+    images) a :class:`~supervised.networks.MultiInputQNet`.
+    """
+    from supervised.networks import MultiInputQNet, cnn_for_shape, mlp_for_spaces
+
+    if isinstance(stored.shape, dict):
+        return MultiInputQNet(stored.shape, n_actions, hidden=hidden)
+    if len(stored.shape) == 3:
+        return cnn_for_shape(stored.shape, n_actions, hidden=hidden)
+    return mlp_for_spaces(int(np.prod(stored.shape)), n_actions, hidden=hidden)
 
 
 def replay_bytes(config: DQNConfig, observation_space: spaces.Space) -> int:
@@ -50,13 +55,10 @@ class DQNLearner(OffPolicyLearner):
     ):
         self.n_actions = int(action_space.n)
         self.stored = encoding(observation_space)
-        net_space = spaces.Box(-np.inf, np.inf, self.stored.shape)
-        if isinstance(observation_space, spaces.Box):
-            net_space = observation_space  # an image keeps its shape: a CNN reads it
         super().__init__(
             config,
             rng,
-            lambda: q_network(net_space, self.n_actions, config.hidden),
+            lambda: q_network(self.stored, self.n_actions, config.hidden),
             ReplayBuffer(config.buffer_size, self.stored.shape, self.stored.dtype),
         )
         self.snapshot, self.snapshot_at = None, -1  # see action_values
@@ -80,7 +82,7 @@ class DQNLearner(OffPolicyLearner):
         if self.snapshot is not None:
             return self.snapshot(x)
         with torch.inference_mode():
-            return self.online(torch.as_tensor(x)).numpy()
+            return self.online(as_tensors(x)).numpy()
 
     def load_weights(self, model_state: dict) -> None:
         """Put saved online-network tensors into both networks (and drop the acting copy)."""

@@ -5,8 +5,14 @@
 - a ``Discrete`` state becomes its one-hot vector;
 - anything else (``MultiDiscrete``, ``MultiBinary``, ``Tuple``/``Dict`` of them and of boxes)
   becomes one flat float vector: boxes flattened (uint8 pixels scaled to [0, 1]), discrete parts
-  one-hot, concatenated in the space's order — what SB3's ``MultiInputPolicy`` feeds an MLP. A
-  part no network can read (Minigrid's mission text) is left out, with a notice.
+  one-hot, concatenated in the space's order;
+- but a ``Tuple``/``Dict`` with images in it (3-D boxes, like Minigrid's ``image``) is stored as
+  several arrays: each image as it is, in its own dtype, under its path (``image``, ``0``,
+  ``pov.rgb``), and the rest as that flat vector under :data:`FLAT`; a
+  :class:`supervised.networks.MultiInputQNet` reads each image through its own convolutions —
+  what SB3's ``MultiInputPolicy`` does.
+
+A part no network can read (Minigrid's mission text) is left out, with a notice.
 """
 
 from __future__ import annotations
@@ -19,14 +25,21 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+FLAT = "(flat)"
+"""The name of the flat vector among the arrays of an observation with images."""
+
 
 @dataclass(frozen=True)
 class Encoding:
-    """What the replay buffer stores per observation, and how a batch becomes that."""
+    """What the replay buffer stores per observation, and how a batch becomes that.
 
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    encode: Callable[[Any], np.ndarray]
+    ``shape`` and ``dtype`` are one array's, or, for an observation stored as several arrays,
+    mappings of each array's name to its shape and dtype (and ``encode`` gives such a mapping).
+    """
+
+    shape: tuple[int, ...] | dict[str, tuple[int, ...]]
+    dtype: np.dtype | dict[str, np.dtype]
+    encode: Callable[[Any], Any]
     left_out: tuple[str, ...] = ()
     """Parts of the space no network reads (their paths, ``mission``)."""
 
@@ -36,9 +49,10 @@ def encoding(space: spaces.Space) -> Encoding | None:
     if isinstance(space, spaces.Box):
         return Encoding(tuple(space.shape), np.dtype(space.dtype), np.asarray)
     leaves: list[tuple[int, Callable[[Any], np.ndarray]]] = []
+    images: dict[str, tuple[spaces.Box, Callable[[Any], np.ndarray]]] = {}
     left_out: list[str] = []
-    _collect(space, (), leaves, left_out)
-    if not leaves:
+    _collect(space, (), leaves, images, left_out)
+    if not leaves and not images:
         return None
     if left_out:
         warnings.warn(
@@ -47,21 +61,37 @@ def encoding(space: spaces.Space) -> Encoding | None:
         )
     size = sum(n for n, _ in leaves)
 
-    def encode(obs: Any) -> np.ndarray:
+    def flat(obs: Any) -> np.ndarray:
         return np.concatenate([part(obs) for _, part in leaves], axis=1)
 
-    return Encoding((size,), np.dtype(np.float32), encode, tuple(left_out))
+    if not images:
+        return Encoding((size,), np.dtype(np.float32), flat, tuple(left_out))
+    shapes = {name: tuple(box.shape) for name, (box, _) in images.items()}
+    dtypes = {name: np.dtype(box.dtype) for name, (box, _) in images.items()}
+    if leaves:
+        shapes[FLAT], dtypes[FLAT] = (size,), np.dtype(np.float32)
+
+    def arrays(obs: Any) -> dict[str, np.ndarray]:
+        stored = {name: np.asarray(at(obs)) for name, (_, at) in images.items()}
+        return {**stored, FLAT: flat(obs)} if leaves else stored
+
+    return Encoding(shapes, dtypes, arrays, tuple(left_out))
 
 
-def _collect(space, path: tuple, leaves: list, left_out: list) -> None:
-    """Append (size, batch → (n, size) float32) for every readable part, in the space's order."""
+def _collect(space, path: tuple, leaves: list, images: dict, left_out: list) -> None:
+    """Append (size, batch → (n, size) float32) for every readable part, in the space's order.
+
+    Images (3-D boxes) go into ``images`` instead, by their path: (box, batch → its array).
+    """
 
     def at(obs):
         for key in path:
             obs = obs[key]
         return obs
 
-    if isinstance(space, spaces.Box):
+    if isinstance(space, spaces.Box) and len(space.shape) == 3:
+        images[".".join(map(str, path))] = (space, at)
+    elif isinstance(space, spaces.Box):
         scale = 255.0 if space.dtype == np.uint8 else 1.0
         leaves.append((int(np.prod(space.shape)), lambda obs: _flat(at(obs)) / scale))
     elif isinstance(space, spaces.Discrete):
@@ -79,10 +109,10 @@ def _collect(space, path: tuple, leaves: list, left_out: list) -> None:
         leaves.append((int(np.prod(space.shape)), lambda obs: _flat(at(obs))))
     elif isinstance(space, spaces.Tuple):
         for i, part in enumerate(space.spaces):
-            _collect(part, (*path, i), leaves, left_out)
+            _collect(part, (*path, i), leaves, images, left_out)
     elif isinstance(space, spaces.Dict):
         for key, part in space.spaces.items():
-            _collect(part, (*path, key), leaves, left_out)
+            _collect(part, (*path, key), leaves, images, left_out)
     else:
         left_out.append(".".join(map(str, path)) or type(space).__name__)
 

@@ -110,12 +110,13 @@ class OffPolicyLearner:
     def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Store a batch of transitions; train when the schedule says so."""
         rewards = self.rewards(reward, info)
-        stored, stored_next = self.encode(obs).copy(), self.encode(next_obs)
-        for i in range(len(stored)):
+        stored, stored_next = self.encode(obs), self.encode(next_obs)
+        for i in range(len(action)):
             self.buffer.add(
-                stored[i], action[i], rewards[i], stored_next[i], terminated[i], truncated[i]
-            )
-        before, self.steps = self.steps, self.steps + len(stored)
+                batch_rows(stored, i), action[i], rewards[i], batch_rows(stored_next, i),
+                terminated[i], truncated[i],
+            )  # fmt: skip
+        before, self.steps = self.steps, self.steps + len(action)
         cfg = self.config
         due = self.steps // cfg.train_freq > before // cfg.train_freq  # crossed a multiple
         if due and self.steps > cfg.learning_starts and len(self.buffer) >= cfg.batch_size:
@@ -146,7 +147,7 @@ class OffPolicyLearner:
         """
         cfg, size = self.config, self.config.batch_size
         self.optimizer.param_groups[0]["lr"] = cfg.learning_rate(self.steps)
-        per_batch = size * int(np.prod(self.buffer.obs.shape[1:]))
+        per_batch = size * self.buffer.obs_numbers
         longest = max(1, min(MAX_SPAN, MAX_SPAN_ELEMENTS // per_batch))
         with flush_denormals():  # denormal Adam moments slow training ~1.4x
             done = 0
@@ -154,16 +155,16 @@ class OffPolicyLearner:
                 until_update = cfg.target_update - self.gradient_steps % cfg.target_update
                 span = 1 if cfg.double else min(n_steps - done, until_update, longest)
                 batch = self.buffer.sample(size * span, self.rng)
-                obs = torch.as_tensor(batch.obs)
+                obs = as_tensors(batch.obs)
                 action = torch.as_tensor(batch.action, dtype=torch.int64)
                 target = self.td_target(
                     torch.as_tensor(batch.reward),
-                    torch.as_tensor(batch.next_obs),
+                    as_tensors(batch.next_obs),
                     torch.as_tensor(batch.terminated, dtype=torch.float32),
                 )
                 for start in range(0, size * span, size):
                     rows = slice(start, start + size)
-                    self.gradient_step(obs[rows], action[rows], target[rows])
+                    self.gradient_step(batch_rows(obs, rows), action[rows], target[rows])
                 done += span
 
     def train_step(self) -> float:
@@ -216,9 +217,7 @@ class OffPolicyLearner:
             "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "buffer": {
-                key: torch.from_numpy(np.ascontiguousarray(value))
-                if isinstance(value, np.ndarray)
-                else value
+                key: value if isinstance(value, int) else as_tensors(value)
                 for key, value in self.buffer.state().items()
             },
             "rng": self.rng.bit_generator.state,
@@ -239,19 +238,21 @@ class OffPolicyLearner:
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, KeyError, ValueError) as err:
             raise ValueError(f"the saved networks do not fit: {str(err).splitlines()[0]}") from None
-        self.buffer.load_state(
-            {
-                key: np.asarray(value) if isinstance(value, torch.Tensor) else value
-                for key, value in state["buffer"].items()
-            }  # fmt: skip
-        )
+        self.buffer.load_state(state["buffer"])  # tensors read as arrays
         self.rng.bit_generator.state = state["rng"]
         self.steps, self.gradient_steps = int(state["steps"]), int(state["gradient_steps"])
         self.losses.clear()
         self.losses.extend(float(loss) for loss in state["losses"])
 
 
-def batch_rows(batch: Any, rows: slice) -> Any:
+def as_tensors(batch: Any) -> Any:
+    """A stored batch as tensors (sharing its memory): one array, or a mapping of arrays."""
+    if isinstance(batch, Mapping):
+        return {key: torch.as_tensor(value) for key, value in batch.items()}
+    return torch.as_tensor(batch)
+
+
+def batch_rows(batch: Any, rows: slice | int) -> Any:
     """Rows of a vector env's batch of observations, whatever its structure (Dict, Tuple)."""
     if isinstance(batch, Mapping):
         return {key: batch_rows(value, rows) for key, value in batch.items()}

@@ -3,6 +3,9 @@
 ``terminated`` and ``truncated`` are stored apart: a TD target drops the bootstrap only where the
 episode really ended (``terminated``); a time limit (``truncated``) is not the end of the task, so
 the target still bootstraps from ``next_obs`` there.
+
+An observation may be several arrays (a Dict space with images: :mod:`agents.encodings`): then
+``obs`` and ``next_obs`` are mappings of each array's name to its stored rows.
 """
 
 from __future__ import annotations
@@ -10,6 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def _parts(obs, part):
+    """``part(array)`` of one array, or of each array of a mapping of them."""
+    if isinstance(obs, dict):
+        return {name: part(array) for name, array in obs.items()}
+    return part(obs)
+
+
+def _named(fields: dict) -> dict:
+    """Each array by one name: a field's (``obs``), or ``obs.NAME`` for each of a mapping."""
+    named = {}
+    for field, value in fields.items():
+        if isinstance(value, dict):
+            named.update({f"{field}.{name}": array for name, array in value.items()})
+        else:
+            named[field] = value
+    return named
 
 
 @dataclass(frozen=True)
@@ -32,21 +53,30 @@ class ReplayBuffer:
     def __init__(
         self,
         capacity: int,
-        obs_shape: tuple[int, ...],
+        obs_shape: tuple[int, ...] | dict[str, tuple[int, ...]],
         obs_dtype=np.float32,
         action_shape: tuple[int, ...] = (),
         action_dtype=np.int64,
         reward_shape: tuple[int, ...] | None = None,
     ):
-        """``action_shape`` (an action per pixel: ``(H, W)``) also shapes the stored rewards.
+        """A buffer of ``capacity`` transitions, preallocated.
 
+        ``obs_shape`` and ``obs_dtype`` are one array's, or mappings of each array's name to its
+        shape and dtype (observations of several arrays). ``action_shape`` (an action per pixel:
+        ``(H, W)``) also shapes the stored rewards.
         ``reward_shape`` overrides that (e.g. ``(A, H, W)``: every action's reward map).
         """
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
         self.capacity = int(capacity)
-        self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
-        self.next_obs = np.zeros_like(self.obs)
+        if isinstance(obs_shape, dict):
+            self.obs = {
+                name: np.zeros((self.capacity, *shape), dtype=obs_dtype[name])
+                for name, shape in obs_shape.items()
+            }
+        else:
+            self.obs = np.zeros((self.capacity, *obs_shape), dtype=obs_dtype)
+        self.next_obs = _parts(self.obs, np.zeros_like)
         self.action = np.zeros((self.capacity, *action_shape), dtype=action_dtype)
         reward_shape = action_shape if reward_shape is None else reward_shape
         self.reward = np.zeros((self.capacity, *reward_shape), dtype=np.float32)
@@ -66,7 +96,21 @@ class ReplayBuffer:
     @property
     def nbytes(self) -> int:
         """The bytes the buffer's arrays hold."""
-        return sum(getattr(self, name).nbytes for name in self.FIELDS)
+        return sum(array.nbytes for array in self._arrays().values())
+
+    @property
+    def obs_shape(self) -> list[int] | dict[str, list[int]]:
+        """One observation's stored shape (each array's, for observations of several arrays)."""
+        return _parts(self.obs, lambda array: list(array.shape[1:]))
+
+    @property
+    def obs_numbers(self) -> int:
+        """The numbers one stored observation holds (all its arrays)."""
+        return sum(int(np.prod(array.shape[1:])) for array in _named({"obs": self.obs}).values())
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the buffer by one name (see :func:`_named`)."""
+        return _named({field: getattr(self, field) for field in self.FIELDS})
 
     def __len__(self) -> int:
         return self.size
@@ -74,7 +118,11 @@ class ReplayBuffer:
     def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """Store one transition, overwriting the oldest when full."""
         i = self.position
-        self.obs[i], self.next_obs[i] = obs, next_obs
+        if isinstance(self.obs, dict):
+            for name in self.obs:
+                self.obs[name][i], self.next_obs[name][i] = obs[name], next_obs[name]
+        else:
+            self.obs[i], self.next_obs[i] = obs, next_obs
         self.action[i], self.reward[i] = action, reward
         self.terminated[i], self.truncated[i] = terminated, truncated
         self.position = (i + 1) % self.capacity
@@ -87,7 +135,10 @@ class ReplayBuffer:
         """
         return {
             "position": self.position,
-            **{name: getattr(self, name)[: self.size] for name in self.FIELDS},
+            **{
+                name: _parts(getattr(self, name), lambda array: array[: self.size])
+                for name in self.FIELDS
+            },
         }
 
     def load_state(self, state: dict) -> None:
@@ -96,11 +147,16 @@ class ReplayBuffer:
         Raises:
             ValueError: the saved transitions do not fit this buffer.
         """
-        size = len(state["obs"])
+        size = len(state["action"])
         if size > self.capacity or not 0 <= int(state["position"]) < self.capacity:
             raise ValueError(f"{size} saved transitions do not fit a buffer of {self.capacity}")
-        for name in self.FIELDS:
-            array, saved = getattr(self, name), np.asarray(state[name])
+        saved_arrays, arrays = _named({f: state[f] for f in self.FIELDS}), self._arrays()
+        if set(saved_arrays) != set(arrays):
+            raise ValueError(
+                f"saved arrays {sorted(saved_arrays)} do not fit the buffer's {sorted(arrays)}"
+            )
+        for name, array in arrays.items():
+            saved = np.asarray(saved_arrays[name])
             if (
                 saved.shape[1:] != array.shape[1:]
                 or saved.dtype != array.dtype
@@ -119,10 +175,10 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer")
         index = rng.integers(self.size, size=batch_size)
         return Batch(
-            self.obs[index],
+            _parts(self.obs, lambda array: array[index]),
             self.action[index],
             self.reward[index],
-            self.next_obs[index],
+            _parts(self.next_obs, lambda array: array[index]),
             self.terminated[index],
             self.truncated[index],
         )

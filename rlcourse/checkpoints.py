@@ -2,7 +2,8 @@
 
 ``checkpoint.pt`` (the latest policy) and ``best.pt`` (the best evaluation's) hold
 ``{"model": state_dict, "config": {...}, "env": ..., "env_kwargs": {...},
-"observation_shape": [...], "n_actions": n}`` (``best.pt`` also its ``step`` and
+"observation_shape": [...], "n_actions": n}`` (``observation_shape`` is ``{part: [...]}`` for
+observations stored as several arrays; ``best.pt`` also holds its ``step`` and
 ``mean_return``): tensors and plain data only, read back with ``torch.load(weights_only=True)``,
 so a checkpoint is never unpickled as code, and the env it names is made only when it is a
 registered Gymnasium id (a ``module:Class`` runs only when the user names it).
@@ -45,7 +46,7 @@ def save_checkpoint(path: Path, learner, source: EnvSource, **extra: Any) -> Non
         **learner.state(),
         "env": source.name,
         "env_kwargs": source.kwargs,
-        "observation_shape": list(learner.buffer.obs.shape[1:]),
+        "observation_shape": learner.buffer.obs_shape,
         "n_actions": learner.n_actions,
         "wrappers": list(source.wrappers),
         **extra,
@@ -133,11 +134,7 @@ def load_checkpoint(
     except (TypeError, ValueError, KeyError) as err:
         raise UsageError(f"{path} has a bad config: {err}") from None
     saved_shape, saved_actions = checkpoint["observation_shape"], checkpoint["n_actions"]
-    if not (
-        isinstance(saved_shape, list | tuple)
-        and all(isinstance(n, int) for n in saved_shape)
-        and isinstance(saved_actions, int)
-    ):
+    if not (_is_shape(saved_shape) and isinstance(saved_actions, int)):
         raise UsageError(
             f"{path} has a bad observation_shape or n_actions: {saved_shape!r}, {saved_actions!r}"
         )
@@ -147,8 +144,8 @@ def load_checkpoint(
     learner = DQNLearner(
         config, probe.observation_space, probe.action_space, np.random.default_rng(0)
     )
-    shape, n_actions = list(learner.buffer.obs.shape[1:]), learner.n_actions
-    if shape != list(saved_shape) or n_actions != saved_actions:
+    shape, n_actions = learner.buffer.obs_shape, learner.n_actions
+    if shape != _as_shape(saved_shape) or n_actions != saved_actions:
         raise UsageError(
             f"{path} was trained on {checkpoint['env']} (observations "
             f"{checkpoint['observation_shape']}, {checkpoint['n_actions']} actions); "
@@ -159,6 +156,24 @@ def load_checkpoint(
     except (RuntimeError, TypeError) as err:
         raise UsageError(f"{path} does not fit the network: {str(err).splitlines()[0]}") from None
     return learner, source, checkpoint
+
+
+def _is_shape(saved: Any) -> bool:
+    """A saved observation shape: a list of ints, or a mapping of names to such (several arrays)."""
+
+    def one(shape: Any) -> bool:
+        return isinstance(shape, list | tuple) and all(isinstance(n, int) for n in shape)
+
+    if isinstance(saved, dict):
+        return bool(saved) and all(isinstance(k, str) and one(v) for k, v in saved.items())
+    return one(saved)
+
+
+def _as_shape(saved: list | tuple | dict) -> list | dict:
+    """A saved observation shape as :attr:`agents.replay.ReplayBuffer.obs_shape` gives it."""
+    if isinstance(saved, dict):
+        return {name: list(shape) for name, shape in saved.items()}
+    return list(saved)
 
 
 CHECKPOINT_KEYS = ("model", "config", "env", "env_kwargs", "observation_shape", "n_actions")

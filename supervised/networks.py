@@ -12,7 +12,8 @@ networks live in :mod:`supervised.classifiers`.
 - :func:`conv_features` — a stack of stride-2 convolutions, the feature extractor of
   :class:`ConvQNet`, the Q-network for image observations that :func:`cnn_for_shape` builds
   from an observation shape (channel-last ``(H, W, C)`` uint8 pixels like the gridworld's, or
-  channel-first ``(C, H, W)`` floats).
+  channel-first ``(C, H, W)`` floats); :class:`MultiInputQNet` reads observations of several
+  arrays (images through their own convolutions, vectors as they are) through one head.
 
 >>> q = mlp_for_spaces(4, 2, hidden=(64, 64))            # CartPole: 4 numbers -> 2 Q-values
 >>> q = cnn_for_shape((40, 40, 3), 4, hidden=(128,))      # gridworld "rgb" -> 4 Q-values
@@ -208,20 +209,75 @@ def conv_features(in_channels: int, channels: Sequence[int] = (16, 32, 32)) -> n
     return nn.Sequential(*layers)
 
 
-class ConvQNet(nn.Module):
-    """:func:`conv_features`, flattened, then an :class:`MLP` head: images → ``n_outputs`` values.
+SMALL_IMAGE = 16
+"""Images whose height or width is at most this (MinAtar's 10×10, Minigrid's 7×7 view) are read
+by one 3×3 stride-1 convolution, as in MinAtar's DQN (Young & Tian, 2019): stride-2
+convolutions would shrink them to a pixel or two."""
 
-    Built for one observation shape. Inputs are batches ``(n, *shape)``: uint8 pixels are divided
-    by 255, other tensors (floats, MinAtar's boolean channels) are used as numbers as they are;
-    channel-last batches ``(n, H, W, C)`` are moved to channel-first inside.
+
+class ImageFeatures(nn.Sequential):
+    """Convolutional features of images of one shape, as numbers and channel-first, flattened.
+
+    :func:`conv_features` for images larger than :data:`SMALL_IMAGE`; one 3×3 convolution (no
+    padding, ``channels[0]`` channels) and a ReLU for smaller ones.
+
+    Inputs are batches ``(n, *shape)``: uint8 pixels are divided by 255, other tensors (floats,
+    MinAtar's boolean channels) are used as numbers as they are; channel-last batches
+    ``(n, H, W, C)`` are moved to channel-first inside. ``size`` is the features per image.
+
+    Args:
+        shape: one image's shape, ``(H, W, C)`` if ``channels_last`` else ``(C, H, W)``.
+        channels: output channels of the stride-2 convolutions.
+        channels_last: the layout of ``shape``; None infers it: channel-last when the last
+            dimension is at most 4 and the first is larger (``(40, 40, 3)``), else channel-first.
+    """
+
+    def __init__(
+        self,
+        shape: Sequence[int],
+        channels: Sequence[int] = (16, 32, 32),
+        channels_last: bool | None = None,
+    ):
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 3:
+            raise ValueError(f"a CNN needs an image shape (H, W, C) or (C, H, W), got {shape}")
+        _check_sizes("image shape", shape)
+        if channels_last is None:
+            channels_last = shape[2] <= 4 < shape[0]
+        in_channels, height, width = (shape[2], *shape[:2]) if channels_last else shape
+        if min(height, width) <= SMALL_IMAGE:  # MinAtar's network: one stride-1 convolution
+            _check_sizes("conv channels", channels[:1])
+            super().__init__(nn.Conv2d(in_channels, channels[0], 3), nn.ReLU())
+        else:
+            super().__init__(*conv_features(in_channels, channels))
+        self.shape, self.channels_last = shape, channels_last
+        with torch.no_grad():
+            self.size = self(torch.zeros(1, *shape)).shape[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, *shape)`` → features ``(n, size)``."""
+        if tuple(x.shape[1:]) != self.shape or x.ndim != 4:
+            raise ValueError(
+                f"ImageFeatures expects images (n, {', '.join(map(str, self.shape))}), "
+                f"got shape {tuple(x.shape)}"
+            )
+        dtype = self[0].weight.dtype
+        x = x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
+        return super().forward(x.permute(0, 3, 1, 2) if self.channels_last else x).flatten(1)
+
+
+class ConvQNet(nn.Module):
+    """:class:`ImageFeatures` then an :class:`MLP` head: images → ``n_outputs`` values.
+
+    Built for one observation shape; inputs are batches ``(n, *shape)`` (see
+    :class:`ImageFeatures` for their dtype and layout).
 
     Args:
         shape: one observation's shape, ``(H, W, C)`` if ``channels_last`` else ``(C, H, W)``.
         n_outputs: outputs, e.g. one Q-value per action.
         hidden: widths of the head's hidden layers.
         channels: output channels of the stride-2 convolutions.
-        channels_last: the layout of ``shape``; None infers it: channel-last when the last
-            dimension is at most 4 and the first is larger (``(40, 40, 3)``), else channel-first.
+        channels_last: the layout of ``shape`` (None: inferred, see :class:`ImageFeatures`).
     """
 
     def __init__(
@@ -233,33 +289,65 @@ class ConvQNet(nn.Module):
         channels_last: bool | None = None,
     ):
         super().__init__()
-        shape = tuple(int(s) for s in shape)
-        if len(shape) != 3:
-            raise ValueError(f"ConvQNet needs an image shape (H, W, C) or (C, H, W), got {shape}")
-        _check_sizes("ConvQNet shape", shape)
-        if channels_last is None:
-            channels_last = shape[2] <= 4 < shape[0]
-        self.shape, self.channels_last = shape, channels_last
-        c = shape[2] if channels_last else shape[0]
-        self.features = conv_features(c, channels)
-        with torch.no_grad():
-            dummy = torch.zeros(1, *shape)
-            n_features = self.features(self._channels_first(dummy)).numel()
-        self.head = mlp_for_spaces(n_features, n_outputs, hidden)
-
-    def _channels_first(self, x: torch.Tensor) -> torch.Tensor:
-        return x.permute(0, 3, 1, 2) if self.channels_last else x
+        self.features = ImageFeatures(shape, channels, channels_last)
+        self.shape, self.channels_last = self.features.shape, self.features.channels_last
+        self.head = mlp_for_spaces(self.features.size, n_outputs, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Observations ``(n, *shape)`` → ``(n, n_outputs)``."""
-        if tuple(x.shape[1:]) != self.shape or x.ndim != 4:
-            raise ValueError(
-                f"ConvQNet expects observations (n, {', '.join(map(str, self.shape))}), "
-                f"got shape {tuple(x.shape)}"
-            )
+        return self.head(self.features(x))
+
+
+class MultiInputQNet(nn.Module):
+    """Observations of several arrays (a Dict or Tuple space) → ``n_outputs`` values.
+
+    Each image (3-D) part goes through its own :class:`ImageFeatures`; the other parts are
+    already flat vectors. The features of all parts, concatenated in the given order, go through
+    one :class:`MLP` head: what Stable-Baselines3's ``MultiInputPolicy`` does.
+
+    Args:
+        shapes: each part's name and shape (one observation's), in order.
+        n_outputs: outputs, e.g. one Q-value per action.
+        hidden: widths of the head's hidden layers.
+        channels: output channels of each image's stride-2 convolutions.
+    """
+
+    def __init__(
+        self,
+        shapes: dict[str, Sequence[int]],
+        n_outputs: int,
+        hidden: Sequence[int] = (128,),
+        channels: Sequence[int] = (16, 32, 32),
+    ):
+        super().__init__()
+        shapes = {name: tuple(int(n) for n in shape) for name, shape in shapes.items()}
+        bad = {name: shape for name, shape in shapes.items() if len(shape) not in (1, 3)}
+        if not shapes or bad:
+            raise ValueError(f"MultiInputQNet needs vectors and images as parts, got {shapes}")
+        self.shapes = shapes
+        self.images = nn.ModuleDict(
+            {
+                str(i): ImageFeatures(shape, channels)
+                for i, shape in enumerate(shapes.values())
+                if len(shape) == 3
+            }  # fmt: skip
+        )
+        size = sum(
+            self.images[str(i)].size if len(shape) == 3 else shape[0]
+            for i, shape in enumerate(shapes.values())
+        )
+        self.head = mlp_for_spaces(size, n_outputs, hidden)
+
+    def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A batch of each part, ``{name: (n, *shape)}`` → ``(n, n_outputs)``."""
+        if set(x) != set(self.shapes):
+            raise ValueError(f"MultiInputQNet expects the parts {list(self.shapes)}, got {list(x)}")
         dtype = self.head.layers[0].weight.dtype
-        x = x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
-        return self.head(self.features(self._channels_first(x)).flatten(1))
+        features = [
+            self.images[str(i)](x[name]) if str(i) in self.images else x[name].to(dtype)
+            for i, name in enumerate(self.shapes)
+        ]
+        return self.head(torch.cat(features, dim=1))
 
 
 def cnn_for_shape(

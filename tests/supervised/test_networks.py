@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from supervised.networks import ACTIVATIONS, CNN, MLP, ConvQNet, cnn_for_shape, mlp_for_spaces
+from supervised.networks import (
+    ACTIVATIONS,
+    CNN,
+    MLP,
+    ConvQNet,
+    MultiInputQNet,
+    cnn_for_shape,
+    mlp_for_spaces,
+)
 
 
 @pytest.mark.parametrize("module", ["supervised.networks", "supervised.dncnn"])
@@ -109,6 +117,28 @@ def test_cnn_for_shape_channel_first_float():
     assert forced(torch.rand(2, 3, 3, 3)).shape == (2, 2)
 
 
+def test_multi_input_q_net_reads_each_image_with_its_own_convolutions():
+    shapes = {"image": (7, 7, 3), "(flat)": (5,), "frames": (2, 10, 10)}
+    net = MultiInputQNet(shapes, 3, hidden=(16,))
+    assert len(net.images) == 2 and net.images["0"].channels_last
+    assert not net.images["2"].channels_last
+    rng = np.random.default_rng(0)
+    x = {
+        "image": torch.as_tensor(rng.integers(0, 11, (4, 7, 7, 3), dtype=np.uint8)),
+        "(flat)": torch.rand(4, 5),
+        "frames": torch.rand(4, 2, 10, 10),
+    }
+    q = net(x)
+    assert q.shape == (4, 3)
+    torch.testing.assert_close(q, net({**x, "image": x["image"].float() / 255.0}))
+    changed = net({**x, "(flat)": x["(flat)"] + 1})  # every part reaches the head
+    assert not torch.allclose(q, changed)
+    with pytest.raises(ValueError, match=r"expects the parts \['image', '\(flat\)', 'frames'\]"):
+        net({"image": x["image"]})
+    with pytest.raises(ValueError, match="needs vectors and images as parts"):
+        MultiInputQNet({"plane": (3, 3)}, 2)
+
+
 @pytest.mark.parametrize(
     ("model", "x", "message"),
     [
@@ -128,12 +158,12 @@ def test_cnn_for_shape_channel_first_float():
         (
             cnn_for_shape((40, 40, 3), 4),
             torch.zeros(2, 3, 40, 40),
-            "ConvQNet expects observations (n, 40, 40, 3), got shape (2, 3, 40, 40)",
+            "ImageFeatures expects images (n, 40, 40, 3), got shape (2, 3, 40, 40)",
         ),
         (
             cnn_for_shape((40, 40, 3), 4),
             torch.zeros(40, 40, 3),
-            "ConvQNet expects observations (n, 40, 40, 3), got shape (40, 40, 3)",
+            "ImageFeatures expects images (n, 40, 40, 3), got shape (40, 40, 3)",
         ),
     ],
 )
