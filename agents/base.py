@@ -59,6 +59,17 @@ class KeepsActionValues(Protocol):
 
 
 @runtime_checkable
+class TrainsNetworks(Protocol):
+    """An agent with torch networks (DQN, the per-pixel DQN).
+
+    :func:`rlcourse.compare` runs it on the device asked for (:mod:`supervised.devices`) and
+    records that device in the manifest; a comparison without one never imports torch.
+    """
+
+    trains_networks: bool
+
+
+@runtime_checkable
 class EstimatesMemory(Protocol):
     """An agent that holds much memory per run (a replay buffer) and can say how much first.
 

@@ -75,14 +75,14 @@ class DQNLearner(OffPolicyLearner):
         torch forward pass, and it gives the same values.
         """
         x = self.encode(obs)
-        if self.snapshot_at != self.gradient_steps:
+        if self.snapshot_at != self.gradient_steps and self.device.type == "cpu":
             self.snapshot_at = self.gradient_steps
             numpy_forward = getattr(self.online, "numpy_forward", None)  # MLPs have one
             self.snapshot = numpy_forward() if numpy_forward else None
         if self.snapshot is not None:
             return self.snapshot(x)
         with torch.inference_mode():
-            return self.online(as_tensors(x)).numpy()
+            return self.online(as_tensors(x, self.device)).cpu().numpy()
 
     def load_weights(self, model_state: dict) -> None:
         """Put saved online-network tensors into both networks (and drop the acting copy)."""

@@ -37,6 +37,7 @@ import torch
 
 from agents.off_policy_config import OffPolicyConfig
 from agents.replay import ReplayBuffer
+from supervised import devices
 from supervised.train import FlatParameters, flush_denormals
 
 MAX_SPAN = 128
@@ -58,11 +59,17 @@ class OffPolicyLearner:
         buffer: ReplayBuffer,
         trained: Callable[[torch.nn.Module], torch.nn.Module] = lambda online: online,
     ):
-        """``network()`` builds one Q-network; ``trained(online)`` is the part Adam trains."""
+        """``network()`` builds one Q-network; ``trained(online)`` is the part Adam trains.
+
+        The networks live on :func:`supervised.devices.current` (their first weights are drawn
+        on the CPU, so a seed starts the same networks on any device); the buffer stays in host
+        memory and each batch moves to the device.
+        """
         self.config, self.rng, self.buffer = config, rng, buffer
+        self.device = devices.current()
         with torch.random.fork_rng():  # seed the weights without touching torch's global state
             torch.manual_seed(int(rng.integers(2**31)))
-            self.online, self.target = network(), network()
+            self.online, self.target = network().to(self.device), network().to(self.device)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
         self.flat = FlatParameters(trained(self.online))  # one tensor to zero, clip and step
@@ -124,6 +131,8 @@ class OffPolicyLearner:
 
     def td_target(self, reward, next_obs, terminated) -> torch.Tensor:
         """The TD target: reward + γ (1 − terminated) · the target network's next-state value."""
+        if self.config.gamma == 0:  # nothing to bootstrap: skip the next states' forward passes
+            return reward
         with torch.no_grad():
             next_q = self.q(self.target, next_obs)
             if self.config.double:
@@ -155,12 +164,12 @@ class OffPolicyLearner:
                 until_update = cfg.target_update - self.gradient_steps % cfg.target_update
                 span = 1 if cfg.double else min(n_steps - done, until_update, longest)
                 batch = self.buffer.sample(size * span, self.rng)
-                obs = as_tensors(batch.obs)
-                action = torch.as_tensor(batch.action, dtype=torch.int64)
+                obs = as_tensors(batch.obs, self.device)
+                action = torch.as_tensor(batch.action, dtype=torch.int64).to(self.device)
                 target = self.td_target(
-                    torch.as_tensor(batch.reward),
-                    as_tensors(batch.next_obs),
-                    torch.as_tensor(batch.terminated, dtype=torch.float32),
+                    torch.as_tensor(batch.reward).to(self.device),
+                    as_tensors(batch.next_obs, self.device),
+                    torch.as_tensor(batch.terminated, dtype=torch.float32).to(self.device),
                 )
                 for start in range(0, size * span, size):
                     rows = slice(start, start + size)
@@ -199,8 +208,11 @@ class OffPolicyLearner:
     # -- saving ----------------------------------------------------------------------------------
 
     def state(self) -> dict:
-        """What a checkpoint holds of the learner: the online network's tensors, the config."""
-        return {"model": self.online.state_dict(), "config": asdict(self.config)}
+        """What a checkpoint holds of the learner: the online network's tensors, the config.
+
+        The tensors are on the CPU, whatever the device: a checkpoint loads anywhere.
+        """
+        return {"model": on_host(self.online.state_dict()), "config": asdict(self.config)}
 
     def load_weights(self, model_state: dict) -> None:
         """Put saved online-network tensors into both networks."""
@@ -213,9 +225,9 @@ class OffPolicyLearner:
         Both networks, Adam's state, the replay buffer, the generator and the counters.
         """
         return {
-            "online": self.online.state_dict(),
-            "target": self.target.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "online": on_host(self.online.state_dict()),
+            "target": on_host(self.target.state_dict()),
+            "optimizer": on_host(self.optimizer.state_dict()),
             "buffer": {
                 key: value if isinstance(value, int) else as_tensors(value)
                 for key, value in self.buffer.state().items()
@@ -245,11 +257,25 @@ class OffPolicyLearner:
         self.losses.extend(float(loss) for loss in state["losses"])
 
 
-def as_tensors(batch: Any) -> Any:
-    """A stored batch as tensors (sharing its memory): one array, or a mapping of arrays."""
+def as_tensors(batch: Any, device: torch.device | None = None) -> Any:
+    """A stored batch as tensors (sharing its memory on the CPU): an array or a mapping of them.
+
+    ``device``: where the tensors go (None: the CPU).
+    """
     if isinstance(batch, Mapping):
-        return {key: torch.as_tensor(value) for key, value in batch.items()}
-    return torch.as_tensor(batch)
+        return {key: as_tensors(value, device) for key, value in batch.items()}
+    return torch.as_tensor(batch).to(device) if device is not None else torch.as_tensor(batch)
+
+
+def on_host(state: Any) -> Any:
+    """A state dict (nested dicts, lists of tensors and plain data) with every tensor on the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.cpu()
+    if isinstance(state, Mapping):
+        return {key: on_host(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(on_host(value) for value in state)
+    return state
 
 
 def batch_rows(batch: Any, rows: slice | int) -> Any:
@@ -272,6 +298,9 @@ def run_info(info: Mapping[str, Any], run: int, n_runs: int) -> dict[str, Any]:
 
 class IndependentRuns:
     """An agent over a batch of independent runs: one learner per run, seeded from the batch."""
+
+    trains_networks = True
+    """Its learners' networks run on :func:`supervised.devices.current` (see TrainsNetworks)."""
 
     def __init__(self, make_learner: Callable[[np.random.Generator], OffPolicyLearner]):
         self.make_learner = make_learner

@@ -145,7 +145,8 @@ class PixelDQNLearner(OffPolicyLearner):
             if cfg.freeze_trunk:
                 with torch.inference_mode():
                     trunk = None if first is None else self._trunk_of_first(first)
-                    x = self.online.features(torch.as_tensor(x), trunk).numpy()
+                    x = self.online.features(torch.as_tensor(x).to(self.device), trunk)
+                    x = x.cpu().numpy()
             kept = None if first is None else first.copy()
             self._cached = (obs.copy(), kept, x.astype(np.float16))
         return self._cached[2]
@@ -153,7 +154,7 @@ class PixelDQNLearner(OffPolicyLearner):
     def _trunk_of_first(self, first: np.ndarray) -> torch.Tensor:
         """The frozen trunk's features of the episodes' first images, computed once per episode."""
         if self._first_trunk is None or not np.array_equal(self._first_trunk[0], first):
-            unit = torch.as_tensor(first.astype(np.float32) / 255.0)
+            unit = torch.as_tensor(first.astype(np.float32) / 255.0).to(self.device)
             self._first_trunk = (first.copy(), self.online.trunk(unit))
         return self._first_trunk[1]
 
@@ -183,8 +184,8 @@ class PixelDQNLearner(OffPolicyLearner):
     def action_values(self, obs: np.ndarray) -> np.ndarray:
         """Q-values of a batch of images ``(n, 1, H, W)``, pixel-major: ``(n, H, W, A)``."""
         with torch.inference_mode():
-            q = self.q(self.online, torch.as_tensor(self.encode(obs)))
-            return q.permute(0, 2, 3, 1).numpy()
+            q = self.q(self.online, torch.as_tensor(self.encode(obs)).to(self.device))
+            return q.permute(0, 2, 3, 1).cpu().numpy()
 
     def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Store a batch of crop transitions and train (the core), then note ended episodes."""

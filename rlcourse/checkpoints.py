@@ -196,7 +196,7 @@ def read_checkpoint(path: Path, needed: tuple[str, ...] = CHECKPOINT_KEYS) -> di
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
         raise UsageError(f"{path} is corrupt: not a torch checkpoint archive")
     try:
-        checkpoint = torch.load(path, weights_only=True)
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as err:
         found = re.search(r"Unsupported global: \S+ \S+", str(err))
         why = found.group(0) if found else "it holds more than tensors and plain data"

@@ -257,7 +257,14 @@ def prepare_training(
 
 
 def train_dqn(
-    env: str, out: Path, *, progress: bool = True, tensorboard: bool = False, **settings: Any
+    env: str,
+    out: Path,
+    *,
+    progress: bool = True,
+    tensorboard: bool = False,
+    device: str | None = None,
+    threads: int = 1,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Train, evaluate every ``eval_every`` steps, save everything into ``out``; return metrics.
 
@@ -266,15 +273,21 @@ def train_dqn(
         out: the directory to write (made if missing).
         progress: show a progress bar.
         tensorboard: log to ``out/tensorboard``.
+        device: ``auto`` (default), ``cpu`` or ``cuda[:N]``: where the networks train
+            (:mod:`supervised.devices`); recorded in the metrics.
+        threads: torch (and BLAS) threads while training; 1, the default, is the fastest for
+            small networks on a CPU.
         **settings: ``steps``, ``seed``, ``config``, ``env_kwargs``, ``eval_every``,
             ``eval_episodes``, ``checkpoint_every``, ``stop_at``: see :func:`prepare_training`.
 
     Raises:
         UsageError: see :func:`prepare_training`.
+        DeviceError: the device is not available.
     """
     settings, source = prepare_training(env, **settings)
     return train_from_settings(settings, source, Path(out), progress=progress,
-                               tensorboard=tensorboard)  # fmt: skip
+                               tensorboard=tensorboard, device=device,
+                               threads=threads)  # fmt: skip
 
 
 def resume_dqn(
@@ -286,12 +299,15 @@ def resume_dqn(
     wrappers: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     tensorboard: bool = False,
+    device: str | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Continue the training run saved in ``out/resume.pt``, writing into ``out``.
 
     The run ends with the same weights, curves and metrics (training time aside) as if it had
-    never stopped (one torch thread, the same machine). The arguments are
-    :func:`prepare_resume`'s; ``progress`` and ``tensorboard`` as for :func:`train_dqn`.
+    never stopped (one torch thread, the same machine and device). The arguments are
+    :func:`prepare_resume`'s; ``progress``, ``tensorboard``, ``device`` and ``threads`` as for
+    :func:`train_dqn` (a run may resume on another device than it started on).
 
     Raises:
         UsageError: see :func:`prepare_resume`.
@@ -299,7 +315,8 @@ def resume_dqn(
     settings, source, saved = prepare_resume(out, steps=steps, stop_at=stop_at, env=env,
                                              wrappers=wrappers)  # fmt: skip
     return train_from_settings(settings, source, Path(out), progress=progress,
-                               tensorboard=tensorboard, saved=saved)  # fmt: skip
+                               tensorboard=tensorboard, saved=saved, device=device,
+                               threads=threads)  # fmt: skip
 
 
 def prepare_resume(
@@ -349,8 +366,26 @@ def train_from_settings(
     progress: bool = True,
     tensorboard: bool = False,
     saved: dict | None = None,
+    device: str | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
-    """Train as ``settings`` say (from :func:`prepare_training`), or go on from ``saved``."""
+    """Train as ``settings`` say (from :func:`prepare_training`), or go on from ``saved``.
+
+    ``device``: where the networks train (None: :func:`supervised.devices.current`);
+    ``threads``: torch and BLAS threads meanwhile.
+    """
+    from supervised import devices
+    from supervised.train import threads as using_threads
+
+    with devices.using(device) as chosen, using_threads(threads):
+        metrics = _train(settings, source, out, progress, tensorboard, saved)
+        metrics["device"] = devices.describe(chosen)
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, tensorboard: bool,
+           saved: dict | None) -> dict[str, Any]:  # fmt: skip
     import torch
 
     from agents.dqn import DQNLearner
@@ -388,9 +423,7 @@ def train_from_settings(
     if writer:
         writer.close()
     steps = (resume.t if resume else 0) + done
-    metrics = _metrics(settings, steps, clock.train_seconds(), curves)
-    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return _metrics(settings, steps, clock.train_seconds(), curves)
 
 
 # -- resume.pt -------------------------------------------------------------------------------------

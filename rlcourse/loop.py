@@ -20,6 +20,7 @@ randomness comes from its ``np_random`` (Gymnasium's and rlcourse's envs).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
-from agents.base import EstimatesMemory
+from agents.base import EstimatesMemory, TrainsNetworks
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.memory import check_fits
@@ -464,6 +465,7 @@ def compare(
     wrappers: Sequence[str] = (),
     progress: bool = True,
     command: str | None = None,
+    device: str | None = None,
 ) -> Results:
     """Run every agent on the same ``runs`` independent problems and collect the results.
 
@@ -479,14 +481,47 @@ def compare(
         wrappers: Gymnasium wrappers for each run, in order (``module:Class[:k=v,...]``).
         progress: show a progress bar per agent (on a terminal).
         command: the command line to record in the manifest.
+        device: where the torch agents' networks run (``auto``, ``cpu``, ``cuda[:N]``; None:
+            :func:`supervised.devices.current`); recorded in the manifest when an agent uses
+            torch (or a device is named).
 
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
+        DeviceError: the device is not available.
     """
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
                                        seed=seed, env_kwargs=env_kwargs,
                                        wrappers=wrappers)  # fmt: skip
+    recorded = {}
+    block: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if device is not None or any(isinstance(a, TrainsNetworks) for a in built.values()):
+        from supervised import devices
 
+        block = devices.using(device)
+        recorded = {"device": devices.describe(devices.resolve(device or "auto"))}
+    with block:
+        data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
+                                                progress)  # fmt: skip
+    manifest = {
+        "command": command,
+        "env": source.name,
+        "env_kwargs": source.kwargs,
+        **({"wrappers": list(source.wrappers)} if source.wrappers else {}),
+        "agents": list(built),
+        "runs": runs,
+        "steps": steps,
+        "episodes": episodes,
+        "seed": seed,
+        "x": "step" if steps is not None else "episode",
+        "seconds": seconds,
+        **recorded,
+        **provenance(),
+    }
+    return Results(data, manifest, action_values)
+
+
+def _run_all(source, built, runs, steps, episodes, seed, progress) -> tuple[dict, dict, dict]:
+    """Each agent's metrics, seconds and (where it keeps them) action values."""
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
@@ -503,18 +538,4 @@ def compare(
         seconds[label] = round(time.perf_counter() - start, 4)
         if isinstance(agent, KeepsActionValues):
             action_values[label] = np.asarray(agent.values(), dtype=np.float32)
-    manifest = {
-        "command": command,
-        "env": source.name,
-        "env_kwargs": source.kwargs,
-        **({"wrappers": list(source.wrappers)} if source.wrappers else {}),
-        "agents": list(built),
-        "runs": runs,
-        "steps": steps,
-        "episodes": episodes,
-        "seed": seed,
-        "x": "step" if steps is not None else "episode",
-        "seconds": seconds,
-        **provenance(),
-    }
-    return Results(data, manifest, action_values)
+    return data, seconds, action_values

@@ -331,6 +331,7 @@ def plot(
     out: str | os.PathLike | None = None,
     kind: str = "curves",
     env: str | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Plot results (an object or a results directory); return the files written.
 
@@ -339,8 +340,26 @@ def plot(
     without a suffix), they go there under those names; with ``out`` a file, one figure is
     written there (a panel per metric when there are several; without a suffix, ``.png``).
     ``env`` names the grid of value heatmaps (default: the manifest's env, a registered id only).
+
+    A plot rlcourse wrote into the results directory is replaced; any other existing file only
+    with ``force``. What it writes into a directory rlcourse wrote joins that directory's stamp,
+    so the directory stays rlcourse's (``save(..., force=True)`` may replace it).
+
+    Raises:
+        UsageError: no such metric or kind, or an existing file and no ``force``.
     """
-    return [draw() for draw in plans(results, metric, out, kind, env).values()]
+    from rlcourse.outputs import add_to_stamp, check_output_file, read_stamp
+
+    drawings = plans(results, metric, out, kind, env)
+    directory = None if isinstance(results, Results) else Path(results)
+    ours = set((read_stamp(directory) or {}).get("files", [])) if directory else set()
+    for path in drawings:
+        check_output_file(path, force or (out is None and path.name in ours))
+    written = []
+    for path, draw in drawings.items():
+        written.append(draw())
+        add_to_stamp(path.parent, path.name)
+    return written
 
 
 def _check_metric(results: Results, metric: str) -> None:

@@ -63,13 +63,31 @@ def check_inputs(name: str, **options: Any) -> None:
         corpus_splits(options["corpus"])
 
 
-def run(name: str, out: str | os.PathLike, **options: Any) -> dict[str, float]:
-    """Run experiment ``name`` into ``out``; return its metrics."""
+def run(
+    name: str, out: str | os.PathLike, device: str | None = None, **options: Any
+) -> dict[str, float]:
+    """Run experiment ``name`` into ``out``; return its metrics.
+
+    ``device``: where its torch models train (``auto``, ``cpu``, ``cuda[:N]``; None:
+    :func:`supervised.devices.current`), recorded in ``metrics.json``; the regression
+    experiment is numpy alone and records none.
+
+    Raises:
+        DeviceError: the device is not available.
+    """
+    from supervised import devices
+
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} (experiments: {', '.join(EXPERIMENTS)})")
     module, function = EXPERIMENTS[name][0].split(":")
     function = getattr(importlib.import_module(module), function)
-    return function(Path(out), **options)
+    if name == "regression":
+        return function(Path(out), **options)
+    with devices.using(device) as chosen:
+        metrics = function(Path(out), **options)
+    metrics = {**metrics, "device": devices.describe(chosen)}
+    save_metrics(out, metrics)
+    return metrics
 
 
 def save_metrics(directory: str | os.PathLike, metrics: dict[str, Any]) -> Path:

@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from supervised import devices
 from supervised.autoencoder import as_images, check_codes
 from supervised.data import Dataset, load_digits, split
 from supervised.experiments import save_metrics
@@ -240,12 +241,16 @@ class GANResult:
 def train_gan(images, config: GANConfig = GANConfig()) -> GANResult:
     """Train a generator and a discriminator on ``images`` ``(n, 1, 16, 16)`` in [0, 1].
 
+    Both networks train on :func:`supervised.devices.current` (noise is drawn on the CPU, so a
+    seed gives the same noise on any device) and come back on the CPU.
+
     Raises:
         ValueError: images of another shape, or a loss that became NaN or infinite.
     """
-    x = as_images(images, SIZE, "train_gan") * 2 - 1  # [0, 1] → tanh's [−1, 1]
+    device = devices.current()
+    x = (as_images(images, SIZE, "train_gan") * 2 - 1).to(device)  # [0, 1] → tanh's [−1, 1]
     seed_torch(config.seed)
-    g, d = Generator(width=config.width), Discriminator(config.width)
+    g, d = Generator(width=config.width).to(device), Discriminator(config.width).to(device)
     betas = (config.beta1, 0.999)
     g_opt = torch.optim.Adam(g.parameters(), config.lr, betas=betas)
     d_opt = torch.optim.Adam(d.parameters(), config.lr, betas=betas)
@@ -260,7 +265,7 @@ def train_gan(images, config: GANConfig = GANConfig()) -> GANResult:
         d.train()
         sums: dict[str, float] = {}
         for index in batches(len(x), config.batch_size, rng):
-            noise = torch.randn(len(index), NOISE, generator=rng)
+            noise = torch.randn(len(index), NOISE, generator=rng).to(device)
             step = train_step(g, d, g_opt, d_opt, x[index], noise, config.label_smoothing)
             for key, value in step.items():
                 sums[key] = sums.get(key, 0.0) + value * len(index)
@@ -272,8 +277,8 @@ def train_gan(images, config: GANConfig = GANConfig()) -> GANResult:
         if epoch in config.snapshots:
             samples[epoch] = generate(g, fixed)
     history.best_epoch = config.epochs
-    g.eval()
-    d.eval()
+    g.cpu().eval()
+    d.cpu().eval()
     return GANResult(g, d, history, samples, fixed)
 
 
@@ -282,9 +287,10 @@ def generate(g: Generator, noise) -> np.ndarray:
     mode = g.training
     g.eval()
     with torch.no_grad():
-        images = (g(as_tensor(noise)) + 1) / 2
+        device = next(g.parameters()).device
+        images = (g(as_tensor(noise).to(device)) + 1) / 2
     g.train(mode)
-    return images.numpy()
+    return devices.to_host(images)
 
 
 def plot_losses(history: History, path: str | os.PathLike, title: str) -> Path:

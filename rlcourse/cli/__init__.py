@@ -28,6 +28,7 @@ from rlcourse.cli import (
 from rlcourse.cli.common import Parser
 from rlcourse.errors import UsageError
 from supervised.data import DataError
+from supervised.devices import DeviceError
 
 COMMANDS = (listing, compare, plot, figure, train, evaluate, sweep, supervised, faces, denoise)
 """The command modules, in the order ``rlcourse --help`` lists them."""
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         for message in dict.fromkeys(_one_line(w.message) for w in shown):
             print(f"rlcourse {args.command}: warning: {message}", file=sys.stderr)
         return code
-    except (UsageError, SpecError, DataError) as err:  # the warnings before say less than this
+    # the warnings before say less than the error
+    except (UsageError, SpecError, DataError, DeviceError) as err:
         if os.environ.get("RLCOURSE_DEBUG"):
             raise
         print(f"rlcourse {args.command}: error: {err}", file=sys.stderr)

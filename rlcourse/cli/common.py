@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,33 @@ def add_wrapper_option(parser: argparse.ArgumentParser) -> None:
         help="a Gymnasium wrapper for the env (repeatable, applied in order), e.g. "
         "gymnasium.wrappers:FrameStackObservation:stack_size=4",
     )
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device auto|cpu|cuda[:N]``: where the command's torch models run."""
+    parser.add_argument(
+        "--device",
+        metavar="auto|cpu|cuda[:N]",
+        help="where torch models run (default auto: CUDA when available, else the CPU)",
+    )
+
+
+def chosen_device(args: argparse.Namespace) -> str:
+    """The device ``--device`` names on this machine (checked with the other inputs).
+
+    Raises:
+        DeviceError: a bad name, or CUDA asked for where there is none (one line, exit 2).
+    """
+    from supervised import devices
+
+    return str(devices.resolve(args.device or "auto"))
+
+
+def announce_device(device: str) -> None:
+    """Say on stderr where the work is about to run (``device: cuda:0 (NVIDIA H200)``)."""
+    from supervised import devices
+
+    print(f"device: {devices.describe(devices.resolve(device))}", file=sys.stderr)
 
 
 def print_summary(table: pd.DataFrame, heading: str) -> None:

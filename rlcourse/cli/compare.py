@@ -9,7 +9,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from rlcourse.cli.common import (
+    add_device_option,
     add_wrapper_option,
+    announce_device,
+    chosen_device,
     command_line,
     parse_pairs,
     positive_int,
@@ -44,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
+    add_device_option(p)
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument(
@@ -62,12 +66,21 @@ def cmd_compare(args) -> int:
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     staged = prepare_output(out, args.force)
+    device = chosen_device(args) if args.device or _uses_torch(args.agents) else None
     if args.dry_run:
         return print_plan(args, out)
-    results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args))
+    if device:
+        announce_device(device)
+    results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),
+                               device=device)  # fmt: skip
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0
+
+
+def _uses_torch(specs: list[str]) -> bool:
+    """Whether an agent of the specs has a torch network (DQN, the per-pixel DQN)."""
+    return any(spec.split(":")[0].strip() in ("dqn", "pixel-dqn") for spec in specs)
 
 
 def _settings(args) -> dict:

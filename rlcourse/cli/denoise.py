@@ -7,7 +7,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from rlcourse.cli.common import Parser, command_line, seed_int
+from rlcourse.cli.common import (
+    Parser,
+    add_device_option,
+    announce_device,
+    chosen_device,
+    command_line,
+    seed_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of a minute")
     r.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
     r.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    add_device_option(r)
     r.set_defaults(func=cmd_denoise)
 
 
@@ -48,8 +56,10 @@ def cmd_denoise(args) -> int:
     if args.quick:
         config = replace(config, **QUICK)
     out = Path(args.out or f"results/denoise-sigma{args.sigma:g}")
+    device = chosen_device(args)
     with prepare_output(out, args.force) as staging:
-        metrics = denoise_report(staging, config, command=command_line(args))
+        announce_device(device)
+        metrics = denoise_report(staging, config, command=command_line(args), device=device)
     for method, value in metrics["psnr"].items():
         print(f"{method:24s} {value:7.2f} dB")
     print(f"wrote {out}/ (psnr.csv, report.png, metrics.json)", file=sys.stderr)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlcourse.cli.common import add_wrapper_option, positive_int, seed_int
+from rlcourse.cli.common import (
+    add_device_option,
+    add_wrapper_option,
+    chosen_device,
+    positive_int,
+    seed_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "env to trust it)",
     )
     add_wrapper_option(p)
+    add_device_option(p)
     p.add_argument(
         "--final", action="store_true", help="the final policy (checkpoint.pt), not the best"
     )
@@ -32,16 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_evaluate(args) -> int:
     """Run a trained agent's greedy policy (best.pt by default); print, write evaluation.json."""
     from rlcourse.checkpoints import evaluate_checkpoint
+    from supervised import devices
 
-    result = evaluate_checkpoint(
-        Path(args.dir),
-        args.episodes,
-        args.seed,
-        args.env,
-        final=args.final,
-        force=args.force,
-        wrappers=args.wrapper,
-    )
+    with devices.using(chosen_device(args)):
+        result = evaluate_checkpoint(
+            Path(args.dir),
+            args.episodes,
+            args.seed,
+            args.env,
+            final=args.final,
+            force=args.force,
+            wrappers=args.wrapper,
+        )
     print(
         f"{result['env']} ({result['checkpoint']}): mean return {result['mean_return']:.2f} "
         f"[{result['ci_low']:.2f}, {result['ci_high']:.2f}] over {result['episodes']} episodes"

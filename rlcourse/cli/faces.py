@@ -10,7 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from rlcourse.cli.common import positive_int, seed_int
+from rlcourse.cli.common import (
+    add_device_option,
+    announce_device,
+    chosen_device,
+    positive_int,
+    seed_int,
+)
 from rlcourse.errors import UsageError
 
 EXAMPLES = """examples:
@@ -56,6 +62,7 @@ def _register_train(faces: argparse._SubParsersAction) -> None:
     q.add_argument("--seed", type=seed_int, default=0, help="seed (default 0)")
     q.add_argument("--out", required=True, help="output directory")
     q.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    add_device_option(q)
     q.set_defaults(func=cmd_faces_train)
 
 
@@ -124,16 +131,22 @@ def cmd_detect(args) -> int:
 def cmd_faces_train(args) -> int:
     """Train the triplet-loss embedding on lfw_subset identities; write the model and ROC."""
     from rlcourse.outputs import prepare_output
+    from supervised import devices
     from supervised.experiments import save_metrics
     from supervised.face_embed import EPOCHS, plot_roc, train_embedder
 
     out = Path(args.out)
+    device = chosen_device(args)
     staged = prepare_output(out, args.force)
-    embedder, pairs = train_embedder(seed=args.seed, epochs=args.epochs or EPOCHS, progress=True)
+    announce_device(device)
+    with devices.using(device) as chosen:
+        embedder, pairs = train_embedder(seed=args.seed, epochs=args.epochs or EPOCHS,
+                                         progress=True)  # fmt: skip
     with staged as staging:
         embedder.save(staging / "embedder.pt")
         plot_roc(pairs, embedder.threshold, staging / "roc.png")
-        save_metrics(staging, {**embedder.metrics, "fingerprint": embedder.fingerprint})
+        save_metrics(staging, {**embedder.metrics, "fingerprint": embedder.fingerprint,
+                               "device": devices.describe(chosen)})  # fmt: skip
     for key, value in embedder.metrics.items():
         print(f"{key:28s} {value:.4g}" if isinstance(value, float) else f"{key:28s} {value}")
     print(f"wrote {out}/ (embedder.pt, metrics.json, roc.png)", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,17 +36,12 @@ def cmd_plot(args) -> int:
     The plots rlcourse wrote into DIR are replaced; any other existing file only with --force.
     """
     from rlcourse.errors import UsageError
-    from rlcourse.outputs import add_to_stamp, check_output_file, read_stamp
-    from rlcourse.plots import plans
+    from rlcourse.plots import plot
 
     if args.env and args.kind != "values":
         raise UsageError("--env names the grid of --kind values; the other kinds need no env")
-    drawings = plans(args.dir, metric=args.metric, out=args.out, kind=args.kind, env=args.env)
-    ours = set((read_stamp(Path(args.dir)) or {}).get("files", []))
-    for path in drawings:
-        check_output_file(path, args.force or (args.out is None and path.name in ours))
-    for path, draw in drawings.items():
-        draw()
-        add_to_stamp(path.parent, path.name)
+    written = plot(args.dir, metric=args.metric, out=args.out, kind=args.kind, env=args.env,
+                   force=args.force)  # fmt: skip
+    for path in written:
         print(path)
     return 0

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rlcourse.cli.common import positive_int, seed_int
+from rlcourse.cli.common import (
+    add_device_option,
+    announce_device,
+    chosen_device,
+    positive_int,
+    seed_int,
+)
 from rlcourse.errors import UsageError
 
 
@@ -26,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_int, default=0, help="seed (default 0)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    add_device_option(p)
     p.add_argument("--mnist-images", help="cnn: an MNIST IDX image file (plain or .gz)")
     p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
     p.add_argument("--corpus", help="rnn: a UTF-8 text file (default: stdlib docstrings)")
@@ -50,9 +57,12 @@ def cmd_supervised(args) -> int:
     out = Path(args.out)
     options = experiment_options(args)
     check_inputs(args.name, **options)
+    device = chosen_device(args) if args.name != "regression" else None
     staged = prepare_output(out, args.force)
     with staged as staging:
-        metrics = run(args.name, staging, **options)
+        if device:
+            announce_device(device)
+        metrics = run(args.name, staging, device=device, **options)
     width = max(map(len, metrics), default=0)
     for key, value in metrics.items():
         print(

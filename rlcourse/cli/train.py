@@ -11,7 +11,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from rlcourse.cli.common import add_wrapper_option, nonempty, parse_pairs, positive_int, seed_int
+from rlcourse.cli.common import (
+    add_device_option,
+    add_wrapper_option,
+    announce_device,
+    chosen_device,
+    nonempty,
+    parse_pairs,
+    positive_int,
+    seed_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop at the first evaluation whose mean return reaches RETURN",
     )
     p.add_argument("--tensorboard", action="store_true", help="log to OUT/tensorboard")
+    add_device_option(p)
     p.add_argument(
         "--threads",
         type=positive_int,
@@ -79,11 +89,8 @@ FIXED_ON_RESUME = ("seed", "set", "env_kwargs", "eval_every", "eval_episodes", "
 
 def cmd_train_dqn(args) -> int:
     """Train one DQN; save checkpoints, curves and metrics.json into --out."""
-    import torch
-
     from rlcourse.errors import UsageError
 
-    torch.set_num_threads(args.threads)
     if args.resume is not None:
         given = [f"--{name.replace('_', '-')}" for name in FIXED_ON_RESUME if getattr(args, name)]
         if args.preset != "auto":
@@ -137,6 +144,7 @@ def _train(args) -> int:
         require_tensorboard()
     run_dir = ResumableOutput(Path(args.out))
     run_dir.check_new(args.force)
+    device = chosen_device(args)
     memory = describe(training_memory(settings, source))
     if args.dry_run:
         print(f"would train DQN on {settings.env} for {settings.steps} steps into {args.out}/")
@@ -154,8 +162,10 @@ def _train(args) -> int:
     staging = run_dir.start(command_line(args), planned=RUN_FILES)
     print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
           file=sys.stderr)  # fmt: skip
+    announce_device(device)
     with run_dir.interruptible():
-        metrics = train_from_settings(settings, source, staging, tensorboard=args.tensorboard)
+        metrics = train_from_settings(settings, source, staging, tensorboard=args.tensorboard,
+                                      device=device, threads=args.threads)  # fmt: skip
     run_dir.finish()
     _print(metrics, args.out)
     return 0
@@ -177,14 +187,17 @@ def _resume(args) -> int:
     settings, source, saved = prepare_resume(  # everything checked before anything is written
         held, steps=args.steps, stop_at=stop_at, env=args.env, wrappers=args.wrapper
     )
+    device = chosen_device(args)
     if args.dry_run:
         print(f"would resume {held}/ at step {saved['position']['t']} of {settings.steps}")
         return 0
     staging = run_dir.resumable(held)
     print(f"resuming {staging}/", file=sys.stderr)
+    announce_device(device)
     with run_dir.interruptible():
         metrics = train_from_settings(settings, source, staging, saved=saved,
-                                      tensorboard=args.tensorboard)  # fmt: skip
+                                      tensorboard=args.tensorboard, device=device,
+                                      threads=args.threads)  # fmt: skip
     run_dir.finish()
     _print(metrics, args.resume)
     return 0

@@ -42,15 +42,24 @@ METHOD_ORDER = ("noisy", "filter:", "sequence:", "skimage:", "dncnn", "random", 
 
 
 def denoise_report(
-    out: Path, config: ReportConfig | None = None, progress: bool = True, command: str = ""
+    out: Path,
+    config: ReportConfig | None = None,
+    progress: bool = True,
+    command: str = "",
+    device: str | None = None,
 ) -> dict:
-    """Measure every method (see the module docstring); write the report into ``out``."""
+    """Measure every method (see the module docstring); write the report into ``out``.
+
+    ``device``: where the DnCNN and the DQNs train (``auto``, ``cpu``, ``cuda[:N]``; None:
+    :func:`supervised.devices.current`), recorded in ``metrics.json``.
+    """
+    from supervised import devices
     from supervised.train import single_thread
 
     config, out = config or ReportConfig(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clean, noisy, names = evaluation_set(config)
-    with single_thread():
+    with single_thread(), devices.using(device) as chosen:
         outputs, facts = _measure(config, clean, noisy, out, progress)
     table = {method: mean_psnr(images, clean) for method, images in outputs.items()}
     _write_csv(out / "psnr.csv", table, config.sigma)
@@ -59,7 +68,8 @@ def denoise_report(
     )
     shown = {m: outputs[m] for m in ("noisy", best_classical, "dncnn", "pixel-dqn")}
     plot_report(out / "report.png", config, clean, shown, facts["pixel_actions"], names)
-    metrics = _metrics(config, command, table, best_classical, names, facts)
+    metrics = {**_metrics(config, command, table, best_classical, names, facts),
+               "device": devices.describe(chosen)}  # fmt: skip
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 

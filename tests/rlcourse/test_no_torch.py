@@ -13,6 +13,7 @@ LIGHT = (
     "supervised",
     "supervised.atomic",
     "supervised.data",
+    "supervised.devices",
     "supervised.experiments",
     "supervised.plots",
 )

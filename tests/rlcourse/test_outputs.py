@@ -194,3 +194,17 @@ def test_what_a_killed_write_leaves_is_ours_and_anything_else_is_foreign(previou
         (previous / name).write_text("mine")
     assert foreign_files(previous) == sorted(theirs)
     assert leftovers(previous) == left
+
+
+def test_plots_drawn_from_python_stay_rlcourses_and_others_are_kept(tmp_path):
+    import rlcourse
+
+    results = rlcourse.compare("bandit", ["greedy"], runs=2, steps=10, progress=False)
+    out = results.save(tmp_path / "res")
+    assert [p.name for p in rlcourse.plot(out)] == ["reward.png", "optimal_action.png"]
+    assert rlcourse.plot(out)  # its own plots are replaced without force
+    results.save(out, force=True)  # still rlcourse's directory: the plots joined the stamp
+    (out / "reward.png").write_bytes(b"a student's own figure")
+    with pytest.raises(rlcourse.UsageError, match="reward.png"):
+        rlcourse.plot(out)
+    assert (out / "reward.png").read_bytes() == b"a student's own figure"

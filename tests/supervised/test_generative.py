@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from supervised import devices
 from supervised.autoencoder import (
     ConvAutoencoder,
     DenseAutoencoder,
@@ -308,6 +309,7 @@ def test_experiments_write_their_metrics_and_plots(tmp_path, name, epochs, keys,
     assert main(["supervised", name, "--epochs", str(epochs), "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert keys <= set(metrics)
+    assert metrics.pop("device") == devices.describe(devices.resolve("auto"))
     assert all(math.isfinite(v) for v in metrics.values())
     for png in pngs:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
