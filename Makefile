@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 # imported: supervised.face_detect reads the weight files into its own networks.
 FACENET := facenet-pytorch==2.6.0
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test bench notebooks lint format clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Re-execute every course notebook at its own budgets and save it with its figures.
+notebooks: install
+	$(BIN)/python notebooks/execute.py
 
 bench: install
 	$(BIN)/python benchmarks/bandit_vs_loop.py
