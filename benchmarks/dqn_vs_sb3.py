@@ -35,8 +35,8 @@ from supervised.train import flush_denormals
 SOLVED = 475.0
 
 
-def evaluate_sb3(model, episodes: int, seed: int, env_id: str = "CartPole-v1") -> float:
-    env = gym.make(env_id)
+def evaluate_sb3(model, episodes: int, seed: int, env_id: str = "CartPole-v1", make=None) -> float:
+    env = make() if make else gym.make(env_id)
     returns = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
