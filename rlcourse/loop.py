@@ -498,8 +498,9 @@ def compare(
         from supervised import devices
 
         block = devices.using(device)
-        recorded = {"device": devices.describe(devices.resolve(device or "auto"))}
-    with block:
+    with block as chosen:
+        if chosen is not None:
+            recorded = {"device": devices.describe(chosen)}
         data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
                                                 progress)  # fmt: skip
     manifest = {
