@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/rlcourse figure 2.2 --out results/bandit --force
 
+# One process per core (pytest-xdist; a module's tests stay together, so its fixtures are built
+# once), each with one torch/BLAS thread: small networks gain nothing from a second thread.
 test: install
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadscope
 
 # Re-execute every course notebook at its own budgets and save it with its figures.
 notebooks: install

@@ -76,8 +76,10 @@ def test_pong_runs_with_the_atari_preset_and_evaluates_with_its_wrappers(cli, tm
     assert "memory: about 564.6 MB (replay buffer 564.6 MB)" in plan.out
     out = tmp_path / "pong"
     quick = "--steps 300 --eval-every 300 --eval-episodes 1 --set buffer_size=500 "
-    result = cli("train dqn ALE/Pong-v5", quick, "learning_starts=100 exploration_steps=200 --out",
-                 out)  # fmt: skip
+    # episodes cut at 600 frames (150 agent steps): a full game of Pong is ~3500 agent steps
+    short = "--env-kwargs max_num_frames_per_episode=600"
+    result = cli("train dqn ALE/Pong-v5", quick, "learning_starts=100 exploration_steps=200",
+                 short, "--out", out)  # fmt: skip
     assert result.code == 0, result.err
     buffer = torch.load(out / "resume.pt", weights_only=True)["learner"]["buffer"]
     assert buffer["obs"].dtype == torch.uint8 and buffer["obs"].shape == (300, 4, 84, 84)
