@@ -25,6 +25,7 @@ from agents.dqn_config import DQNConfig
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import VectorSource, run
+from rlcourse.memory import check_count, check_fits
 from rlcourse.outputs import add_to_stamp
 from supervised.atomic import atomic_path, write_text
 
@@ -65,6 +66,14 @@ def evaluate_greedy(learner, source: EnvSource, episodes: int, seed: int) -> np.
     metrics = run(single_envs(source), GreedyPolicy(learner), runs=episodes, episodes=1,
                   seed=seed, progress=False)  # fmt: skip
     return metrics["return"][:, 0]
+
+
+def evaluation_memory(source: EnvSource, episodes: int) -> dict[str, int]:
+    """Bytes :func:`evaluate_greedy` holds: ``episodes`` single envs side by side, their returns."""
+    from rlcourse.memory import envs_bytes, results_bytes, total
+
+    per_run = source.bytes_per_run(native=False)
+    return total(results_bytes(episodes, None, 1), envs_bytes(episodes, per_run))
 
 
 def resolve_saved_env(
@@ -240,6 +249,8 @@ def evaluate_checkpoint(
     target = directory / "evaluation.json"
     if target.exists() and not force:
         _check_same_evaluation(target, settings)
+    check_count("episodes", episodes)
+    check_fits(evaluation_memory(source, episodes), "lower --episodes")
     returns = evaluate_greedy(learner, source, episodes, seed)
     mean, low, high, n = mean_ci(returns)
     result = {

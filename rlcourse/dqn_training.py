@@ -35,6 +35,7 @@ from agents.dqn_config import DQNConfig
 from agents.specs import SpecError, build_params
 from rlcourse.checkpoints import (
     evaluate_greedy,
+    evaluation_memory,
     read_checkpoint,
     resolve_saved_env,
     save_checkpoint,
@@ -355,6 +356,7 @@ def prepare_resume(
         )
     source = resolve_saved_env(settings.env, settings.env_kwargs, env, Path(out) / "resume.pt",
                                settings.wrappers, wrappers)  # fmt: skip
+    check_training_memory(settings, source)
     return settings, source, saved
 
 
@@ -506,30 +508,47 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_memory(settings: Settings, source: EnvSource) -> dict[str, int]:
-    """Bytes a training run will hold, by part (the replay buffer dominates)."""
-    from agents.dqn import replay_bytes
+    """Bytes a training run will hold at most, by part (:mod:`rlcourse.memory`).
+
+    The learner (its full replay buffer, its networks), the loop's per-step arrays of the run,
+    and the env's runs: the training one and those of a greedy evaluation side by side.
+    """
+    from agents.dqn import learner_memory
+    from rlcourse.memory import envs_bytes, results_bytes, total
 
     probe = source.make_one()
     try:
         config = _config(settings.config)
-        return {"replay buffer": replay_bytes(config, probe.observation_space)}
+        learner = learner_memory(config, probe.observation_space, probe.action_space)
     finally:
         probe.close()
+    return total(
+        learner,
+        results_bytes(1, settings.steps, None),
+        envs_bytes(1, source.bytes_per_run(native=False)),
+        evaluation_memory(source, settings.eval_episodes),
+    )
 
 
 def check_training_memory(settings: Settings, source: EnvSource) -> None:
-    """Refuse a run whose replay buffer will not fit in the memory available now."""
+    """Refuse a run that will not fit in the memory available now."""
     from rlcourse.memory import check_fits
 
-    check_fits(training_memory(settings, source), "lower buffer_size (--set buffer_size=N)")
+    check_fits(
+        training_memory(settings, source),
+        "lower --steps, --eval-episodes or the sizes of --set (buffer_size, hidden)",
+    )
 
 
 # -- results ---------------------------------------------------------------------------------------
 
 
 def _check_steps(steps: int, config: DQNConfig) -> None:
+    from rlcourse.memory import check_count
+
     if steps < 1:
         raise UsageError(f"steps must be >= 1, got {steps}")
+    check_count("steps", steps)
     if config.learning_starts >= steps:
         raise UsageError(
             f"learning_starts ({config.learning_starts}) >= steps ({steps}): the agent would "

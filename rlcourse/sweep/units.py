@@ -19,6 +19,8 @@ import numpy as np
 from rlcourse.errors import UsageError
 from rlcourse.sweep.config import EnvEntry, SweepConfig, digest
 
+SWEEP_HINT = "lower runs, steps or episodes, or chunk in [sweep], or --workers"
+"""What a refusal for memory suggests."""
 UNIT_FORMAT = 1
 """Bumped when a unit's numbers would change for the same description (invalidates old units)."""
 
@@ -129,20 +131,58 @@ def check_names(config: SweepConfig) -> None:
             raise UsageError(f"[[agent]] {spec}: {err}") from None
 
 
-def check_config(config: SweepConfig) -> None:
+def check_config(config: SweepConfig) -> dict[str, int]:
     """Build every env and every agent for it once, so that bad names fail before any work.
 
     This runs the code a ``module:Class`` env names, as running the sweep will.
 
+    Returns:
+        The memory of the largest unit, by part (:func:`unit_memory`).
+
     Raises:
         UsageError: naming the env or agent.
     """
+    from agents.base import EstimatesMemory
     from rlcourse.environments import resolve_env
     from rlcourse.loop import make_agents
+    from rlcourse.memory import envs_bytes, results_bytes, total
 
     check_names(config)
+    largest: dict[str, int] = {}
+    runs = min(config.chunk, config.runs)
     for env in config.envs:
         try:
-            make_agents(resolve_env(env.id, env.kwargs, wrappers=env.wrappers), list(config.agents))
+            source = resolve_env(env.id, env.kwargs, wrappers=env.wrappers)
+            built = make_agents(source, list(config.agents))
         except UsageError as err:
             raise UsageError(f"[[env]] {env.label}: {err}") from None
+        common = total(
+            results_bytes(runs, config.steps, config.episodes),
+            envs_bytes(runs, source.bytes_per_run()),
+        )
+        for agent in built.values():
+            held = agent.memory_bytes(runs) if isinstance(agent, EstimatesMemory) else {}
+            unit = total(common, held)
+            if sum(unit.values()) > sum(largest.values()):
+                largest = unit
+    return largest
+
+
+def sweep_memory(config: SweepConfig, unit: dict[str, int], workers: int) -> dict[str, int]:
+    """Bytes a sweep holds at most, by part.
+
+    ``workers`` units at once (``unit``: the largest, from :func:`check_config`; ``{}`` where
+    nothing was built), then every unit's arrays collected (read, then joined per env and agent)
+    and their analysis.
+    """
+    from rlcourse.memory import analysis_bytes, results_bytes, total
+
+    x = config.steps or config.episodes
+    configurations = len(config.envs) * len(config.agents)
+    collected = results_bytes(config.runs, config.steps, config.episodes, configurations)
+    at_once = min(workers, len(config.envs) * len(config.agents) * -(-config.runs // config.chunk))
+    return total(
+        {part: size * at_once for part, size in unit.items()},
+        {"results": 2 * sum(collected.values())},
+        analysis_bytes(config.runs, x, configurations),
+    )
