@@ -132,7 +132,7 @@ def load_checkpoint(
             refused, never unpickled), one with fields of the wrong types, a ``module:Class`` env
             not named by the user, or an env whose spaces differ from the checkpoint's.
     """
-    from agents.dqn import DQNLearner
+    from agents.dqn import DQNLearner, learner_memory
 
     path = checkpoint_path(directory, final)
     checkpoint = read_checkpoint(path)
@@ -150,6 +150,8 @@ def load_checkpoint(
     source = resolve_saved_env(checkpoint["env"], checkpoint["env_kwargs"], env, path,
                                checkpoint.get("wrappers", []), wrappers)  # fmt: skip
     probe = source.make_one()
+    check_fits(learner_memory(config, probe.observation_space, probe.action_space),
+               f"{path} asks for more (its config's buffer_size, hidden)")  # fmt: skip
     learner = DQNLearner(
         config, probe.observation_space, probe.action_space, np.random.default_rng(0)
     )

@@ -226,3 +226,21 @@ def test_a_sweep_dry_run_prints_the_memory_of_its_results(cli, tmp_path):
         "memory: about 99.2 kB (results 40.0 kB, analysis 59.2 kB), and the agents' and envs' "
         "own (not built)"
     )
+
+
+def test_a_checkpoint_whose_config_asks_for_too_much_is_refused_before_building(
+    cli, trained, tmp_path
+):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    for name in ("best.pt", "checkpoint.pt"):
+        checkpoint = torch.load(copy / name, weights_only=True)
+        checkpoint["config"]["hidden"] = [100_000, 100_000]  # a file is data: it asks, we check
+        torch.save(checkpoint, copy / name)
+    before = snapshot(copy)
+    line = refused(cli("evaluate", copy, "--episodes 2"))
+    assert line.startswith("rlcourse evaluate: error: needs about 240.0 GB (replay buffer ")
+    assert line.endswith(f"{copy / 'best.pt'} asks for more (its config's buffer_size, hidden)")
+    assert snapshot(copy) == before
