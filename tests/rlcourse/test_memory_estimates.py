@@ -244,3 +244,17 @@ def test_a_checkpoint_whose_config_asks_for_too_much_is_refused_before_building(
     assert line.startswith("rlcourse evaluate: error: needs about 240.0 GB (replay buffer ")
     assert line.endswith(f"{copy / 'best.pt'} asks for more (its config's buffer_size, hidden)")
     assert snapshot(copy) == before
+
+
+def test_gridworld_runs_count_their_pixels(cli, tmp_path):
+    out = tmp_path / "out"
+    line = refused(
+        cli(
+            "compare gridworld --env-kwargs observation=rgb --agents random --runs 2000000",
+            "--steps 1 --out",
+            out,
+        )  # fmt: skip
+    )
+    # 2 × 10^6 runs × (3 observations of 40 × 40 × 3 bytes + 17 bytes of state + 48 of the loop)
+    assert "envs 28.9 GB" in line
+    assert list(tmp_path.iterdir()) == []
