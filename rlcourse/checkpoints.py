@@ -25,7 +25,7 @@ from agents.dqn_config import DQNConfig
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import VectorSource, run
-from rlcourse.memory import check_count, check_fits
+from rlcourse.memory import check_count, check_fits, evaluation_memory
 from rlcourse.outputs import add_to_stamp
 from supervised.atomic import atomic_path, write_text
 
@@ -66,14 +66,6 @@ def evaluate_greedy(learner, source: EnvSource, episodes: int, seed: int) -> np.
     metrics = run(single_envs(source), GreedyPolicy(learner), runs=episodes, episodes=1,
                   seed=seed, progress=False)  # fmt: skip
     return metrics["return"][:, 0]
-
-
-def evaluation_memory(source: EnvSource, episodes: int) -> dict[str, int]:
-    """Bytes :func:`evaluate_greedy` holds: ``episodes`` single envs side by side, their returns."""
-    from rlcourse.memory import envs_bytes, results_bytes, total
-
-    per_run = source.bytes_per_run(native=False)
-    return total(results_bytes(episodes, None, 1), envs_bytes(episodes, per_run))
 
 
 def resolve_saved_env(

@@ -35,7 +35,6 @@ from agents.dqn_config import DQNConfig
 from agents.specs import SpecError, build_params
 from rlcourse.checkpoints import (
     evaluate_greedy,
-    evaluation_memory,
     read_checkpoint,
     resolve_saved_env,
     save_checkpoint,
@@ -508,26 +507,11 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_memory(settings: Settings, source: EnvSource) -> dict[str, int]:
-    """Bytes a training run will hold at most, by part (:mod:`rlcourse.memory`).
+    """Bytes a training run will hold at most, by part (:func:`rlcourse.memory.training_memory`)."""
+    from rlcourse import memory
 
-    The learner (its full replay buffer, its networks), the loop's per-step arrays of the run,
-    and the env's runs: the training one and those of a greedy evaluation side by side.
-    """
-    from agents.dqn import learner_memory
-    from rlcourse.memory import envs_bytes, results_bytes, total
-
-    probe = source.make_one()
-    try:
-        config = _config(settings.config)
-        learner = learner_memory(config, probe.observation_space, probe.action_space)
-    finally:
-        probe.close()
-    return total(
-        learner,
-        results_bytes(1, settings.steps, None),
-        envs_bytes(1, source.bytes_per_run(native=False)),
-        evaluation_memory(source, settings.eval_episodes),
-    )
+    config = _config(settings.config)
+    return memory.training_memory(config, source, settings.steps, settings.eval_episodes)
 
 
 def check_training_memory(settings: Settings, source: EnvSource) -> None:

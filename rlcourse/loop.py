@@ -32,17 +32,10 @@ from tqdm.auto import tqdm
 
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
-from agents.base import EstimatesMemory, TrainsNetworks
+from agents.base import TrainsNetworks
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
-from rlcourse.memory import (
-    analysis_bytes,
-    check_count,
-    check_fits,
-    envs_bytes,
-    results_bytes,
-    total,
-)
+from rlcourse.memory import check_count, check_fits, compare_memory, results_bytes
 from rlcourse.results import Results, provenance
 
 STEP_METRICS = ("reward", "optimal_action")
@@ -421,27 +414,6 @@ def make_agents(
                 raise UsageError(str(err)) from None
         built[label] = agent
     return built
-
-
-def compare_memory(
-    source: EnvSource,
-    agents: Mapping[str, Agent],
-    runs: int,
-    steps: int | None,
-    episodes: int | None,
-) -> dict[str, int]:
-    """Bytes a comparison holds at most, by part (:mod:`rlcourse.memory`).
-
-    Every agent's metric arrays (kept to the end) and their analysis, the env's runs, and what
-    every agent holds (replay buffers, networks, tables: its runs' learners stay until the end).
-    """
-    held = [a.memory_bytes(runs) for a in agents.values() if isinstance(a, EstimatesMemory)]
-    return total(
-        results_bytes(runs, steps, episodes, len(agents)),
-        analysis_bytes(runs, steps or episodes, len(agents)),
-        envs_bytes(runs, source.bytes_per_run()),
-        *held,
-    )
 
 
 def plan_comparison(

@@ -11,8 +11,16 @@ A count no run could reach (:data:`MAX_COUNT`) is refused before anything is est
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from agents.base import EstimatesMemory
 from rlcourse.errors import UsageError
+
+if TYPE_CHECKING:
+    from agents.dqn_config import DQNConfig
+    from rlcourse.environments import EnvSource
+    from rlcourse.sweep.config import SweepConfig
 
 
 def available_bytes() -> int | None:
@@ -93,6 +101,78 @@ def total(*estimates: dict[str, int]) -> dict[str, int]:
         for part, size in estimate.items():
             parts[part] = parts.get(part, 0) + size
     return parts
+
+
+# -- what each command holds ----------------------------------------------------------------------
+
+
+def compare_memory(
+    source: EnvSource, agents: Mapping[str, Any], runs: int, steps: int | None,
+    episodes: int | None, analysis: bool = True,
+) -> dict[str, int]:  # fmt: skip
+    """Bytes ``agents``, run one after the other on ``runs`` runs of ``source``, hold at most.
+
+    Every agent's metric arrays (kept to the end) and, with ``analysis``, their curves; the env's
+    runs; what every agent holds (replay buffers, networks, tables: its runs' learners stay until
+    the end).
+    """
+    held = [a.memory_bytes(runs) for a in agents.values() if isinstance(a, EstimatesMemory)]
+    x = steps if steps is not None else episodes
+    return total(
+        results_bytes(runs, steps, episodes, len(agents)),
+        analysis_bytes(runs, x, len(agents)) if analysis else {},
+        envs_bytes(runs, source.bytes_per_run()),
+        *held,
+    )
+
+
+def evaluation_memory(source: EnvSource, episodes: int) -> dict[str, int]:
+    """Bytes a greedy evaluation holds: ``episodes`` single envs side by side, their returns."""
+    per_run = source.bytes_per_run(native=False)
+    return total(results_bytes(episodes, None, 1), envs_bytes(episodes, per_run))
+
+
+def training_memory(
+    config: DQNConfig, source: EnvSource, steps: int, eval_episodes: int
+) -> dict[str, int]:
+    """Bytes a DQN training run holds at most.
+
+    The learner (its full replay buffer, its networks), the loop's per-step arrays of the run,
+    and the env's runs: the training one and those of a greedy evaluation side by side.
+    """
+    from agents.dqn import learner_memory
+
+    probe = source.make_one()
+    try:
+        learner = learner_memory(config, probe.observation_space, probe.action_space)
+    finally:
+        probe.close()
+    return total(
+        learner,
+        results_bytes(1, steps, None),
+        envs_bytes(1, source.bytes_per_run(native=False)),
+        evaluation_memory(source, eval_episodes),
+    )
+
+
+def sweep_memory(config: SweepConfig, unit: dict[str, int], workers: int) -> dict[str, int]:
+    """Bytes a sweep holds at most.
+
+    ``workers`` units at once (``unit``: the largest, a :func:`compare_memory` of one agent
+    without analysis; ``{}`` where nothing was built), then every unit's arrays collected (read,
+    then joined per env and agent) and their analysis.
+    """
+    configurations = len(config.envs) * len(config.agents)
+    collected = results_bytes(config.runs, config.steps, config.episodes, configurations)
+    at_once = min(workers, configurations * -(-config.runs // config.chunk))
+    return total(
+        {part: size * at_once for part, size in unit.items()},
+        {"results": 2 * sum(collected.values())},
+        analysis_bytes(config.runs, config.steps or config.episodes, configurations),
+    )
+
+
+# -- saying it -------------------------------------------------------------------------------------
 
 
 def human(n_bytes: float) -> str:

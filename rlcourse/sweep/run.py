@@ -12,7 +12,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from rlcourse.errors import UsageError
-from rlcourse.memory import check_fits
+from rlcourse.memory import check_fits, sweep_memory
 from rlcourse.outputs import add_to_stamp
 from rlcourse.results import provenance
 from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
@@ -26,7 +26,6 @@ from rlcourse.sweep.units import (
     check_names,
     plan,
     run_unit,
-    sweep_memory,
 )
 from supervised.atomic import atomic_directory, write_text
 
@@ -60,7 +59,7 @@ def run_sweep(
 
     Every input is checked before ``out`` is touched: the names, the directory, then every env
     and agent built once (this runs the code a ``module:Class`` env names), the memory it will
-    hold (:func:`~rlcourse.sweep.units.sweep_memory`), then the backend.
+    hold (:func:`~rlcourse.memory.sweep_memory`), then the backend.
 
     Raises:
         UsageError: bad configuration, directory in the way, unreachable Ray, a failing unit.

@@ -137,15 +137,14 @@ def check_config(config: SweepConfig) -> dict[str, int]:
     This runs the code a ``module:Class`` env names, as running the sweep will.
 
     Returns:
-        The memory of the largest unit, by part (:func:`unit_memory`).
+        The memory of the largest unit, by part (:func:`rlcourse.memory.compare_memory`).
 
     Raises:
         UsageError: naming the env or agent.
     """
-    from agents.base import EstimatesMemory
     from rlcourse.environments import resolve_env
     from rlcourse.loop import make_agents
-    from rlcourse.memory import envs_bytes, results_bytes, total
+    from rlcourse.memory import compare_memory
 
     check_names(config)
     largest: dict[str, int] = {}
@@ -156,33 +155,9 @@ def check_config(config: SweepConfig) -> dict[str, int]:
             built = make_agents(source, list(config.agents))
         except UsageError as err:
             raise UsageError(f"[[env]] {env.label}: {err}") from None
-        common = total(
-            results_bytes(runs, config.steps, config.episodes),
-            envs_bytes(runs, source.bytes_per_run()),
-        )
-        for agent in built.values():
-            held = agent.memory_bytes(runs) if isinstance(agent, EstimatesMemory) else {}
-            unit = total(common, held)
+        for label, agent in built.items():
+            unit = compare_memory(source, {label: agent}, runs, config.steps, config.episodes,
+                                  analysis=False)  # fmt: skip
             if sum(unit.values()) > sum(largest.values()):
                 largest = unit
     return largest
-
-
-def sweep_memory(config: SweepConfig, unit: dict[str, int], workers: int) -> dict[str, int]:
-    """Bytes a sweep holds at most, by part.
-
-    ``workers`` units at once (``unit``: the largest, from :func:`check_config`; ``{}`` where
-    nothing was built), then every unit's arrays collected (read, then joined per env and agent)
-    and their analysis.
-    """
-    from rlcourse.memory import analysis_bytes, results_bytes, total
-
-    x = config.steps or config.episodes
-    configurations = len(config.envs) * len(config.agents)
-    collected = results_bytes(config.runs, config.steps, config.episodes, configurations)
-    at_once = min(workers, len(config.envs) * len(config.agents) * -(-config.runs // config.chunk))
-    return total(
-        {part: size * at_once for part, size in unit.items()},
-        {"results": 2 * sum(collected.values())},
-        analysis_bytes(config.runs, x, configurations),
-    )
