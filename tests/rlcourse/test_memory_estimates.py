@@ -258,3 +258,21 @@ def test_gridworld_runs_count_their_pixels(cli, tmp_path):
     # 2 × 10^6 runs × (3 observations of 40 × 40 × 3 bytes + 17 bytes of state + 48 of the loop)
     assert "envs 28.9 GB" in line
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "pixel-dqn:channels=4,depth=2,buffer_size=300",
+        "pixel-dqn:channels=4,depth=2,buffer_size=300,memory=true,all_actions=true",
+        "pixel-dqn:channels=4,depth=2,buffer_size=300,freeze_trunk=true",
+    ],
+)
+def test_the_per_pixel_dqn_estimates_the_buffers_it_makes(spec):
+    import agents
+
+    image, per_pixel = spaces.Box(0, 1, (1, 6, 5)), spaces.MultiDiscrete(np.full((6, 5), 9))
+    agent = agents.make(spec, image, per_pixel)
+    estimate = agent.memory_bytes(2)["replay buffers"]
+    agent.reset(2, np.random.default_rng(0))
+    assert estimate == sum(learner.buffer.nbytes for learner in agent.learners)
