@@ -110,7 +110,7 @@ class BanditEnv(gym.Env):
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.config.k)
         self.observation_space = spaces.Discrete(1)
-        self.values = np.zeros(self.config.k)
+        self.values = np.broadcast_to(0.0, (self.config.k,))  # 0 until reset draws: no memory
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw fresh true values q*(a)."""

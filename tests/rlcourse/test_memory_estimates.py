@@ -156,6 +156,20 @@ def test_a_bandit_with_a_billion_arms_is_refused_before_any_run(cli, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_bandit_too_large_to_make_once_is_refused_with_the_estimate(cli, tmp_path):
+    out = tmp_path / "out"
+    # the env made once to read its spaces holds no arm values until it is reset
+    line = refused(
+        cli(
+            "compare bandit --env-kwargs k=100000000000 --agents greedy --runs 1 --steps 10",
+            "--out",
+            out,
+        )  # fmt: skip
+    )
+    assert line.startswith("rlcourse compare: error: needs about 8.0 TB (")
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- evaluation ----------------------------------------------------------------------------------
 
 
