@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.base import table_bytes
 from agents.strategies import Softmax, sample
 from agents.tabular import batch_table, flat_index
 
@@ -47,6 +48,10 @@ class GradientBanditAgent:
         self.seen = np.zeros(n_runs * self.n_states)
         self.rows = np.arange(n_runs)
         self.t = 0
+
+    def memory_bytes(self, n_runs: int) -> dict[str, int]:
+        """The preferences, and a step's temporaries (see :class:`EstimatesMemory`)."""
+        return table_bytes(n_runs, self.n_states, self.n_actions, tables=1)
 
     def _states(self, obs):
         return 0 if self.n_states == 1 else np.asarray(obs)

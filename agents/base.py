@@ -71,12 +71,28 @@ class TrainsNetworks(Protocol):
 
 @runtime_checkable
 class EstimatesMemory(Protocol):
-    """An agent that holds much memory per run (a replay buffer) and can say how much first.
+    """An agent whose memory grows with its settings or the env's size, and says how much first.
 
-    :func:`rlcourse.compare` adds this to its estimate and refuses, before any run starts, what
-    will not fit.
+    :func:`rlcourse.compare` (and every command that runs agents) adds this to its estimate and
+    refuses, before any run starts, what will not fit.
     """
 
-    def memory_bytes(self, n_runs: int) -> int:
-        """The bytes ``n_runs`` runs of this agent will hold at most."""
+    def memory_bytes(self, n_runs: int) -> dict[str, int]:
+        """The bytes ``n_runs`` runs of this agent will hold at most, by part (``networks``)."""
         ...
+
+
+STEP_TEMPORARIES = 4
+"""Arrays of ``(n_runs, n_actions)`` numbers a strategy makes at each step (its choice's
+scores, ties, probabilities), counted in the estimates of the table agents."""
+
+
+def table_bytes(n_runs: int, n_states: int, n_actions: int, tables: int) -> dict[str, int]:
+    """The estimate of an agent with ``tables`` float64 tables ``(n_runs, n_states, n_actions)``.
+
+    With the temporaries of a strategy's choice at each step (:data:`STEP_TEMPORARIES`).
+    """
+    return {
+        "agent tables": 8 * n_runs * n_states * n_actions * tables,
+        "agent temporaries": 8 * n_runs * n_actions * STEP_TEMPORARIES,
+    }

@@ -14,7 +14,7 @@ from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
 from agents.encodings import Encoding, encoding
-from agents.off_policy import IndependentRuns, OffPolicyLearner, as_tensors
+from agents.off_policy import NETWORK_COPIES, IndependentRuns, OffPolicyLearner, as_tensors
 from agents.replay import ReplayBuffer
 
 
@@ -37,6 +37,27 @@ def replay_bytes(config: DQNConfig, observation_space: spaces.Space) -> int:
     """The bytes one learner's full replay buffer holds (before it is allocated)."""
     stored = encoding(observation_space)
     return ReplayBuffer.bytes_needed(config.buffer_size, stored.shape, stored.dtype)
+
+
+def learner_memory(
+    config: DQNConfig, observation_space: spaces.Space, action_space: spaces.Space
+) -> dict[str, int]:
+    """The bytes one learner holds, by part, counted without building anything.
+
+    Its full replay buffer, and its networks: the parameters of the Q-network (by arithmetic,
+    :func:`supervised.networks.q_network_parameters`) times :data:`NETWORK_COPIES`, plus the
+    numpy copy an MLP acts through.
+    """
+    from supervised.networks import q_network_parameters
+
+    stored = encoding(observation_space)
+    parameters = q_network_parameters(stored.shape, int(action_space.n), config.hidden)
+    image = isinstance(stored.shape, dict) or len(stored.shape) == 3
+    copies = NETWORK_COPIES + (0 if image else 1)
+    return {
+        "replay buffer": replay_bytes(config, observation_space),
+        "networks": 4 * parameters * copies,
+    }
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -106,6 +127,10 @@ class DQNAgent(IndependentRuns):
         self.observation_space, self.action_space = observation_space, action_space
         super().__init__(lambda rng: DQNLearner(config, observation_space, action_space, rng))
 
-    def memory_bytes(self, n_runs: int) -> int:
-        """A full replay buffer per run."""
-        return n_runs * replay_bytes(self.config, self.observation_space)
+    def memory_bytes(self, n_runs: int) -> dict[str, int]:
+        """A learner per run: its full replay buffer and its networks (:func:`learner_memory`)."""
+        one = learner_memory(self.config, self.observation_space, self.action_space)
+        return {
+            "replay buffers": n_runs * one["replay buffer"],
+            "networks": n_runs * one["networks"],
+        }

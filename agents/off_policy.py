@@ -46,6 +46,9 @@ MAX_SPAN_ELEMENTS = 2**24
 """...and at most this many stored numbers in those batches (bounds the memory of image batches)."""
 LOSSES_KEPT = 10_000
 """TD losses of the latest gradient steps a learner keeps (for logs)."""
+NETWORK_COPIES = 5
+"""float32 copies of a Q-network's parameters a learner holds: the online and the target network,
+the gradients, Adam's two moments (what a memory estimate counts)."""
 
 
 class OffPolicyLearner:

@@ -40,6 +40,24 @@ from agents.replay import ReplayBuffer
 from supervised.dncnn import QMapNet, TrunkConfig
 
 
+def buffer_layout(
+    config: PixelDQNConfig, shape: tuple[int, int], n_actions: int, extra: int
+) -> dict[str, Any]:
+    """The replay buffer's layout (the constructor's arguments after its capacity).
+
+    Stored images of the trunk's features (frozen), the image and ``extra`` channels; an action
+    and a reward (or every action's) per pixel.
+    """
+    channels = (config.channels if config.freeze_trunk else 0) + 1 + extra
+    return {
+        "obs_shape": (channels, *shape),
+        "obs_dtype": np.float16 if channels > 1 else np.uint8,
+        "action_shape": tuple(shape),
+        "action_dtype": np.uint8,
+        "reward_shape": (n_actions, *shape) if config.all_actions else tuple(shape),
+    }
+
+
 class PixelDQNLearner(OffPolicyLearner):
     """The Q-map network and its encodings on the off-policy core."""
 
@@ -66,15 +84,7 @@ class PixelDQNLearner(OffPolicyLearner):
         trunk = TrunkConfig(config.channels, config.depth)
         # Q in reward units: squared errors of images in [0, 1] times 255² and reward_scale
         estimate = 255.0**2 * config.reward_scale if config.estimate else None
-        channels = (config.channels if config.freeze_trunk else 0) + 1 + extra
-        buffer = ReplayBuffer(
-            config.buffer_size,
-            (channels, *shape),
-            np.float16 if channels > 1 else np.uint8,
-            action_shape=tuple(shape),
-            action_dtype=np.uint8,
-            reward_shape=(self.n_actions, *shape) if config.all_actions else tuple(shape),
-        )
+        buffer = ReplayBuffer(config.buffer_size, **buffer_layout(config, shape, n_actions, extra))
         super().__init__(
             config,
             rng,
@@ -205,3 +215,10 @@ class PixelDQNAgent(IndependentRuns):
         self.shape = tuple(action_space.shape)
         self.n_actions = int(action_space.nvec.flat[0])
         super().__init__(lambda rng: PixelDQNLearner(config, self.shape, self.n_actions, rng))
+
+    def memory_bytes(self, n_runs: int) -> dict[str, int]:
+        """A full replay buffer per run (see :class:`~agents.base.EstimatesMemory`)."""
+        extra = int(self.config.memory or self.config.estimate)
+        layout = buffer_layout(self.config, self.shape, self.n_actions, extra)
+        return {"replay buffers": n_runs * ReplayBuffer.bytes_needed(self.config.buffer_size,
+                                                                     **layout)}  # fmt: skip

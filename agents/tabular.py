@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.base import table_bytes
 from agents.strategies import Strategy
 
 LEARNERS = ("auto", "bandit", "q-learning", "sarsa", "expected-sarsa")
@@ -89,6 +90,10 @@ class ActionValueAgent:
     def values(self) -> np.ndarray:
         """The learned action values ``Q[run, state, action]``."""
         return self.q
+
+    def memory_bytes(self, n_runs: int) -> dict[str, int]:
+        """The estimates and counts, and a step's temporaries (see :class:`EstimatesMemory`)."""
+        return table_bytes(n_runs, self.n_states, self.n_actions, tables=2)
 
     def _at(self, table: np.ndarray, states, rows=None) -> np.ndarray:
         """Each run's row of ``table`` for its state: ``(n_runs, n_actions)`` (or ``rows`` only)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from agents.base import table_bytes
 from agents.strategies import Random
 
 
@@ -20,6 +21,11 @@ class RandomAgent:
         self.n_runs, self.rng = n_runs, rng
         if not isinstance(self.action_space, spaces.Discrete):
             self.action_space.seed(int(rng.integers(2**63 - 1)))
+
+    def memory_bytes(self, n_runs: int) -> dict[str, int]:
+        """A step's uniform values and the strategy's temporaries (see :class:`EstimatesMemory`)."""
+        n = int(self.action_space.n) if isinstance(self.action_space, spaces.Discrete) else 1
+        return table_bytes(n_runs, 0, n, tables=0)
 
     def act(self, obs) -> np.ndarray:
         """One uniform action per run."""

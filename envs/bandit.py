@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import gymnasium as gym
@@ -110,7 +110,7 @@ class BanditEnv(gym.Env):
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.config.k)
         self.observation_space = spaces.Discrete(1)
-        self.values = np.zeros(self.config.k)
+        self.values = np.broadcast_to(0.0, (self.config.k,))  # 0 until reset draws: no memory
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw fresh true values q*(a)."""
@@ -163,6 +163,17 @@ class BanditVectorEnv(NativeVectorEnv):
         )
         self.values = np.zeros((self.num_envs, self.config.k), order="F")
         self._obs = np.zeros(self.num_envs, dtype=np.int64)
+
+    @classmethod
+    def bytes_per_run(cls, **kwargs: Any) -> int:
+        """The bytes per run: the ``k`` arms' true values (float64) and three arrays as large.
+
+        The three are what a draw of the values or a step of their walk makes (see
+        :meth:`NativeVectorEnv.bytes_per_run`).
+        """
+        names = {field.name for field in fields(BanditConfig)}
+        config = {key: value for key, value in kwargs.items() if key in names}
+        return super().bytes_per_run() + 4 * 8 * int(BanditConfig(**config).k)
 
     def _reset_runs(self, mask):
         n = int(mask.sum())

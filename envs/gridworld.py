@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -300,6 +301,11 @@ class GridWorldVectorEnv(NativeVectorEnv):
         )
         self.states = np.zeros(self.num_envs, dtype=np.int64)
         self._starts = np.array(self.model.starts)
+
+    @classmethod
+    def bytes_per_run(cls, **kwargs: Any) -> int:
+        """Each run's state (an int64; see :meth:`NativeVectorEnv.bytes_per_run`)."""
+        return super().bytes_per_run() + 8
 
     def _reset_runs(self, mask):
         n = int(mask.sum())

@@ -52,6 +52,15 @@ class NativeVectorEnv(VectorEnv):
         self.elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
 
+    @classmethod
+    def bytes_per_run(cls, **kwargs: Any) -> int:
+        """The most bytes a batch made with ``kwargs`` holds per sub-env beyond its observations.
+
+        A memory estimate, before the batch is made. The base keeps a step counter and a flag
+        per sub-environment; a subclass whose state grows with its arguments adds its own.
+        """
+        return 8 + 1
+
     # -- to be written by subclasses -------------------------------------------------------------
     def _reset_runs(self, mask: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """Start new episodes where ``mask`` is true; return the full observation batch and info."""

@@ -25,6 +25,7 @@ from agents.dqn_config import DQNConfig
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import VectorSource, run
+from rlcourse.memory import check_count, check_fits, evaluation_memory
 from rlcourse.outputs import add_to_stamp
 from supervised.atomic import atomic_path, write_text
 
@@ -123,7 +124,7 @@ def load_checkpoint(
             refused, never unpickled), one with fields of the wrong types, a ``module:Class`` env
             not named by the user, or an env whose spaces differ from the checkpoint's.
     """
-    from agents.dqn import DQNLearner
+    from agents.dqn import DQNLearner, learner_memory
 
     path = checkpoint_path(directory, final)
     checkpoint = read_checkpoint(path)
@@ -141,6 +142,8 @@ def load_checkpoint(
     source = resolve_saved_env(checkpoint["env"], checkpoint["env_kwargs"], env, path,
                                checkpoint.get("wrappers", []), wrappers)  # fmt: skip
     probe = source.make_one()
+    check_fits(learner_memory(config, probe.observation_space, probe.action_space),
+               f"{path} asks for more (its config's buffer_size, hidden)")  # fmt: skip
     learner = DQNLearner(
         config, probe.observation_space, probe.action_space, np.random.default_rng(0)
     )
@@ -240,6 +243,8 @@ def evaluate_checkpoint(
     target = directory / "evaluation.json"
     if target.exists() and not force:
         _check_same_evaluation(target, settings)
+    check_count("episodes", episodes)
+    check_fits(evaluation_memory(source, episodes), "lower --episodes")
     returns = evaluate_greedy(learner, source, episodes, seed)
     mean, low, high, n = mean_ci(returns)
     result = {

@@ -355,6 +355,7 @@ def prepare_resume(
         )
     source = resolve_saved_env(settings.env, settings.env_kwargs, env, Path(out) / "resume.pt",
                                settings.wrappers, wrappers)  # fmt: skip
+    check_training_memory(settings, source)
     return settings, source, saved
 
 
@@ -506,30 +507,32 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_memory(settings: Settings, source: EnvSource) -> dict[str, int]:
-    """Bytes a training run will hold, by part (the replay buffer dominates)."""
-    from agents.dqn import replay_bytes
+    """Bytes a training run will hold at most, by part (:func:`rlcourse.memory.training_memory`)."""
+    from rlcourse import memory
 
-    probe = source.make_one()
-    try:
-        config = _config(settings.config)
-        return {"replay buffer": replay_bytes(config, probe.observation_space)}
-    finally:
-        probe.close()
+    config = _config(settings.config)
+    return memory.training_memory(config, source, settings.steps, settings.eval_episodes)
 
 
 def check_training_memory(settings: Settings, source: EnvSource) -> None:
-    """Refuse a run whose replay buffer will not fit in the memory available now."""
+    """Refuse a run that will not fit in the memory available now."""
     from rlcourse.memory import check_fits
 
-    check_fits(training_memory(settings, source), "lower buffer_size (--set buffer_size=N)")
+    check_fits(
+        training_memory(settings, source),
+        "lower --steps, --eval-episodes or the sizes of --set (buffer_size, hidden)",
+    )
 
 
 # -- results ---------------------------------------------------------------------------------------
 
 
 def _check_steps(steps: int, config: DQNConfig) -> None:
+    from rlcourse.memory import check_count
+
     if steps < 1:
         raise UsageError(f"steps must be >= 1, got {steps}")
+    check_count("steps", steps)
     if config.learning_starts >= steps:
         raise UsageError(
             f"learning_starts ({config.learning_starts}) >= steps ({steps}): the agent would "

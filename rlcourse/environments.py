@@ -8,6 +8,7 @@ callable returning a ``gymnasium.Env``.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
 from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, VectorEnv
 
@@ -23,6 +26,20 @@ from envs.vector import NativeVectorEnv
 from rlcourse.errors import UsageError
 
 EnvLike = str | Callable[..., gym.Env]
+
+
+SINGLE_ENV_BYTES = 8_000
+"""What one single env object holds at least, as a run of a batch (CartPole: about 5 kB)."""
+
+
+def space_bytes(space: spaces.Space) -> int:
+    """The bytes of one observation of ``space`` as numpy holds it (a Discrete: one int64)."""
+    if isinstance(space, spaces.Dict | spaces.Tuple):
+        parts = space.spaces.values() if isinstance(space, spaces.Dict) else space.spaces
+        return sum(space_bytes(part) for part in parts)
+    if isinstance(space, spaces.Box | spaces.MultiDiscrete | spaces.MultiBinary):
+        return math.prod(space.shape) * np.dtype(space.dtype).itemsize
+    return 8
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,26 @@ class EnvSource:
         entry_point = gym.spec(self.env_id).vector_entry_point
         creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         return isinstance(creator, type) and issubclass(creator, NativeVectorEnv)
+
+    def bytes_per_run(self, native: bool = True) -> int:
+        """The bytes one run of a batch of this env holds, estimated without making the batch.
+
+        Its observations three times (the loop's, the next ones, the batch's own), and a native
+        batch's state per run (its class's ``bytes_per_run(**kwargs)``, e.g. the bandit's arm
+        values), or a single env object (:data:`SINGLE_ENV_BYTES`) in a batch of single envs.
+        """
+        probe = self.make_one()
+        try:
+            observation = space_bytes(probe.observation_space)
+        finally:
+            probe.close()
+        if native and self.native_vector:
+            entry_point = gym.spec(self.env_id).vector_entry_point
+            creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+            state = getattr(creator, "bytes_per_run", lambda **kwargs: 0)(**self.kwargs)
+        else:
+            state = SINGLE_ENV_BYTES
+        return 3 * observation + state
 
     def make_runs(self, n_runs: int, native: bool = True) -> VectorEnv:
         """``n_runs`` independent runs whose episodes end without autoreset (the loop resets).

@@ -32,16 +32,18 @@ from tqdm.auto import tqdm
 
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
-from agents.base import EstimatesMemory, TrainsNetworks
+from agents.base import TrainsNetworks
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
-from rlcourse.memory import check_fits
+from rlcourse.memory import check_count, check_fits, compare_memory, results_bytes
 from rlcourse.results import Results, provenance
 
 STEP_METRICS = ("reward", "optimal_action")
 EPISODE_METRICS = ("return", "length")
 MAX_EPISODE_LENGTH = 1_000_000
 """Episode mode stops with an error, not a hang, when an episode runs this long."""
+HINT = "lower the runs, the budget, or the sizes in the agents' or the env's settings"
+"""What a refusal for memory suggests."""
 
 
 class RunsSource(Protocol):
@@ -161,6 +163,8 @@ def _check_budget(runs: int, steps: int | None, episodes: int | None, seed: int)
     for name, value in (("runs", runs), ("steps", steps), ("episodes", episodes)):
         if value is not None and (not isinstance(value, int | np.integer) or value < 1):
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
+        if value is not None:
+            check_count(name, value)
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
 
@@ -215,6 +219,7 @@ def run(
     start = resume.t if resume is not None else 0
     if start >= (steps or 0) and resume is not None:
         raise UsageError(f"the run is already at step {start} of {steps}; nothing to resume")
+    check_fits(results_bytes(runs, steps, episodes), HINT)  # the commands estimate it all first
     metrics = (
         StepMetrics(runs, steps, start=start)
         if steps is not None
@@ -411,22 +416,6 @@ def make_agents(
     return built
 
 
-def compare_memory(
-    agents: Mapping[str, Agent], runs: int, steps: int | None, episodes: int | None
-) -> dict[str, int]:
-    """Bytes a comparison holds, by part.
-
-    Every agent's metric arrays (kept to the end), and the largest memory of one agent's runs
-    (the agents run one after the other).
-    """
-    per_agent = runs * steps * (4 + 1) if steps is not None else runs * episodes * 16
-    parts = {"metrics": per_agent * len(agents)}
-    held = [a.memory_bytes(runs) for a in agents.values() if isinstance(a, EstimatesMemory)]
-    if held:
-        parts["replay buffers"] = max(held)
-    return parts
-
-
 def plan_comparison(
     env: EnvLike,
     agents: Sequence[str | Agent] | Mapping[str, str | Agent],
@@ -448,8 +437,8 @@ def plan_comparison(
     _check_budget(runs, steps, episodes, seed)
     source = resolve_env(env, env_kwargs, wrappers=wrappers)
     built = make_agents(source, agents)
-    memory = compare_memory(built, runs, steps, episodes)
-    check_fits(memory, "lower --runs or the budget")
+    memory = compare_memory(source, built, runs, steps, episodes)
+    check_fits(memory, HINT)
     return source, built, memory
 
 

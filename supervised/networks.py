@@ -17,6 +17,9 @@ networks live in :mod:`supervised.classifiers`.
 
 >>> q = mlp_for_spaces(4, 2, hidden=(64, 64))            # CartPole: 4 numbers -> 2 Q-values
 >>> q = cnn_for_shape((40, 40, 3), 4, hidden=(128,))      # gridworld "rgb" -> 4 Q-values
+
+:func:`mlp_parameters`, :func:`image_features_size` and :func:`q_network_parameters` count a
+network's parameters by arithmetic from the same sizes, without building it (memory estimates).
 """
 
 from __future__ import annotations
@@ -142,6 +145,11 @@ def mlp_for_spaces(
     return MLP((n_inputs, *hidden, n_outputs), activation=activation)
 
 
+def mlp_parameters(sizes: Sequence[int]) -> int:
+    """The parameters of :class:`MLP` ``(sizes)``: a weight matrix and a bias per layer."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
+
+
 def _conv_block(n_in: int, n_out: int) -> list[nn.Module]:
     return [nn.Conv2d(n_in, n_out, 3, padding=1), nn.BatchNorm2d(n_out), nn.ReLU()]
 
@@ -215,6 +223,55 @@ by one 3×3 stride-1 convolution, as in MinAtar's DQN (Young & Tian, 2019): stri
 convolutions would shrink them to a pixel or two."""
 
 
+def _image_layout(shape: Sequence[int], channels_last: bool | None) -> tuple[int, int, int, bool]:
+    """``(in_channels, height, width, channels_last)`` of an image shape (see ImageFeatures)."""
+    shape = tuple(int(s) for s in shape)
+    if channels_last is None:
+        channels_last = shape[2] <= 4 < shape[0]
+    in_channels, height, width = (shape[2], *shape[:2]) if channels_last else shape
+    return in_channels, height, width, channels_last
+
+
+def image_features_size(
+    shape: Sequence[int], channels: Sequence[int] = (16, 32, 32), channels_last: bool | None = None
+) -> tuple[int, int]:
+    """``(parameters, features per image)`` of :class:`ImageFeatures`, by arithmetic.
+
+    A 3×3 stride-2 convolution with padding 1 makes ``ceil(n / 2)`` of ``n`` pixels; the small
+    images' 3×3 convolution without padding ``n - 2``.
+    """
+    in_channels, height, width, _ = _image_layout(shape, channels_last)
+    if min(height, width) <= SMALL_IMAGE:
+        layers, height, width = [(in_channels, channels[0])], height - 2, width - 2
+    else:
+        layers = list(zip((in_channels, *channels[:-1]), channels, strict=True))
+        for _ in channels:
+            height, width = -(-height // 2), -(-width // 2)
+    parameters = sum((9 * n_in + 1) * n_out for n_in, n_out in layers)
+    return parameters, layers[-1][1] * height * width
+
+
+def q_network_parameters(
+    shape: Sequence[int] | dict[str, Sequence[int]], n_outputs: int, hidden: Sequence[int]
+) -> int:
+    """The parameters of DQN's Q-network for observations stored as ``shape``, by arithmetic.
+
+    The network DQN builds (``agents.dqn.q_network``): an MLP of a vector, a
+    :class:`ConvQNet` of an image (3-D), a :class:`MultiInputQNet` of several arrays.
+    """
+    parts = shape if isinstance(shape, dict) else {"": shape}
+    if not isinstance(shape, dict) and len(shape) != 3:
+        return mlp_parameters((math.prod(shape), *hidden, n_outputs))
+    parameters, features = 0, 0
+    for part in parts.values():
+        if len(part) == 3:
+            conv, size = image_features_size(part)
+            parameters, features = parameters + conv, features + size
+        else:
+            features += math.prod(part)
+    return parameters + mlp_parameters((features, *hidden, n_outputs))
+
+
 class ImageFeatures(nn.Sequential):
     """Convolutional features of images of one shape, as numbers and channel-first, flattened.
 
@@ -242,9 +299,7 @@ class ImageFeatures(nn.Sequential):
         if len(shape) != 3:
             raise ValueError(f"a CNN needs an image shape (H, W, C) or (C, H, W), got {shape}")
         _check_sizes("image shape", shape)
-        if channels_last is None:
-            channels_last = shape[2] <= 4 < shape[0]
-        in_channels, height, width = (shape[2], *shape[:2]) if channels_last else shape
+        in_channels, height, width, channels_last = _image_layout(shape, channels_last)
         if min(height, width) <= SMALL_IMAGE:  # MinAtar's network: one stride-1 convolution
             _check_sizes("conv channels", channels[:1])
             super().__init__(nn.Conv2d(in_channels, channels[0], 3), nn.ReLU())

@@ -69,6 +69,9 @@ def cmd_compare(args) -> int:
     device = chosen_device(args) if args.device or _uses_torch(args.agents) else None
     if args.dry_run:
         return print_plan(args, out)
+    from rlcourse.loop import plan_comparison
+
+    plan_comparison(args.env, args.agents, **_settings(args))  # refused before it says anything
     if device:
         announce_device(device)
     results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),

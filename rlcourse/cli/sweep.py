@@ -99,19 +99,24 @@ def cmd_sweep(args) -> int:
     ``--dry-run`` reads and checks the file and the directory and counts the work; it builds
     nothing (no env, no agent, no import of a module:Class).
     """
+    from rlcourse.memory import check_fits, describe, sweep_memory
     from rlcourse.sweep.config import parse_config, read_text
     from rlcourse.sweep.store import UnitStore, check_directory
-    from rlcourse.sweep.units import check_names, plan
+    from rlcourse.sweep.units import SWEEP_HINT, check_names, plan
 
     toml = read_text(args.config)
     config = parse_config(toml, Path(args.config).name)
     out = Path(args.out or f"results/{Path(args.config).stem}")
     if args.dry_run:
         check_names(config)
+        workers = args.workers or default_workers()
+        memory = sweep_memory(config, {}, workers)  # the results: no agent is built
+        check_fits(memory, SWEEP_HINT)
         status = check_directory(out, config, args.force)
         units = plan(config)
         done = set() if status == "new" else UnitStore(out).finished(units)
-        print_plan(config, units, done, out, status, args.workers or default_workers())
+        print_plan(config, units, done, out, status, workers)
+        print(f"memory: {describe(memory)}, and the agents' and envs' own (not built)")
         return 0
     from rlcourse.sweep.run import run_sweep
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from agents.specs import format_spec
 from rlcourse.errors import UsageError
+from rlcourse.memory import check_count
 
 DEFAULT_CHUNK = 500
 """Runs per work unit unless ``[sweep] chunk`` says otherwise."""
@@ -237,10 +238,16 @@ def _budget(sweep: dict, fail) -> tuple[int, int | None, int | None, int, int]:
             raise fail(("sweep",), f"missing key {key!r}")
     if ("steps" in sweep) == ("episodes" in sweep):
         raise fail(("sweep",), "give exactly one of 'steps' or 'episodes'")
+    counts = {key: _int(sweep, key, 1, ("sweep",), fail) for key in ("runs", "steps", "episodes")}
+    for key, value in counts.items():
+        try:
+            check_count(key, value or 0)
+        except UsageError as err:
+            raise fail(("sweep", key), str(err)) from None
     return (
-        _int(sweep, "runs", 1, ("sweep",), fail),
-        _int(sweep, "steps", 1, ("sweep",), fail),
-        _int(sweep, "episodes", 1, ("sweep",), fail),
+        counts["runs"],
+        counts["steps"],
+        counts["episodes"],
         _int(sweep, "seed", 0, ("sweep",), fail, default=0),
         _int(sweep, "chunk", 1, ("sweep",), fail, default=DEFAULT_CHUNK),
     )

@@ -12,13 +12,21 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from rlcourse.errors import UsageError
+from rlcourse.memory import check_fits, sweep_memory
 from rlcourse.outputs import add_to_stamp
 from rlcourse.results import provenance
 from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
 from rlcourse.sweep.backends import Runner, connect, default_workers
 from rlcourse.sweep.config import SweepConfig
 from rlcourse.sweep.store import UnitStore, check_directory, open_directory
-from rlcourse.sweep.units import Unit, check_config, check_names, plan, run_unit
+from rlcourse.sweep.units import (
+    SWEEP_HINT,
+    Unit,
+    check_config,
+    check_names,
+    plan,
+    run_unit,
+)
 from supervised.atomic import atomic_directory, write_text
 
 
@@ -50,7 +58,8 @@ def run_sweep(
         command: the command line, for the manifest.
 
     Every input is checked before ``out`` is touched: the names, the directory, then every env
-    and agent built once (this runs the code a ``module:Class`` env names), then the backend.
+    and agent built once (this runs the code a ``module:Class`` env names), the memory it will
+    hold (:func:`~rlcourse.memory.sweep_memory`), then the backend.
 
     Raises:
         UsageError: bad configuration, directory in the way, unreachable Ray, a failing unit.
@@ -58,7 +67,9 @@ def run_sweep(
     out = Path(out)
     check_names(config)
     check_directory(out, config, force)
-    check_config(config)
+    largest_unit = check_config(config)
+    memory = sweep_memory(config, largest_unit, workers or default_workers())
+    check_fits(memory, SWEEP_HINT)
     with connect(backend, workers, address) as runner:  # a Ray is started (and checked) here
         status = open_directory(out, config, force, toml, command)
         units = plan(config)

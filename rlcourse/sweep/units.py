@@ -19,6 +19,8 @@ import numpy as np
 from rlcourse.errors import UsageError
 from rlcourse.sweep.config import EnvEntry, SweepConfig, digest
 
+SWEEP_HINT = "lower runs, steps or episodes, or chunk in [sweep], or --workers"
+"""What a refusal for memory suggests."""
 UNIT_FORMAT = 1
 """Bumped when a unit's numbers would change for the same description (invalidates old units)."""
 
@@ -129,20 +131,33 @@ def check_names(config: SweepConfig) -> None:
             raise UsageError(f"[[agent]] {spec}: {err}") from None
 
 
-def check_config(config: SweepConfig) -> None:
+def check_config(config: SweepConfig) -> dict[str, int]:
     """Build every env and every agent for it once, so that bad names fail before any work.
 
     This runs the code a ``module:Class`` env names, as running the sweep will.
+
+    Returns:
+        The memory of the largest unit, by part (:func:`rlcourse.memory.compare_memory`).
 
     Raises:
         UsageError: naming the env or agent.
     """
     from rlcourse.environments import resolve_env
     from rlcourse.loop import make_agents
+    from rlcourse.memory import compare_memory
 
     check_names(config)
+    largest: dict[str, int] = {}
+    runs = min(config.chunk, config.runs)
     for env in config.envs:
         try:
-            make_agents(resolve_env(env.id, env.kwargs, wrappers=env.wrappers), list(config.agents))
+            source = resolve_env(env.id, env.kwargs, wrappers=env.wrappers)
+            built = make_agents(source, list(config.agents))
         except UsageError as err:
             raise UsageError(f"[[env]] {env.label}: {err}") from None
+        for label, agent in built.items():
+            unit = compare_memory(source, {label: agent}, runs, config.steps, config.episodes,
+                                  analysis=False)  # fmt: skip
+            if sum(unit.values()) > sum(largest.values()):
+                largest = unit
+    return largest

@@ -104,7 +104,7 @@ def test_dqn_learns_an_env_with_dict_observations():
 def test_dqn_agent_fits_a_dict_and_refuses_what_it_cannot_read():
     with pytest.warns(UserWarning, match="leaves out the observation part"):
         agent = DQNAgent(DQNConfig(), Contexts.observation_space, spaces.Discrete(3))
-        assert agent.memory_bytes(1) == 100_000 * (2 * 4 * 5 + 8 + 4 + 2)
+        assert agent.memory_bytes(1)["replay buffers"] == 100_000 * (2 * 4 * 5 + 8 + 4 + 2)
     with pytest.raises(ValueError, match="DQN cannot read any part of the observations"):
         DQNAgent(DQNConfig(), spaces.Text(3), spaces.Discrete(2))
 
@@ -128,7 +128,8 @@ def test_a_dict_with_an_image_keeps_the_image_apart_in_its_dtype():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         agent = DQNAgent(DQNConfig(buffer_size=1000), space, spaces.Discrete(3))
-        assert agent.memory_bytes(1) == 1000 * (2 * (7 * 7 * 3 + 4 * 4) + 8 + 4 + 2)
+        replay = agent.memory_bytes(1)["replay buffers"]
+        assert replay == 1000 * (2 * (7 * 7 * 3 + 4 * 4) + 8 + 4 + 2)
 
 
 def test_images_in_a_tuple_are_named_by_their_place_and_need_nothing_else():

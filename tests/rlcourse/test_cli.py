@@ -648,7 +648,8 @@ def test_compare_dry_run_prints_the_plan_and_memory_and_writes_nothing(cli, tmp_
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         f"would compare dqn, random on CartPole-v1: 10 runs of 1000 steps each, into {out}/",
-        "memory: about 46.1 MB (metrics 100.0 kB, replay buffers 46.0 MB)",
+        "memory: about 62.9 MB (results 150.0 kB, analysis 464.0 kB, envs 81.0 kB, replay buffers "
+        "46.0 MB, networks 16.2 MB, agent temporaries 640 B)",
     ]
     assert list(tmp_path.iterdir()) == []
 
@@ -661,8 +662,9 @@ def test_compare_refuses_a_batch_that_will_not_fit_in_one_line(cli, tmp_path, mo
         cli("compare bandit --agents greedy --runs 100000 --steps 10000 --out", tmp_path / "o")
     )
     assert line == (
-        "rlcourse compare: error: needs about 5.0 GB (metrics 5.0 GB) but 1.0 GB is available; "
-        "lower --runs or the budget"
+        "rlcourse compare: error: needs about 34.1 GB (results 10.0 GB, analysis 24.0 GB, envs "
+        "40.1 MB, agent tables 16.0 MB, agent temporaries 32.0 MB) but 1.0 GB is available; "
+        "lower the runs, the budget, or the sizes in the agents' or the env's settings"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -494,8 +494,10 @@ def test_compare_refuses_what_will_not_fit_before_any_run(monkeypatch):
     monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 10_000_000)
     with pytest.raises(UsageError) as refused:
         rlcourse.compare("CartPole-v1", ["dqn", "random"], runs=30, steps=1000, progress=False)
-    # 30 runs × 100 000 transitions × 46 bytes; metrics 2 agents × 30 runs × 1000 steps × 5 bytes
+    # 30 runs × 100 000 transitions × 46 bytes; results (2 agents + a copy) × 30 runs × 1000
+    # steps × 5 bytes; 30 runs × 67 586 parameters × 4 bytes × 6 copies
     assert str(refused.value) == (
-        "needs about 138.3 MB (metrics 300.0 kB, replay buffers 138.0 MB) but 10.0 MB is "
-        "available; lower --runs or the budget"
+        "needs about 188.3 MB (results 450.0 kB, analysis 944.0 kB, envs 242.9 kB, replay buffers "
+        "138.0 MB, networks 48.7 MB, agent temporaries 1.9 kB) but 10.0 MB is available; "
+        "lower the runs, the budget, or the sizes in the agents' or the env's settings"
     )

@@ -73,7 +73,7 @@ def test_pong_runs_with_the_atari_preset_and_evaluates_with_its_wrappers(cli, tm
     plan = cli("train dqn ALE/Pong-v5 --dry-run --out", tmp_path / "plan")
     assert plan.code == 0, plan.err
     # 10 000 × (2 × 4 × 84 × 84 uint8 + 8 + 4 + 2) bytes: preprocessed, stacked frames
-    assert "memory: about 564.6 MB (replay buffer 564.6 MB)" in plan.out
+    assert "(replay buffer 564.6 MB, networks 40.0 MB," in plan.out
     out = tmp_path / "pong"
     quick = "--steps 300 --eval-every 300 --eval-episodes 1 --set buffer_size=500 "
     # episodes cut at 600 frames (150 agent steps): a full game of Pong is ~3500 agent steps

@@ -482,7 +482,8 @@ def test_a_multi_env_sweep_labels_envs_and_aggregates(tmp_path):
     ("key", "value", "message"),
     [
         ("runs", "12", "[sweep]: 'runs' must be an integer, got str '12'"),
-        ("runs", 10**18, "more than a sweep may have (100,000); raise 'chunk' or split the sweep"),
+        ("runs", 10**12, "more than a sweep may have (100,000); raise 'chunk' or split the sweep"),
+        ("runs", 10**18, "runs 1,000,000,000,000,000,000 is more than any run could reach"),
         ("chunk", 0, "[sweep]: 'chunk' must be a positive integer, got 0"),
         ("envs", [{"id": 5, "kwargs": {}}], "[[env]] 1: 'id' must be a non-empty string, got 5"),
         ("agents", [3], "'agents' must be a non-empty list of agent specs"),

@@ -353,6 +353,8 @@ def test_any_toml_document_is_a_sweep_or_one_usage_error(scratch, document):
     if config is None:
         assert code == 2 and len(err.splitlines()) == 1, err
         assert err.startswith("rlcourse sweep: error: any.toml") or "[[" in err, err
+    elif code == 2:  # a valid sweep whose results will not fit in memory
+        assert len(err.splitlines()) == 1 and err.startswith("rlcourse sweep: error: needs about")
     else:
         assert code == 0, err
         assert f"units: {len(plan(config))} " in out
@@ -390,11 +392,16 @@ def test_a_layout_on_several_lines_is_labelled_on_one():
 
 
 def test_more_units_than_a_sweep_may_have_are_refused_before_planning():
+    message = _error(ISSUE_EXAMPLE.replace("runs = 200", "runs = 1000000000000"))
+    assert message == (
+        "my.toml, line 2: [sweep]: 1 env(s) × 4 agent configuration(s) × 2,000,000,000 "
+        "chunk(s) of up to 500 runs make 8,000,000,000 units, more than a sweep may have "
+        "(100,000); raise 'chunk' or split the sweep"
+    )
     message = _error(ISSUE_EXAMPLE.replace("runs = 200", "runs = 9223372036854775807"))
     assert message == (
-        "my.toml, line 2: [sweep]: 1 env(s) × 4 agent configuration(s) × 18,446,744,073,709,552 "
-        "chunk(s) of up to 500 runs make 73,786,976,294,838,208 units, more than a sweep may have "
-        "(100,000); raise 'chunk' or split the sweep"
+        "my.toml, line 2: [sweep]: runs 9,223,372,036,854,775,807 is more than any run could "
+        "reach (at most 1,000,000,000,000)"
     )
 
 

@@ -227,12 +227,13 @@ def test_a_checkpoint_with_fields_of_the_wrong_types_is_one_line(
 def test_a_replay_buffer_that_cannot_fit_is_refused_before_anything(tmp_path, cli, monkeypatch):
     import rlcourse.memory
 
-    monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 3_000_000)
+    monkeypatch.setattr(rlcourse.memory, "available_bytes", lambda: 5_000_000)
     out = tmp_path / "out"
     line = assert_usage_error(cli("train dqn CartPole-v1 --out", out))
     assert line == (
-        "rlcourse train: error: needs about 4.6 MB (replay buffer 4.6 MB) but 3.0 MB is "
-        "available; lower buffer_size (--set buffer_size=N)"
+        "rlcourse train: error: needs about 6.9 MB (replay buffer 4.6 MB, networks 1.6 MB, "
+        "results 500.6 kB, envs 170.0 kB) but 5.0 MB is available; lower --steps, "
+        "--eval-episodes or the sizes of --set (buffer_size, hidden)"
     )  # 100 000 × (2 × 4 float32 + int64 action + float32 reward + 2 flags) = 4.6 MB
     assert not out.exists() and not (tmp_path / "out.partial").exists()
     assert cli("train dqn CartPole-v1 --set buffer_size=50000 --dry-run --out", out).code == 0
@@ -245,6 +246,7 @@ def test_dry_run_prints_the_plan_and_memory_and_writes_nothing(tmp_path, cli):
     assert result.out.splitlines() == [
         f"would train DQN on CartPole-v1 for 100000 steps into {out}/",
         "preset: CartPole-v1",
-        "memory: about 4.6 MB (replay buffer 4.6 MB)",
+        "memory: about 7.4 MB (replay buffer 4.6 MB, networks 1.6 MB, results 1.0 MB, envs "
+        "170.0 kB)",
     ]
     assert list(tmp_path.iterdir()) == []
