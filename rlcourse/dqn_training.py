@@ -564,7 +564,10 @@ def require_tensorboard():
     Raises:
         UsageError: the tensorboard package is missing (says how to install it).
     """
+    from supervised.packages import import_installed
+
     try:
+        import_installed("tensorboard")  # what torch.utils.tensorboard imports: the installed one
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise UsageError(
