@@ -480,6 +480,9 @@ def _saved_settings(saved: dict, path: Path) -> Settings:
         _check_stop_at(settings.stop_at)
         Position.from_dict(saved["position"])
         _config(settings.config)
+        _saved_curves(saved)  # the rest of resume.pt, read before anything is written
+        float(saved["train_seconds"])
+        _check_torch_rng(saved["torch_rng"])
     except (TypeError, ValueError, KeyError, UsageError) as err:
         raise UsageError(f"{path} has bad settings: {err}") from None
     return settings
@@ -495,6 +498,13 @@ def _check_stop_at(stop_at: Any) -> float | None:
     if stop_at is None or (number and math.isfinite(stop_at)):
         return stop_at
     raise UsageError(f"stop_at must be a finite number or None, got {stop_at!r}")
+
+
+def _check_torch_rng(state: Any) -> None:
+    import torch
+
+    if not (torch.is_tensor(state) and state.shape == torch.get_rng_state().shape):
+        raise ValueError("torch_rng is not a state of torch's generator")
 
 
 def _saved_curves(saved: dict) -> Curves:
