@@ -23,6 +23,9 @@ CELLS = {
 
 MAX_CELLS = 10_000
 """The most cells a layout may have (100 × 100): the transition model holds every cell's moves."""
+MAX_CLIFF_OUTCOMES = 1_000_000
+"""With cliffs, the most cells × starts (a step into a cliff may land on any start: the model's
+tables hold every start as an outcome of every move)."""
 
 
 class LayoutError(ValueError):
@@ -59,8 +62,8 @@ def parse_layout(text: str, defaults: dict[str, float] | None = None) -> Layout:
 
     Raises:
         LayoutError: empty, more than :data:`MAX_CELLS` cells, ragged rows, unknown character,
-            no start, no goal, or no goal reachable from some start — naming the row and column
-            (1-based) at fault.
+            no start, cliffs with more than :data:`MAX_CLIFF_OUTCOMES` cells × starts, no goal,
+            or no goal reachable from some start — naming the row and column (1-based) at fault.
     """
     lines = [line.strip() for line in text.strip("\n").splitlines()]
     lines = [line for line in lines if line]
@@ -79,8 +82,14 @@ def parse_layout(text: str, defaults: dict[str, float] | None = None) -> Layout:
                 known = ", ".join(f"{k!r} {v}" for k, v in CELLS.items())
                 raise LayoutError(f"layout row {r}, column {c}: unknown character {ch!r} ({known})")
     layout = Layout(tuple(lines), dict(defaults or {}))
-    if not layout.cells("S"):
+    starts = len(layout.cells("S"))
+    if not starts:
         raise LayoutError("layout has no start 'S'")
+    if layout.cells("C") and starts * len(lines) * width > MAX_CLIFF_OUTCOMES:
+        raise LayoutError(
+            f"layout has cliffs, {starts} starts and {len(lines) * width} cells; a layout with "
+            f"cliffs has at most {MAX_CLIFF_OUTCOMES} cells × starts (fewer starts, or no cliff)"
+        )
     if not layout.cells("G"):
         raise LayoutError("layout has no goal 'G'")
     _check_reachable(layout)

@@ -374,3 +374,14 @@ def test_the_rest_of_resume_pt_is_checked_before_anything_is_written(cli, run, k
     line = assert_usage_error(cli("train dqn --resume", run, "--steps 400"))
     assert f"{run / 'resume.pt'} has bad settings: " in line and message in line
     assert snapshot(run) == before and not run.with_name("run.partial").exists()
+
+
+def test_a_cliff_layout_with_too_many_starts_is_refused_at_once():
+    cliff = "C" * 99 + "."
+    many = ["S" * 100] * 50 + [cliff] + ["." * 100] * 48 + ["." * 99 + "G"]
+    started = time.perf_counter()
+    with pytest.raises(LayoutError, match="layout has cliffs, 5000 starts and 10000 cells; a lay"):
+        get_layout("/".join(many))
+    assert time.perf_counter() - started < 1
+    few = ["S" * 100] + ["." * 100] * 49 + [cliff] + ["." * 100] * 48 + ["." * 99 + "G"]
+    assert len(get_layout("/".join(few)).cells("S")) == 100
