@@ -24,6 +24,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any, Protocol
 
 import numpy as np
@@ -100,7 +101,7 @@ class Position:
         start = data["episode_start"]
         if isinstance(start, dict):
             _check_generator_state(start)
-        elif not (isinstance(start, int) and not isinstance(start, bool) and start >= 0):
+        elif not (isinstance(start, Integral) and not isinstance(start, bool) and start >= 0):
             raise ValueError(f"episode_start must be a seed or a generator state, got {start!r}")
         return cls(int(data["t"]), float(data["episode_return"]), start,
                    list(data["actions"]))  # fmt: skip
