@@ -182,9 +182,7 @@ def test_ray_workers_never_import_modules_from_the_working_folder(local_ray, tmp
     ``agents.py`` or ``envs.py`` there must not be imported in place of the installed ones."""
     marker = tmp_path / "imported"
     for name in ("gymnasium", "agents", "envs"):
-        (tmp_path / f"{name}.py").write_text(
-            f"open({str(marker)!r}, 'a').write('{name}\\n')\n"
-        )
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}\\n')\n")
     (tmp_path / "sweep.toml").write_text(TOML)
     command = Path(sys.executable).with_name("rlcourse")  # the installed command, as users run it
     completed = subprocess.run(
