@@ -7,7 +7,8 @@ checked here once, for both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 from agents.strategies import DecayingEpsilon, EpsilonGreedy, Greedy
 
@@ -54,6 +55,10 @@ class OffPolicyConfig:
     """Transitions over which ε decays (0: always greedy)."""
 
     def __post_init__(self):
+        for item in fields(self):  # a config read from a checkpoint is checked as one typed
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{item.name} must be a finite number, got {value}")
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "target_update"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -72,6 +77,8 @@ class OffPolicyConfig:
             raise ValueError("lr_end needs lr_decay_steps >= 1 (the transitions it decays over)")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not self.max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if self.exploration not in EXPLORATION:

@@ -21,6 +21,13 @@ CELLS = {
 }
 
 
+MAX_CELLS = 10_000
+"""The most cells a layout may have (100 × 100): the transition model holds every cell's moves."""
+MAX_CLIFF_OUTCOMES = 1_000_000
+"""With cliffs, the most cells × starts (a step into a cliff may land on any start: the model's
+tables hold every start as an outcome of every move)."""
+
+
 class LayoutError(ValueError):
     """A layout that cannot be a gridworld; the message names the row and column."""
 
@@ -54,14 +61,17 @@ def parse_layout(text: str, defaults: dict[str, float] | None = None) -> Layout:
     """Parse a multi-line layout; blank leading/trailing lines and indentation are ignored.
 
     Raises:
-        LayoutError: empty, ragged rows, unknown character, no start, no goal, or no goal
-            reachable from some start — naming the row and column (1-based) at fault.
+        LayoutError: empty, more than :data:`MAX_CELLS` cells, ragged rows, unknown character,
+            no start, cliffs with more than :data:`MAX_CLIFF_OUTCOMES` cells × starts, no goal,
+            or no goal reachable from some start — naming the row and column (1-based) at fault.
     """
     lines = [line.strip() for line in text.strip("\n").splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         raise LayoutError("layout is empty")
     width = len(lines[0])
+    if len(lines) * width > MAX_CELLS:
+        raise LayoutError(f"layout has {len(lines)} rows of {width} cells; {_limit()}")
     for r, line in enumerate(lines, 1):
         if len(line) != width:
             raise LayoutError(
@@ -72,33 +82,43 @@ def parse_layout(text: str, defaults: dict[str, float] | None = None) -> Layout:
                 known = ", ".join(f"{k!r} {v}" for k, v in CELLS.items())
                 raise LayoutError(f"layout row {r}, column {c}: unknown character {ch!r} ({known})")
     layout = Layout(tuple(lines), dict(defaults or {}))
-    if not layout.cells("S"):
+    starts = len(layout.cells("S"))
+    if not starts:
         raise LayoutError("layout has no start 'S'")
+    if layout.cells("C") and starts * len(lines) * width > MAX_CLIFF_OUTCOMES:
+        raise LayoutError(
+            f"layout has cliffs, {starts} starts and {len(lines) * width} cells; a layout with "
+            f"cliffs has at most {MAX_CLIFF_OUTCOMES} cells × starts (fewer starts, or no cliff)"
+        )
     if not layout.cells("G"):
         raise LayoutError("layout has no goal 'G'")
     _check_reachable(layout)
     return layout
 
 
+def _limit() -> str:
+    return f"layouts have at most {MAX_CELLS} cells (rows × columns)"
+
+
 def _check_reachable(layout: Layout) -> None:
-    """Every start reaches a goal by moving through non-wall, non-terminal cells."""
+    """Every start reaches a goal by moving through non-wall, non-terminal cells.
+
+    One search backwards from the goals: a cell reaches a goal when a neighbour does and the
+    cell itself can be passed through (a pit ends the episode; a cliff sends back to a start).
+    """
     rows, cols = layout.shape
-    goals = set(layout.cells("G"))
+    goals = layout.cells("G")
+    reaching, queue = set(goals), deque(goals)
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            nr, nc = r + dr, c + dc
+            if 0 <= nr < rows and 0 <= nc < cols and (nr, nc) not in reaching:
+                if layout.grid[nr][nc] not in "#XCG":
+                    reaching.add((nr, nc))
+                    queue.append((nr, nc))
     for start in layout.cells("S"):
-        seen, queue = {start}, deque([start])
-        while queue:
-            r, c = queue.popleft()
-            if (r, c) in goals:
-                break
-            if layout.grid[r][c] in "XC":  # a pit ends the episode; a cliff sends back to start
-                continue
-            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                nr, nc = r + dr, c + dc
-                if 0 <= nr < rows and 0 <= nc < cols and layout.grid[nr][nc] != "#":
-                    if (nr, nc) not in seen:
-                        seen.add((nr, nc))
-                        queue.append((nr, nc))
-        else:
+        if start not in reaching:
             raise LayoutError(
                 f"layout row {start[0] + 1}, column {start[1] + 1}: no goal is reachable from "
                 "this start"

@@ -27,6 +27,7 @@ from rlcourse.errors import UsageError
 from rlcourse.loop import VectorSource, run
 from rlcourse.memory import check_count, check_fits, evaluation_memory
 from rlcourse.outputs import add_to_stamp
+from rlcourse.reading import check_depth, read_json
 from supervised.atomic import atomic_path, write_text
 
 
@@ -158,6 +159,7 @@ def load_checkpoint(
         learner.load_weights(checkpoint["model"])
     except (RuntimeError, TypeError) as err:
         raise UsageError(f"{path} does not fit the network: {str(err).splitlines()[0]}") from None
+    check_finite_weights(checkpoint["model"], path)
     return learner, source, checkpoint
 
 
@@ -210,7 +212,27 @@ def read_checkpoint(path: Path, needed: tuple[str, ...] = CHECKPOINT_KEYS) -> di
         raise UsageError(f"{path} is corrupt: {type(err).__name__}: {err}") from None
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
         raise UsageError(f"{path} is not an rlcourse DQN checkpoint (keys {', '.join(needed)})")
+    check_depth(checkpoint, str(path))
     return checkpoint
+
+
+def check_finite_weights(weights: Any, path: Path) -> None:
+    """Refuse a state dict (``{name: tensor}``) that holds NaN or infinite weights.
+
+    Raises:
+        UsageError: naming the first tensors that do.
+    """
+    from supervised.networks import non_finite
+
+    if not isinstance(weights, dict):
+        return  # not a state dict: refused where it is loaded
+    bad = non_finite(weights)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise UsageError(
+            f"{path} holds NaN or infinite weights ({', '.join(bad[:3])}{more}): "
+            "the training diverged or the file is damaged"
+        )
 
 
 def evaluate_checkpoint(
@@ -261,9 +283,9 @@ def evaluate_checkpoint(
 
 def _check_same_evaluation(path: Path, settings: dict[str, Any]) -> None:
     try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
+        earlier = read_json(path)
         same = all(earlier.get(key) == value for key, value in settings.items())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+    except (UsageError, AttributeError):  # unreadable, nested too deeply, not an object
         earlier, same = None, False
     if not same:
         what = (

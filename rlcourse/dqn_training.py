@@ -34,6 +34,7 @@ import numpy as np
 from agents.dqn_config import DQNConfig
 from agents.specs import SpecError, build_params
 from rlcourse.checkpoints import (
+    check_finite_weights,
     evaluate_greedy,
     read_checkpoint,
     resolve_saved_env,
@@ -249,6 +250,7 @@ def prepare_training(
                         ("checkpoint_every", checkpoint_every or 1)):  # fmt: skip
         if value < 1:
             raise UsageError(f"{name} must be >= 1, got {value}")
+    _check_stop_at(stop_at)
     settings = Settings(source.name, source.kwargs, steps, seed, _plain(asdict(config)),
                         eval_every, eval_episodes, checkpoint_every, stop_at,
                         list(source.wrappers))  # fmt: skip
@@ -346,7 +348,7 @@ def prepare_resume(
     if steps is not None:
         settings.steps = steps
     if stop_at != "saved":
-        settings.stop_at = stop_at
+        settings.stop_at = _check_stop_at(stop_at)
     position = Position.from_dict(saved["position"])
     if position.t >= settings.steps:
         raise UsageError(
@@ -462,6 +464,9 @@ def read_training(out: Path) -> dict:
     saved = read_checkpoint(path, needed=("format", "settings", "learner", "position"))
     if saved["format"] != RESUME_FORMAT:
         raise UsageError(f"{path} is not an rlcourse DQN training state ({saved['format']!r})")
+    learner = saved["learner"] if isinstance(saved["learner"], dict) else {}
+    for part in ("online", "target"):
+        check_finite_weights(learner.get(part), path)
     return saved
 
 
@@ -473,11 +478,34 @@ def _saved_settings(saved: dict, path: Path) -> Settings:
                 raise TypeError(f"{name} is not an integer")
         if not isinstance(settings.env, str) or not isinstance(settings.env_kwargs, dict):
             raise TypeError("env is not a name with kwargs")
+        _check_stop_at(settings.stop_at)
         Position.from_dict(saved["position"])
         _config(settings.config)
+        _saved_curves(saved)  # the rest of resume.pt, read before anything is written
+        float(saved["train_seconds"])
+        _check_torch_rng(saved["torch_rng"])
     except (TypeError, ValueError, KeyError, UsageError) as err:
         raise UsageError(f"{path} has bad settings: {err}") from None
     return settings
+
+
+def _check_stop_at(stop_at: Any) -> float | None:
+    """``stop_at``: None, or a finite number (NaN would never stop, inf never be reached).
+
+    Raises:
+        UsageError: anything else.
+    """
+    number = isinstance(stop_at, int | float) and not isinstance(stop_at, bool)
+    if stop_at is None or (number and math.isfinite(stop_at)):
+        return stop_at
+    raise UsageError(f"stop_at must be a finite number or None, got {stop_at!r}")
+
+
+def _check_torch_rng(state: Any) -> None:
+    import torch
+
+    if not (torch.is_tensor(state) and state.shape == torch.get_rng_state().shape):
+        raise ValueError("torch_rng is not a state of torch's generator")
 
 
 def _saved_curves(saved: dict) -> Curves:
@@ -567,7 +595,10 @@ def require_tensorboard():
     Raises:
         UsageError: the tensorboard package is missing (says how to install it).
     """
+    from supervised.packages import import_installed
+
     try:
+        import_installed("tensorboard")  # what torch.utils.tensorboard imports: the installed one
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise UsageError(

@@ -24,6 +24,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 import envs as rlcourse_envs  # registers the rlcourse/ ids
 from envs.vector import NativeVectorEnv
 from rlcourse.errors import UsageError
+from supervised.packages import import_installed
 
 EnvLike = str | Callable[..., gym.Env]
 
@@ -232,7 +233,7 @@ def register_ecosystem(env_id: str) -> None:
     for prefix, module_name, package in ECOSYSTEM:
         if env_id.startswith(prefix):
             try:
-                module = importlib.import_module(module_name)
+                module = import_installed(module_name)
             except ImportError:
                 raise UsageError(
                     f"{env_id} is an env of the {package} package, which is not installed: "

@@ -24,6 +24,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any, Protocol
 
 import numpy as np
@@ -93,9 +94,36 @@ class Position:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Position:
-        """The position :meth:`as_dict` gave."""
-        return cls(int(data["t"]), float(data["episode_return"]), data["episode_start"],
+        """The position :meth:`as_dict` gave (read from a file: checked).
+
+        Raises:
+            ValueError: an episode start that is neither a seed nor the state of one of
+                numpy's bit generators (:data:`BIT_GENERATORS`).
+        """
+        start = data["episode_start"]
+        if isinstance(start, dict):
+            _check_generator_state(start)
+        elif not (isinstance(start, Integral) and not isinstance(start, bool) and start >= 0):
+            raise ValueError(f"episode_start must be a seed or a generator state, got {start!r}")
+        return cls(int(data["t"]), float(data["episode_return"]), start,
                    list(data["actions"]))  # fmt: skip
+
+
+BIT_GENERATORS = {
+    name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+}
+"""The bit generators numpy ships, by the name a saved state gives (the only names looked up)."""
+
+
+def _check_generator_state(state: dict) -> None:
+    """A saved ``bit_generator.state``: a known generator, and a state numpy accepts."""
+    name = state.get("bit_generator")
+    if not isinstance(name, str) or name not in BIT_GENERATORS:
+        raise ValueError(f"unknown bit generator {name!r} (numpy's: {', '.join(BIT_GENERATORS)})")
+    try:
+        BIT_GENERATORS[name]().state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
+        raise ValueError(f"a bad {name} state: {err}") from None
 
 
 class _Tracker:
@@ -248,7 +276,7 @@ def _restore(env: VectorEnv, name: str, position: Position, options) -> Any:
     """Put a fresh env of one run back where ``position`` says: reset, then the same actions."""
     start = position.episode_start
     if isinstance(start, dict):  # a later episode: its generator, then a reset without a seed
-        generator = np.random.Generator(getattr(np.random, start["bit_generator"])())
+        generator = np.random.Generator(BIT_GENERATORS[start["bit_generator"]]())
         generator.bit_generator.state = start
         env.set_attr("np_random", [generator])
         obs = _reset(env, name)

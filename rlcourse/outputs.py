@@ -57,9 +57,11 @@ def add_to_stamp(directory: Path, *names: str) -> None:
 
 def read_stamp(directory: Path) -> dict[str, Any] | None:
     """The stamp of ``directory``; None when it has none or one that is not rlcourse's."""
+    from rlcourse.reading import read_json
+
     try:
-        payload = json.loads((directory / STAMP).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        payload = read_json(directory / STAMP)
+    except UsageError:  # missing, damaged or nested too deeply: not a stamp
         return None
     if not isinstance(payload, dict) or payload.get("written_by") != "rlcourse":
         return None
@@ -197,8 +199,26 @@ def prepare_output(
     Raises:
         UsageError: ``out`` may not be written (see :func:`check_output_dir`).
     """
+    check_not_in_use(Path(out))
     check_output_dir(Path(out), force)
     return _stamped(Path(out), command)
+
+
+def check_not_in_use(target: Path, flag: str = "--out") -> None:
+    """Refuse an output directory that is the working folder or holds it.
+
+    Such a directory cannot be swapped for its new version (a rename of the folder in use fails
+    or leaves the working folder behind), so it is refused before any work is done.
+
+    Raises:
+        UsageError: ``target`` is, or holds, the working folder.
+    """
+    here = Path.cwd().resolve()
+    if target.resolve() in (here, *here.parents):
+        raise UsageError(
+            f"{flag} {target} is the folder you are working in, or holds it, and cannot be "
+            f"replaced while in use; run from another folder or choose another {flag}"
+        )
 
 
 @contextmanager
@@ -215,7 +235,8 @@ class ResumableOutput:
     to resume from; the finished run replaces ``OUT`` the way :func:`prepare_output` does.
     """
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, flag: str = "--out"):
+        check_not_in_use(Path(out), flag)
         self.out = Path(out)
         self.partial = self.out.with_name(self.out.name + ".partial")
 

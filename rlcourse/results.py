@@ -30,6 +30,7 @@ import pandas as pd
 
 from rlcourse.errors import UsageError
 from rlcourse.outputs import prepare_output
+from rlcourse.reading import UnreadableFile, read_json
 from rlcourse.stats import final_scores, mean_ci
 from supervised.atomic import atomic_path, write_text
 
@@ -148,9 +149,9 @@ def load_results(directory: str | os.PathLike) -> Results:
     if missing:
         raise UsageError(f"{path} is not a results directory (missing {', '.join(missing)})")
     try:
-        manifest = json.loads((path / "manifest.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UsageError(f"cannot read results in {path}: {type(err).__name__}: {err}") from None
+        manifest = read_json(path / "manifest.json")
+    except UnreadableFile as err:
+        raise UsageError(f"cannot read results in {path}: manifest.json {err.reason}") from None
     problem = manifest_problem(manifest)
     if problem:
         raise UsageError(f"cannot read results in {path}: manifest.json {problem}")
@@ -173,12 +174,26 @@ def load_results(directory: str | os.PathLike) -> Results:
         if not per_agent:
             raise UsageError(f"cannot read results in {path}: no arrays for agent {label!r}")
         for metric, values in per_agent.items():
-            if values.ndim != 2 or values.shape[1] == 0:
-                raise UsageError(
-                    f"cannot read results in {path}: {label!r} {metric} has shape {values.shape}, "
-                    "not (runs, x)"
-                )
+            problem = array_problem(values, manifest.get("runs"))
+            if problem:
+                raise UsageError(f"cannot read results in {path}: {label!r} {metric} {problem}")
     return Results(data, manifest, action_values)
+
+
+def array_problem(values: np.ndarray, runs: Any, counted_by: str = "manifest.json") -> str | None:
+    """What is wrong with one metric's array read from a file (None: nothing), to end a sentence.
+
+    It must be ``(runs, x)``, hold ``runs`` rows (as ``counted_by`` says), and finite numbers.
+    """
+    if values.ndim != 2 or values.shape[1] == 0:
+        return f"has shape {values.shape}, not (runs, x)"
+    if runs is not None and values.shape[0] != runs:
+        return f"has {values.shape[0]} runs, but {counted_by} says {runs}"
+    if values.dtype.kind not in "biuf":
+        return f"holds {values.dtype} values, not numbers"
+    if not np.isfinite(values).all():
+        return "holds NaN or infinite values"
+    return None
 
 
 def _integer(value: Any) -> bool:

@@ -140,6 +140,8 @@ def load_gallery(path: str | os.PathLike) -> Gallery:
         raise DataError(f"{path}: not a face gallery ({type(err).__name__})") from None
     if len(gallery.names) != len(gallery.embeddings):
         raise DataError(f"{path}: not a face gallery (names and embeddings differ in number)")
+    if not np.isfinite(gallery.embeddings).all():
+        raise DataError(f"{path}: not a face gallery (NaN or infinite embeddings)")
     return gallery
 
 

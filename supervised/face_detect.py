@@ -24,7 +24,6 @@ is a weak detector on real photographs.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import os
 import warnings
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from supervised.data import DataError
+from supervised.packages import find_installed
 
 Box = tuple[float, float, float, float, float]
 """``(x0, y0, x1, y1, score)``: corners in pixels (``x`` is the column), score in [0, 1]."""
@@ -188,7 +188,7 @@ class Detector:
 
 def facenet_weights_dir() -> Path | None:
     """``facenet_pytorch/data`` when that package is installed (found, never imported)."""
-    spec = importlib.util.find_spec("facenet_pytorch")
+    spec = find_installed("facenet_pytorch")
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "data"

@@ -20,6 +20,7 @@ train, 60–79 choose the "unknown" distance threshold on an ROC curve, 80–99 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from torch import nn
 
 from supervised.atomic import atomic_path
 from supervised.data import DataError
+from supervised.networks import non_finite
 
 SIZE = 32
 """Side of the network's input faces, in pixels."""
@@ -330,6 +332,11 @@ def load_embedder(path: str | os.PathLike) -> Embedder:
         threshold = float(saved["threshold"])
     except Exception as err:  # noqa: BLE001 - whatever is wrong, the file is unusable
         raise DataError(f"{path}: not a face embedding model ({type(err).__name__})") from None
+    if not (math.isfinite(threshold) and threshold > 0) or non_finite(saved["state_dict"]):
+        raise DataError(
+            f"{path}: not a usable face embedding model (NaN or infinite weights, or a threshold "
+            f"that is not a positive number: {threshold})"
+        )
     return Embedder(model.eval(), threshold, dict(saved.get("metrics", {})))
 
 

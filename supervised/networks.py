@@ -421,3 +421,12 @@ def cnn_for_shape(
         channels_last: the layout of ``shape`` (None: inferred, see :class:`ConvQNet`).
     """
     return ConvQNet(shape, n_outputs, hidden=hidden, channels_last=channels_last)
+
+
+def non_finite(state: dict) -> list[str]:
+    """Names of the floating-point tensors of a state dict that hold NaN or infinite values."""
+    return [
+        str(name)
+        for name, tensor in state.items()
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not tensor.isfinite().all()
+    ]

@@ -14,6 +14,7 @@ from rlcourse.cli.common import (
     add_device_option,
     announce_device,
     chosen_device,
+    positive_float,
     positive_int,
     seed_int,
 )
@@ -83,7 +84,9 @@ def _register_identify(faces: argparse._SubParsersAction) -> None:
     q.add_argument("image", help="an image file")
     q.add_argument("--gallery", required=True, help="gallery file written by enroll")
     q.add_argument("--model", help="the model the gallery was enrolled with (default model)")
-    q.add_argument("--threshold", type=float, help="unknown beyond this distance (model's)")
+    q.add_argument(
+        "--threshold", type=positive_float, help="unknown beyond this distance (model's)"
+    )
     q.add_argument("--out", help="PNG with boxes and names (default IMAGE-faces.png here)")
     q.add_argument("--force", action="store_true", help="overwrite an existing --out")
     q.set_defaults(func=cmd_identify)

@@ -16,6 +16,7 @@ from rlcourse.cli.common import (
     add_wrapper_option,
     announce_device,
     chosen_device,
+    finite_float,
     nonempty,
     parse_pairs,
     positive_int,
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--stop-at",
-        type=float,
+        type=finite_float,
         metavar="RETURN",
         help="stop at the first evaluation whose mean return reaches RETURN",
     )
@@ -181,7 +182,7 @@ def _resume(args) -> int:
 
     if args.tensorboard:
         require_tensorboard()
-    run_dir = ResumableOutput(Path(args.resume))
+    run_dir = ResumableOutput(Path(args.resume), "--resume")
     held = run_dir.holder()
     stop_at = args.stop_at if args.stop_at is not None else "saved"
     settings, source, saved = prepare_resume(  # everything checked before anything is written

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import pickle
 import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
 from rlcourse.errors import UsageError
+from supervised.packages import import_installed
 
 BACKENDS = ("local", "ray")
 CONNECT_TIMEOUT = 3.0
@@ -84,7 +86,7 @@ def connect(
         yield lambda function, units: _local(function, units, workers)
         return
     try:
-        import ray
+        ray = import_installed("ray")
     except ImportError:
         raise UsageError(
             "the ray backend needs Ray: pip install 'rlcourse[ray]' (or use --backend local)"
@@ -132,8 +134,8 @@ def _ray(function, units) -> Iterator:
     """Units as Ray tasks on the Ray this process is connected to; pending ones cancelled."""
     import ray
 
-    remote = ray.remote(num_cpus=1, max_retries=0)(function)
-    pending = {remote.remote(unit): unit for unit in units}
+    remote = ray.remote(num_cpus=1, max_retries=0)(_project_first(function))
+    pending = {remote.remote(pickle.dumps(unit)): unit for unit in units}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -150,6 +152,33 @@ def _ray(function, units) -> Iterator:
     finally:
         for ref in pending:
             ray.cancel(ref)
+
+
+def _project_first(function: Callable) -> Callable[[bytes], Any]:
+    """``function`` as a Ray task that imports nothing from the working folder.
+
+    Ray puts the driver's working folder first on its workers' path, where a ``gymnasium.py``
+    or ``agents.py`` would be imported instead of the installed package. The task is a closure,
+    so Ray sends it by value and it runs before the worker imports anything of rlcourse: it
+    takes the working folders (the driver's, its own) off the path (a ``module:Class`` env is
+    still found in its own, last, as in this process), then imports ``function`` and unpickles
+    its unit (sent as bytes so that Ray does not import the unit's class first).
+    """
+    module, name = function.__module__, function.__qualname__
+    driver = os.path.realpath(os.getcwd())
+
+    def task(payload: bytes) -> Any:
+        import importlib
+        import os
+        import pickle
+        import sys
+
+        folders = {driver, os.path.realpath(os.getcwd())}  # a cluster's workers run elsewhere
+        sys.path[:] = [entry for entry in sys.path if os.path.realpath(entry or ".") not in folders]
+        target = getattr(importlib.import_module(module), name)
+        return target(pickle.loads(payload))
+
+    return task
 
 
 def init_ray(workers: int | None = None, address: str | None = None) -> None:

@@ -27,7 +27,6 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 from agents.specs import format_spec
 from rlcourse.errors import UsageError
 from rlcourse.memory import check_count
+from rlcourse.reading import parse_toml
 
 DEFAULT_CHUNK = 500
 """Runs per work unit unless ``[sweep] chunk`` says otherwise."""
@@ -148,10 +148,7 @@ def read_text(path: str | Path) -> str:
 
 def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
     """Parse and check the TOML text of a sweep (``name`` is used in error messages)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{name}: not valid TOML: {err}") from None
+    data = parse_toml(text, name)
     fail = _failure(_KeyLines(text), name)
     for key in data:
         if key not in SECTIONS:

@@ -27,6 +27,8 @@ from rlcourse.outputs import (
     write_stamp,
     written_files,
 )
+from rlcourse.reading import UnreadableFile, parse_json, read_json
+from rlcourse.results import array_problem
 from rlcourse.sweep.config import SweepConfig, config_from_dict
 from supervised.atomic import atomic_path, write_text
 
@@ -64,12 +66,16 @@ class UnitStore:
         path = self.path(unit)
         try:
             with np.load(path) as data:
-                about = json.loads(str(data["__about__"]))
+                about = parse_json(str(data["__about__"]), "__about__")
                 arrays = {k: data[k] for k in data.files if k != "__about__"}
         except Exception as err:  # a damaged zip can fail in many ways
             raise UsageError(f"cannot read unit {path}: {type(err).__name__}: {err}") from None
         if about.get("digest") != unit.digest:
             raise UsageError(f"unit {path} holds another unit ({about.get('digest')})")
+        for key, values in arrays.items():
+            problem = array_problem(values, unit.runs, "the unit")
+            if problem:
+                raise UsageError(f"unit {path}: {key} {problem}")
         return arrays, float(about.get("seconds", 0.0))
 
     def finished(self, units: list[Unit]) -> set[str]:
@@ -107,9 +113,10 @@ def check_directory(out: Path, config: SweepConfig, force: bool) -> str:
             "choose another --out"
         )
     try:
-        previous = json.loads(marker.read_text(encoding="utf-8"))["digest"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UsageError(f"{out}/{MARKER} is damaged ({err}); choose another --out") from None
+        previous = read_json(marker)["digest"]
+    except (UnreadableFile, KeyError, TypeError) as err:
+        why = err.reason if isinstance(err, UnreadableFile) else err
+        raise UsageError(f"{out}/{MARKER} is damaged ({why}); choose another --out") from None
     if previous == config.digest:
         return "resume"
     if not force:
@@ -174,12 +181,12 @@ def read_config(directory: Path) -> SweepConfig:
         UsageError: no sweep there, or a damaged marker (wrong types, values or hash).
     """
     marker = Path(directory) / MARKER
+    if not marker.is_file():
+        raise UsageError(f"{directory} is not a sweep directory (no {MARKER})")
     try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{directory} is not a sweep directory (no {MARKER})") from None
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{marker} is damaged: {type(err).__name__}: {err}") from None
+        data = read_json(marker)
+    except UnreadableFile as err:
+        raise UsageError(f"{marker} is damaged: {err.reason}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{marker} is damaged: not a JSON object")
     config = config_from_dict(data.get("config"), str(marker))

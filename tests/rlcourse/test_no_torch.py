@@ -15,6 +15,7 @@ LIGHT = (
     "supervised.data",
     "supervised.devices",
     "supervised.experiments",
+    "supervised.packages",
     "supervised.plots",
 )
 

@@ -175,3 +175,24 @@ def test_the_cli_connects_to_an_existing_cluster_by_address(local_ray, tmp_path)
     assert (tmp_path / "cluster" / "summary.csv").read_bytes() == (
         tmp_path / "serial" / "summary.csv"
     ).read_bytes()
+
+
+def test_ray_workers_never_import_modules_from_the_working_folder(local_ray, tmp_path):
+    """Ray puts the driver's working folder on its workers' path: a ``gymnasium.py``,
+    ``agents.py`` or ``envs.py`` there must not be imported in place of the installed ones."""
+    marker = tmp_path / "imported"
+    for name in ("gymnasium", "agents", "envs"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}\\n')\n")
+    (tmp_path / "sweep.toml").write_text(TOML)
+    command = Path(sys.executable).with_name("rlcourse")  # the installed command, as users run it
+    completed = subprocess.run(
+        [command, "sweep", "sweep.toml", "--backend", "ray", "--out", "o", "--no-plots"],
+        cwd=tmp_path,
+        env={**os.environ, "RAY_ADDRESS": local_ray},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert not marker.exists(), marker.read_text()
+    assert (tmp_path / "o" / "summary.csv").is_file()

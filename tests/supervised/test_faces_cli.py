@@ -262,3 +262,31 @@ def test_an_unreadable_default_model_is_trained_again(small_embedder, tmp_path, 
     assert embedder is small_embedder[0]
     again = face.load_embedder(face.default_embedder_path())
     assert again.fingerprint == small_embedder[0].fingerprint
+
+
+def test_a_gallery_of_nan_embeddings_is_refused(tmp_path):
+    from supervised.data import DataError
+
+    gallery = tmp_path / "g.npz"
+    Gallery("0123456789abcdef", ["x"], np.full((1, 64), np.nan, np.float32), ["x.png"]).save(
+        gallery
+    )
+    with pytest.raises(DataError, match="not a face gallery \\(NaN or infinite embeddings\\)"):
+        load_gallery(gallery)
+
+
+@pytest.mark.parametrize("damage", ["threshold", "weights"])
+def test_an_embedder_with_nan_weights_or_threshold_is_refused(model, damage):
+    import torch
+
+    from supervised.data import DataError
+    from supervised.face_embed import load_embedder
+
+    saved = torch.load(model, weights_only=True)
+    if damage == "threshold":
+        saved["threshold"] = float("nan")
+    else:
+        next(iter(saved["state_dict"].values()))[0] = float("nan")
+    torch.save(saved, model)
+    with pytest.raises(DataError, match="not a usable face embedding model"):
+        load_embedder(model)
