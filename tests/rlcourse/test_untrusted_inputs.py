@@ -229,6 +229,22 @@ def test_damaged_runs_npz_is_refused(cli, results, change, message):
     assert message in line
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda q: np.full_like(q, np.nan), "values.npz of 'greedy' holds NaN or infinite values"),
+        (lambda q: q[:2], "values.npz of 'greedy' has 2 runs, but manifest.json says 3"),
+        (lambda q: q[0], "values.npz of 'greedy' has shape (1, 10), not (runs, states, actions)"),
+    ],
+)
+def test_damaged_action_values_are_refused(cli, results, change, message):
+    with np.load(results / "values.npz") as arrays:
+        data = {key: change(arrays[key]) for key in arrays.files}
+    np.savez(results / "values.npz", **data)
+    line = assert_usage_error(cli("plot", results))
+    assert line == f"rlcourse plot: error: cannot read results in {results}: {message}"
+
+
 def test_a_manifest_whose_runs_disagree_with_the_arrays_is_refused(cli, results):
     manifest = json.loads((results / "manifest.json").read_text())
     (results / "manifest.json").write_text(json.dumps({**manifest, "runs": 5}))
