@@ -96,5 +96,7 @@ def test_short_dqn_run_is_unchanged(cli, tmp_path):
         "evaluate", tmp_path / "dqn", "--episodes 5 --seed 3 --final"
     )  # the policy recorded
     assert result.code == 0, result.err
-    evaluation = json.loads((tmp_path / "dqn" / "evaluation.json").read_text())
+    evaluation = json.loads(
+        (tmp_path / "dqn" / "evaluation-final-seed3-episodes5.json").read_text()
+    )
     _check("dqn evaluate", evaluation["returns"])
