@@ -504,18 +504,20 @@ class ResumableOutput:
                 )
             raise KeyboardInterrupt(said) from None
 
-    def finish(self) -> None:
+    def finish(self, force: bool = True) -> None:
         """``OUT.partial/`` becomes ``OUT/`` (replacing a finished run of ours).
 
-        Its stamp keeps only what the run wrote. ``OUT`` is checked just before the swap.
+        Its stamp keeps only what the run wrote. ``OUT`` is checked just before the swap, as
+        :func:`check_output_dir` does with ``force`` (a new run: the user's ``--force``; a
+        resumed one replaces the run it went on from).
 
         Raises:
-            UsageError: something not ours appeared at ``OUT`` meanwhile (the run stays in
-                ``OUT.partial/``).
+            UsageError: something not ours (or, without ``force``, anything) appeared at
+                ``OUT`` meanwhile (the run stays in ``OUT.partial/``).
         """
         drop_unwritten(self.partial)
         try:
-            check_output_dir(self.out, force=True)
+            check_output_dir(self.out, force)
         except UsageError as err:
             raise UsageError(f"{err}; the finished run stays in {self.partial}/") from None
         replace_directory(self.partial, self.out)

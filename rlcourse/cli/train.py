@@ -162,7 +162,7 @@ def _train(args) -> int:
             metrics = train_from_settings(settings, source, staging,
                                           tensorboard=args.tensorboard, device=device,
                                           threads=args.threads)  # fmt: skip
-        run_dir.finish()
+        run_dir.finish(args.force)
     _print(metrics, args.out)
     return 0
 

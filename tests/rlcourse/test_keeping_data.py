@@ -158,6 +158,25 @@ def test_a_directory_made_meanwhile_at_a_new_out_is_kept_too(cli, tmp_path, monk
     assert (tmp_path / "new.new" / "manifest.json").is_file()
 
 
+def test_an_out_made_while_a_new_run_trains_is_replaced_only_with_force(cli, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    real = rlcourse.dqn_training.train_from_settings
+
+    def train_and_meanwhile(*args, **kwargs):
+        out.mkdir()
+        (out / "metrics.json").write_text("another run's")
+        write_stamp(out)  # rlcourse's, but not to be replaced without --force
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rlcourse.dqn_training, "train_from_settings", train_and_meanwhile)
+    result = cli(*TRAIN, "--out", out)  # its progress lines, then the one error line
+    assert (result.code, result.err_lines[-1]) == (2, f"rlcourse train: error: {out} already "
+            f"exists; choose another --out or pass --force; the finished run stays in "
+            f"{out}.partial/")  # fmt: skip
+    assert (out / "metrics.json").read_text() == "another run's"
+    assert (tmp_path / "run.partial" / "metrics.json").is_file()
+
+
 # -- a run resumes only as itself -----------------------------------------------------------------
 
 
@@ -208,7 +227,7 @@ def test_resuming_with_the_runs_own_env_and_preset_is_accepted(cli, finished):
 
 
 def _killed_before_the_swap(cli, tmp_path, monkeypatch, *extra) -> Path:
-    def killed(self):
+    def killed(self, force=True):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ResumableOutput, "finish", killed)
