@@ -409,9 +409,9 @@ def run_finished(settings: Settings, saved: dict) -> bool:
     t = int(saved["position"]["t"])
     if t >= settings.steps:
         return True
-    last = saved.get("evaluations") or [[None, None]]
-    return (settings.stop_at is not None and last[-1][0] == t
-            and float(last[-1][1]) >= settings.stop_at)  # fmt: skip
+    evaluations = _saved_curves(saved).evaluations  # checked by _saved_settings
+    return (settings.stop_at is not None and bool(evaluations) and evaluations[-1][0] == t
+            and evaluations[-1][1] >= settings.stop_at)  # fmt: skip
 
 
 def finished_metrics(out: Path, settings: Settings, saved: dict, device: str | None = None) -> dict:
@@ -558,6 +558,8 @@ def _saved_settings(saved: dict, path: Path) -> Settings:
             raise TypeError("preset is not a name")
         Position.from_dict(saved["position"])
         _config(settings.config)
+        _saved_curves(saved)
+        float(saved["train_seconds"])
     except (TypeError, ValueError, KeyError, UsageError) as err:
         raise UsageError(f"{path} has bad settings: {err}") from None
     return settings
