@@ -12,7 +12,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from rlcourse.errors import UsageError
-from rlcourse.outputs import add_to_stamp, foreign_files, output_lock
+from rlcourse.outputs import add_to_stamp, drop_unwritten, foreign_files, output_lock
 from rlcourse.results import provenance
 from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
 from rlcourse.sweep.backends import Runner, connect, default_workers
@@ -84,6 +84,7 @@ def run_sweep(
             **provenance(),
         }
         write_outputs(swept, out, manifest, plots)
+        drop_unwritten(out)  # the stamp listed what the sweep might write; now what it wrote
     return swept
 
 

@@ -442,6 +442,8 @@ def test_a_users_file_in_a_sweeps_plots_is_never_deleted(cli, swept, tmp_path):
     config, out = swept
     listed = read_stamp(out)["files"]
     assert "plots/" in listed and "plots" not in listed
+    written = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
+    assert listed == sorted(["plots/", *(n for n in written if n != STAMP)])  # its plan: pruned
     assert any(name.startswith("plots/") and name.endswith(".png") for name in listed)
     (out / "plots" / "notes.md").write_text("mine")
     before = snapshot(out)
