@@ -499,3 +499,13 @@ def test_a_finished_run_copied_to_train_on_appears_whole_or_not_at_all(tmp_path,
         run.resumable(run.holder())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert run.holder() == out
+
+
+def test_a_second_sweep_into_a_directory_being_written_is_refused(cli, swept):
+    config, out = swept
+    before = snapshot(out)
+    with output_lock(out):
+        line = assert_usage_error(cli("sweep", config, "--out", out, "--workers 1"))
+    assert line.endswith(f"{out} is being written by another rlcourse process (pid {os.getpid()} "
+                         f"on {socket.gethostname()}); wait for it to end")  # fmt: skip
+    assert snapshot(out) == before
