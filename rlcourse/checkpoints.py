@@ -8,7 +8,7 @@ observations stored as several arrays; ``best.pt`` also holds its ``step`` and
 so a checkpoint is never unpickled as code, and the env it names is made only when it is a
 registered Gymnasium id (a ``module:Class`` runs only when the user names it).
 ``rlcourse evaluate DIR`` runs the greedy policy of ``best.pt`` (``--final``: ``checkpoint.pt``)
-and writes ``evaluation.json``.
+and writes ``evaluation-seedS-episodesN.json`` (one file per question: :func:`evaluation_name`).
 """
 
 from __future__ import annotations
@@ -244,29 +244,32 @@ def evaluate_checkpoint(
     force: bool = False,
     wrappers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Greedy returns of a saved DQN (``best.pt``, or ``final``); writes ``evaluation.json``.
+    """Greedy returns of a saved DQN (``best.pt``, or ``final``); writes them beside it.
 
-    An ``evaluation.json`` of other settings (checkpoint, env, episodes, seed) is replaced only
-    with ``force``; the same settings give the same numbers, so rewriting those loses nothing.
+    Each question has its own file (:func:`evaluation_name`), so an evaluation never replaces
+    another; asking the same question again rewrites its file with the same numbers. ``force``
+    is accepted and changes nothing.
 
     Raises:
-        UsageError: see :func:`load_checkpoint`; another evaluation in the way.
+        UsageError: see :func:`load_checkpoint`; a file of that name that rlcourse did not write.
     """
     from rlcourse.stats import mean_ci
 
+    del force  # evaluations never replace one another
     directory = Path(directory)
-    learner, source, _ = load_checkpoint(directory, env, final, wrappers)
+    learner, source, checkpoint = load_checkpoint(directory, env, final, wrappers)
     settings = {
         "checkpoint": checkpoint_path(directory, final).name,
         "env": source.name,
+        "wrappers": list(source.wrappers),
         "episodes": episodes,
         "seed": seed,
     }
-    target = directory / "evaluation.json"
-    if target.exists() and not force:
-        _check_same_evaluation(target, settings)
     check_count("episodes", episodes)
     check_fits(evaluation_memory(source, episodes), "lower --episodes")
+    target = directory / evaluation_name(settings, checkpoint)
+    if (target.exists() or target.is_symlink()) and not _an_earlier_answer(target, settings):
+        raise UsageError(f"{target} exists and rlcourse did not write it; move it away first")
     returns = evaluate_greedy(learner, source, episodes, seed)
     mean, low, high, n = mean_ci(returns)
     result = {
@@ -275,22 +278,46 @@ def evaluate_checkpoint(
         "ci_low": float(low),
         "ci_high": float(high),
         "returns": returns.tolist(),
+        "file": target.name,
     }
+    add_to_stamp(directory, target.name)  # listed as it is written, never someone else's
     write_text(target, json.dumps(result, indent=2) + "\n")
-    add_to_stamp(directory, target.name)
     return result
 
 
-def _check_same_evaluation(path: Path, settings: dict[str, Any]) -> None:
+def _an_earlier_answer(path: Path, settings: dict[str, Any]) -> bool:
+    """Whether ``path`` is rlcourse's answer to the same question.
+
+    Its directory's stamp lists it, or (where there is no stamp) it holds the same settings.
+    """
+    from rlcourse.outputs import read_stamp
+
+    stamp = read_stamp(path.parent)
+    if stamp is not None:
+        return path.name in stamp["files"]
     try:
         earlier = read_json(path)
-        same = all(earlier.get(key) == value for key, value in settings.items())
-    except (UsageError, AttributeError):  # unreadable, nested too deeply, not an object
-        earlier, same = None, False
-    if not same:
-        what = (
-            ", ".join(f"{key} {earlier.get(key)}" for key in settings)
-            if isinstance(earlier, dict)
-            else "unreadable"
-        )
-        raise UsageError(f"{path} holds another evaluation ({what}); pass --force to replace it")
+    except UsageError:  # unreadable, not JSON, nested too deeply
+        return False
+    return isinstance(earlier, dict) and all(earlier.get(k) == v for k, v in settings.items())
+
+
+def evaluation_name(settings: dict[str, Any], checkpoint: dict) -> str:
+    """``evaluation-seedS-episodesN.json``: the file of one evaluation's answer.
+
+    ``-final`` follows ``evaluation`` for ``checkpoint.pt``, ``-env-NAME`` for an env other than
+    the one trained on, ``-wrappers-HASH`` for other wrappers than the trained ones.
+    """
+    import hashlib
+    import re
+
+    parts = ["evaluation"]
+    if settings["checkpoint"] != "best.pt":
+        parts.append("final")
+    if settings["env"] != checkpoint["env"]:
+        parts.append("env-" + re.sub(r"[^A-Za-z0-9._=-]+", "_", settings["env"]))
+    if settings["wrappers"] != list(checkpoint.get("wrappers", [])):
+        digest = hashlib.sha256(json.dumps(settings["wrappers"]).encode()).hexdigest()[:8]
+        parts.append(f"wrappers-{digest}")
+    parts += [f"seed{settings['seed']}", f"episodes{settings['episodes']}"]
+    return "-".join(parts) + ".json"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,13 +45,16 @@ from rlcourse.checkpoints import (
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import Position, Step, run
+from rlcourse.outputs import listed_as_written
 from supervised.atomic import atomic_path, write_text
 
 SOLVED = {"CartPole-v1": 475.0}
 """Greedy mean returns that count as solving an env (for reports)."""
 RUN_FILES = ("resume.pt", "checkpoint.pt", "best.pt", "episodes.csv", "evaluations.csv",
-             "training.png", "metrics.json", "evaluation.json", "tensorboard")  # fmt: skip
-"""What a training run writes (``tensorboard``: a folder), listed in its stamp before it is."""
+             "training.png", "metrics.json")  # fmt: skip
+"""What every training run writes, listed in its stamp before it is (and kept there once it is:
+:meth:`rlcourse.outputs.ResumableOutput.finish`); TensorBoard's files join the list as they are
+made."""
 RESUME_FORMAT = "rlcourse-dqn-training/1"
 """What ``resume.pt`` says it is (refused when it says anything else)."""
 
@@ -81,6 +85,8 @@ class Settings:
     """Stop at the first greedy evaluation whose mean return reaches it (a resume may change it)."""
     wrappers: list[str] = field(default_factory=list)
     """Gymnasium wrappers of the env, in order (``module:Class[:k=v,...]``)."""
+    preset: str | None = None
+    """The rlcourse preset the settings came from (None: none)."""
 
     @property
     def every(self) -> int:
@@ -142,9 +148,9 @@ class Evaluations:
     """
 
     def __init__(self, learner, source: EnvSource, out: Path, settings: Settings,
-                 curves: Curves, clock: Clock, writer=None):  # fmt: skip
+                 curves: Curves, clock: Clock, writer=None, report: bool = False):  # fmt: skip
         self.learner, self.source, self.out, self.settings = learner, source, out, settings
-        self.curves, self.clock, self.writer = curves, clock, writer
+        self.curves, self.clock, self.writer, self.report = curves, clock, writer, report
         self.stopped = False
 
     def __call__(self, step: Step) -> bool:
@@ -163,6 +169,13 @@ class Evaluations:
                                 step=step.t, mean_return=score)  # fmt: skip
         self.curves.evaluations.append((step.t, score, s.eval_episodes, train_seconds))
         step.bar.set_postfix(eval=f"{score:.1f}")
+        if self.report:  # a line per evaluation, also where no bar is drawn (not a terminal)
+            step.bar.write(
+                f"eval at step {step.t} of {s.steps}: mean return {score:.2f} over "
+                f"{s.eval_episodes} episodes; best {self.curves.best_return:.2f} at step "
+                f"{self.curves.best_step}",
+                file=sys.stderr,
+            )
         if self.writer:
             self.writer.add_scalar("eval/mean_return", score, step.t)
         self.stopped = s.stop_at is not None and score >= s.stop_at
@@ -215,6 +228,7 @@ def prepare_training(
     checkpoint_every: int | None = None,
     stop_at: float | None = None,
     wrappers: list[str] | tuple[str, ...] = (),
+    preset: str | None = None,
 ) -> tuple[Settings, EnvSource]:
     """Validate a training run before anything is written: its settings and its env.
 
@@ -229,6 +243,7 @@ def prepare_training(
         checkpoint_every: steps between ``resume.pt`` checkpoints (default: each evaluation).
         stop_at: stop at the first evaluation whose mean return reaches it.
         wrappers: Gymnasium wrappers of the env, in order (``module:Class[:k=v,...]``).
+        preset: the name of the rlcourse preset the settings came from (saved with the run).
 
     Raises:
         UsageError: bad env, spaces DQN cannot use, ``learning_starts`` >= ``steps`` (it would
@@ -253,7 +268,7 @@ def prepare_training(
     _check_stop_at(stop_at)
     settings = Settings(source.name, source.kwargs, steps, seed, _plain(asdict(config)),
                         eval_every, eval_episodes, checkpoint_every, stop_at,
-                        list(source.wrappers))  # fmt: skip
+                        list(source.wrappers), preset)  # fmt: skip
     check_training_memory(settings, source)
     return settings, source
 
@@ -328,6 +343,8 @@ def prepare_resume(
     stop_at: float | None | str = "saved",
     env: str | None = None,
     wrappers: list[str] | tuple[str, ...] = (),
+    preset: str | None = None,
+    finished_ok: bool = False,
 ) -> tuple[Settings, EnvSource, dict]:
     """Read and check the run saved in ``out/resume.pt`` before anything is written.
 
@@ -336,12 +353,16 @@ def prepare_resume(
         steps: a new total budget (default: the saved one).
         stop_at: a new early-stop threshold (None: none; default: the saved one).
         env: the env's name when the saved one is ``module:Class`` (which a file alone never
-            runs: naming it trusts it).
-        wrappers: the saved wrappers, named again to trust them (a file alone never runs them).
+            runs: naming it trusts it); it must be the run's env.
+        wrappers: the saved wrappers, named again to trust them (a file alone never runs them);
+            they must be the run's.
+        preset: a preset's name (``none``: none) that must be the run's (None: not checked).
+        finished_ok: accept a run with nothing left to do (:func:`run_finished`), to complete
+            one killed between its last checkpoint and its swap (:func:`finished_metrics`).
 
     Raises:
         UsageError: no resumable run in ``out``, a file that is not one, code the user did not
-            name, or nothing left to do.
+            name, another env, wrappers or preset than the run's, or nothing left to do.
     """
     saved = read_training(Path(out))
     settings = _saved_settings(saved, Path(out) / "resume.pt")
@@ -349,16 +370,73 @@ def prepare_resume(
         settings.steps = steps
     if stop_at != "saved":
         settings.stop_at = _check_stop_at(stop_at)
+    _check_same_run(out, settings, wrappers, preset)
     position = Position.from_dict(saved["position"])
-    if position.t >= settings.steps:
+    if not finished_ok and run_finished(settings, saved):
+        if position.t >= settings.steps:
+            raise UsageError(
+                f"{out} finished at step {position.t} of {settings.steps}: nothing to resume "
+                f"(give more steps to train on)"
+            )
         raise UsageError(
-            f"{out} finished at step {position.t} of {settings.steps}: nothing to resume "
-            f"(give more steps to train on)"
+            f"{out} stopped at step {position.t}, where an evaluation reached --stop-at "
+            f"{settings.stop_at}: nothing to resume (give a higher --stop-at to train on)"
         )
     source = resolve_saved_env(settings.env, settings.env_kwargs, env, Path(out) / "resume.pt",
                                settings.wrappers, wrappers)  # fmt: skip
+    if source.name != settings.env:
+        raise UsageError(
+            f"{out} was trained on {settings.env}, not {source.name}: a resume keeps the run's "
+            f"env (leave ENV out)"
+        )
     check_training_memory(settings, source)
     return settings, source, saved
+
+
+def _check_same_run(out: Path, settings: Settings, wrappers, preset: str | None) -> None:
+    """Refuse wrappers or a preset other than those the run was trained with."""
+    if wrappers and list(wrappers) != list(settings.wrappers):
+        raise UsageError(
+            f"{out} was trained with the wrappers {', '.join(settings.wrappers) or '(none)'}, "
+            f"not {', '.join(wrappers)}: a resume keeps the run's wrappers"
+        )
+    if preset is not None and preset != (settings.preset or "none"):
+        raise UsageError(
+            f"{out} was trained with the preset {settings.preset or 'none'}, not {preset}: a "
+            "resume keeps the run's preset (leave --preset out)"
+        )
+
+
+def run_finished(settings: Settings, saved: dict) -> bool:
+    """Whether the saved run has nothing left to do: its last step, or a stop at ``stop_at``."""
+    t = int(saved["position"]["t"])
+    if t >= settings.steps:
+        return True
+    evaluations = _saved_curves(saved).evaluations  # checked by _saved_settings
+    return (settings.stop_at is not None and bool(evaluations) and evaluations[-1][0] == t
+            and evaluations[-1][1] >= settings.stop_at)  # fmt: skip
+
+
+def finished_metrics(out: Path, settings: Settings, saved: dict, device: str | None = None) -> dict:
+    """The metrics of a finished run (``out/metrics.json``, written from ``resume.pt`` if missing).
+
+    For a run killed after its last checkpoint, before it became ``OUT/``. ``device`` is the one
+    recorded when ``metrics.json`` must be written (the run's own is not saved in ``resume.pt``).
+    """
+    from supervised import devices
+
+    try:
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        if isinstance(metrics, dict):
+            return metrics
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    curves = _saved_curves(saved)
+    metrics = _metrics(settings, int(saved["position"]["t"]), float(saved["train_seconds"]), curves)
+    with devices.using(device) as chosen:
+        metrics["device"] = devices.describe(chosen)
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def train_from_settings(
@@ -411,8 +489,12 @@ def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, ten
         clock = Clock(float(saved["train_seconds"]))
         resume = Position.from_dict(saved["position"])
     out.mkdir(parents=True, exist_ok=True)
-    writer = _tensorboard(out) if tensorboard else None
-    evaluations = Evaluations(learner, source, out, settings, curves, clock, writer)
+    writer = None
+    if tensorboard:
+        with listed_as_written(out, "tensorboard"):  # its event files, none of anyone else's
+            writer = _tensorboard(out)
+            writer.flush()
+    evaluations = Evaluations(learner, source, out, settings, curves, clock, writer, progress)
     callbacks = [
         EpisodeLog(curves, writer),
         evaluations,
@@ -478,6 +560,8 @@ def _saved_settings(saved: dict, path: Path) -> Settings:
                 raise TypeError(f"{name} is not an integer")
         if not isinstance(settings.env, str) or not isinstance(settings.env_kwargs, dict):
             raise TypeError("env is not a name with kwargs")
+        if not isinstance(settings.preset, str | None):
+            raise TypeError("preset is not a name")
         _check_stop_at(settings.stop_at)
         Position.from_dict(saved["position"])
         _config(settings.config)

@@ -7,7 +7,9 @@ finished (:func:`prepare_output`): an interruption leaves the old directory or t
 Every directory rlcourse writes holds a stamp, ``.rlcourse.json``, listing the files it wrote.
 ``--force`` replaces a directory only when it holds that stamp and nothing the stamp does not
 list: a folder someone made by hand, or one where a file was added since (``thesis.tex``), is
-refused and left as it is.
+refused and left as it is. The stamp lists only what rlcourse wrote: a file, or a folder's name
+ending in ``/`` (``plots/``: a folder rlcourse makes, listing none of what it holds, so that
+someone's ``plots/notes.md`` stays theirs). The target is checked again just before the swap.
 
 A command that writes one file (a plot, a gallery) checks it with :func:`check_output_file`.
 """
@@ -17,12 +19,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from rlcourse.errors import UsageError
-from supervised.atomic import atomic_directory, is_leftover, replace_directory, write_text
+from supervised.atomic import (
+    atomic_directory,
+    is_leftover,
+    leftover_owner,
+    replace_directory,
+    write_text,
+)
 
 STAMP = ".rlcourse.json"
 """The file that marks a directory as written by rlcourse, with the list of what it wrote."""
@@ -53,6 +63,34 @@ def add_to_stamp(directory: Path, *names: str) -> None:
     if stamp is not None:
         stamp["files"] = sorted(set(stamp["files"]) | set(names))
         write_text(directory / STAMP, json.dumps(stamp, indent=2) + "\n")
+
+
+@contextmanager
+def listed_as_written(directory: Path, folder: str) -> Iterator[None]:
+    """List in the stamp of ``directory`` the files the block makes in its ``folder``.
+
+    For files named by someone else's code (TensorBoard's event files): the folder (as
+    ``folder/``) and each new file join the stamp, never what was there before.
+    """
+    where = Path(directory) / folder
+    before = set(written_files(where)) if where.is_dir() else set()
+    yield
+    made = set(written_files(where)) - before if where.is_dir() else set()
+    add_to_stamp(Path(directory), f"{folder}/", *(f"{folder}/{name}" for name in made))
+
+
+def drop_unwritten(directory: Path) -> None:
+    """Keep in the stamp of ``directory`` only what is there (what a run listed, then wrote)."""
+    stamp = read_stamp(directory)
+    if stamp is not None:
+        there = [name for name in stamp["files"] if _exists(directory / name)]
+        if there != stamp["files"]:
+            stamp["files"] = there
+            write_text(directory / STAMP, json.dumps(stamp, indent=2) + "\n")
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def read_stamp(directory: Path) -> dict[str, Any] | None:
@@ -127,31 +165,160 @@ def check_output_dir(target: Path, force: bool) -> None:
     """
     target = Path(target)
     _check_parents(target, "--out")
+    obstacle = _obstacle(target, force)
+    if obstacle is not None:
+        what, advice = obstacle
+        raise UsageError(f"{target} {what}; {advice}")
+
+
+def _obstacle(target: Path, force: bool) -> tuple[str, str] | None:
+    """Why ``target`` may not be replaced (what is there, what to do), or None."""
     if target.is_symlink():
-        raise UsageError(
-            f"{target} is a symbolic link; give the directory itself (or a new one) as --out"
-        )
+        return "is a symbolic link", "give the directory itself (or a new one) as --out"
     if not target.exists():
-        return
+        return None
     if not target.is_dir():
-        raise UsageError(f"{target} exists and is not a directory; choose another --out")
+        return "exists and is not a directory", "choose another --out"
     if not any(target.iterdir()):
-        return
+        return None
     foreign = foreign_files(target)
     if foreign is None:
-        raise UsageError(
-            f"{target} is a non-empty directory not written by rlcourse (no {STAMP}); "
+        return f"is a non-empty directory not written by rlcourse (no {STAMP})", (
             "choose another --out"
         )
     if foreign:
         shown = ", ".join(foreign[:3]) + (
             f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         )
-        raise UsageError(
-            f"{target} holds files rlcourse did not write ({shown}); choose another --out"
-        )
+        return f"holds files rlcourse did not write ({shown})", "choose another --out"
     if not force:
-        raise UsageError(f"{target} already exists; choose another --out or pass --force")
+        return "already exists", "choose another --out or pass --force"
+    return None
+
+
+def check_unchanged(target: Path, force: bool, staging: Path) -> None:
+    """Just before ``staging`` replaces ``target``: refuse if ``target`` changed meanwhile.
+
+    A file someone added to ``target`` while the command worked (or a directory made there) is
+    never deleted by the swap: the new results are moved to ``TARGET.new/`` (or ``.new-2``, …)
+    and kept, and ``target`` is left as it is.
+
+    Raises:
+        UsageError: what appeared, and where both now are.
+    """
+    obstacle = _obstacle(Path(target), force)
+    if obstacle is None:
+        return
+    kept = _kept_name(Path(target))
+    staging.rename(kept)
+    raise UsageError(
+        f"{target} {obstacle[0]}, which changed while this command ran; it was left as it is "
+        f"and the new results are in {kept}/"
+    )
+
+
+def _kept_name(target: Path) -> Path:
+    for n in range(1, 1000):
+        kept = target.with_name(f"{target.name}.new" + (f"-{n}" if n > 1 else ""))
+        if not _exists(kept):
+            return kept
+    raise UsageError(f"too many {target.name}.new-N beside {target}; remove some")
+
+
+def clean_leftovers(target: Path) -> list[Path]:
+    """Remove what killed rlcourse processes left beside ``target``; return what went.
+
+    That is a staging directory (``.TARGET.staging.PID.XXXXXXXX``) of a process that is gone,
+    and the old ``TARGET`` a killed swap had set aside (``.TARGET.old.PID.XXXXXXXX``) once
+    ``TARGET`` is there again. Directories of a living process, or without a process id in
+    their name, are left alone.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    for path in sorted(target.parent.iterdir()):
+        owner = leftover_owner(path.name, target.name)
+        if owner is None or path.is_symlink() or not path.is_dir() or process_alive(owner[1]):
+            continue
+        if owner[0] == "old" and not _exists(target):
+            continue  # the swap was killed half way: the old one is all there is
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+@contextmanager
+def output_lock(target: Path) -> Iterator[None]:
+    """Hold the lock of ``target`` (``.TARGET.lock`` beside it) for a block.
+
+    One rlcourse command at a time writes a long-lived output (a training run, a sweep). The
+    lock is :func:`fcntl.flock` on that file, which holds the process id and host of its holder
+    (plain bytes in the locked file itself, not an atomic write: the lock is the file). A lock
+    whose holder is dead is taken over: the system drops a dead process's ``flock``, and a lock
+    still held in the name of a process of this host that is gone (its children inherited it)
+    is replaced. Where :mod:`fcntl` is missing (Windows) nothing is locked.
+
+    Raises:
+        UsageError: another process holds it (naming its pid and host).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    target = Path(target)
+    path = target.with_name(f".{target.name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            if holder and holder[1] == socket.gethostname() and not process_alive(holder[0]):
+                path.unlink(missing_ok=True)  # held by what a dead process left running
+                continue
+            who = f"pid {holder[0]} on {holder[1]}" if holder else "pid unknown"
+            raise UsageError(
+                f"{target} is being written by another rlcourse process ({who}); wait for it to end"
+            ) from None
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # its holder removed it as it ended: lock the file there now
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _lock_holder(fd: int) -> tuple[int, str] | None:
+    try:
+        payload = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return int(payload["pid"]), str(payload["host"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def check_output_file(target: Path, force: bool, flag: str = "--out") -> None:
@@ -201,7 +368,7 @@ def prepare_output(
     """
     check_not_in_use(Path(out))
     check_output_dir(Path(out), force)
-    return _stamped(Path(out), command)
+    return _stamped(Path(out), force, command)
 
 
 def check_not_in_use(target: Path, flag: str = "--out") -> None:
@@ -222,23 +389,36 @@ def check_not_in_use(target: Path, flag: str = "--out") -> None:
 
 
 @contextmanager
-def _stamped(out: Path, command: str | None):
-    with atomic_directory(out) as staging:
-        yield staging
+def _stamped(out: Path, force: bool, command: str | None):
+    clean_leftovers(out)
+
+    def before_swap(staging: Path) -> None:
         write_stamp(staging, command)
+        check_unchanged(out, force, staging)
+
+    with atomic_directory(out, before_swap) as staging:
+        yield staging
 
 
 class ResumableOutput:
     """The output of a long run that checkpoints: ``OUT.partial/`` while it runs, ``OUT/`` after.
 
     A run killed at any moment leaves ``OUT.partial/`` (stamped, every file written atomically)
-    to resume from; the finished run replaces ``OUT`` the way :func:`prepare_output` does.
+    to resume from once it holds a checkpoint (``resume.pt``); the finished run replaces ``OUT``
+    the way :func:`prepare_output` does. The caller holds :func:`output_lock` of ``OUT`` while
+    it writes.
     """
+
+    CHECKPOINT = "resume.pt"
 
     def __init__(self, out: Path, flag: str = "--out"):
         check_not_in_use(Path(out), flag)
         self.out = Path(out)
         self.partial = self.out.with_name(self.out.name + ".partial")
+
+    def checkpointed(self) -> bool:
+        """Whether ``OUT.partial/`` holds a checkpoint to resume from."""
+        return (self.partial / self.CHECKPOINT).is_file()
 
     def check_new(self, force: bool) -> None:
         """Refuse to start a new run over anything but what ``force`` may replace.
@@ -247,7 +427,7 @@ class ResumableOutput:
             UsageError: ``OUT`` may not be written, or an interrupted run is in the way.
         """
         check_output_dir(self.out, force)
-        if not (self.partial.exists() or self.partial.is_symlink()):
+        if not _exists(self.partial):
             return
         try:
             check_output_dir(self.partial, force=True)
@@ -255,24 +435,36 @@ class ResumableOutput:
             raise UsageError(
                 f"{err} (it is in the way of this run's {self.partial.name})"
             ) from None
-        if not force:
+        if force:
+            return
+        if not self.checkpointed():
             raise UsageError(
-                f"{self.partial} holds an interrupted run: continue it with --resume {self.out}, "
-                "or pass --force to start over"
+                f"{self.partial} holds a run interrupted before its first checkpoint (nothing "
+                "to resume); pass --force to start over"
             )
+        raise UsageError(
+            f"{self.partial} holds an interrupted run: continue it with --resume {self.out}, "
+            "or pass --force to start over"
+        )
 
     def start(self, command: str | None, planned: tuple[str, ...] = ()) -> Path:
         """An empty ``OUT.partial/``, stamped with the files the run will write (``planned``).
 
-        Listing them first means a run killed mid-write leaves nothing unlisted. An
-        interrupted run there goes (the caller checked that it may, :meth:`check_new`).
+        Listing them first means a run killed mid-write leaves nothing unlisted; :meth:`finish`
+        drops from the list what was never written. An interrupted run there goes (the caller
+        checked that it may, :meth:`check_new`), and what killed runs left beside ``OUT``.
         """
+        self._clean()
         if self.partial.exists():
             shutil.rmtree(self.partial)
         self.partial.mkdir(parents=True)
         write_stamp(self.partial, command)
         add_to_stamp(self.partial, *planned)
         return self.partial
+
+    def _clean(self) -> None:
+        for name in (self.out, self.partial):
+            clean_leftovers(name)
 
     def holder(self) -> Path:
         """The directory that holds the run to resume, checked to be rlcourse's.
@@ -282,10 +474,15 @@ class ResumableOutput:
         Raises:
             UsageError: neither holds a run, or the one that does is not rlcourse's alone.
         """
-        if self.partial.exists() or self.partial.is_symlink():
+        if _exists(self.partial):
             check_output_dir(self.partial, force=True)
+            if not self.checkpointed():
+                raise UsageError(
+                    f"{self.partial} holds a run interrupted before its first checkpoint: "
+                    "nothing to resume; run the training command again with --force to start over"
+                )
             return self.partial
-        if (self.out / "resume.pt").is_file():
+        if (self.out / self.CHECKPOINT).is_file():
             check_output_dir(self.out, force=True)
             return self.out
         raise UsageError(
@@ -297,36 +494,51 @@ class ResumableOutput:
         """``OUT.partial/``, ready for the run to go on in.
 
         Cleared of half-done writes, or copied from the finished ``OUT/`` that :meth:`holder`
-        returned (the caller checked that the run has steps left).
+        returned (the caller checked that the run has steps left); the copy appears whole or
+        not at all.
         """
+        self._clean()
         if held == self.partial:
             for name in leftovers(self.partial):  # what a killed write left half done
                 path = self.partial / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         else:
-            shutil.copytree(self.out, self.partial, symlinks=True)
+            with atomic_directory(self.partial) as staging:
+                shutil.copytree(self.out, staging, symlinks=True, dirs_exist_ok=True)
         return self.partial
 
     @contextmanager
     def interruptible(self):
-        """Ctrl-C inside: say where the last checkpoint is and how to continue."""
+        """Ctrl-C inside: say where the last checkpoint is and how to continue (if it can)."""
         try:
             yield
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(
-                f"the last checkpoint is in {self.partial}/: continue with "
-                f"rlcourse train dqn --resume {self.out}"
-            ) from None
+            if self.checkpointed():
+                said = (
+                    f"the last checkpoint is in {self.partial}/: continue with "
+                    f"rlcourse train dqn --resume {self.out}"
+                )
+            else:
+                said = (
+                    f"no checkpoint was reached, so there is nothing to resume; run the same "
+                    f"command with --force to start over (it replaces {self.partial}/)"
+                )
+            raise KeyboardInterrupt(said) from None
 
-    def finish(self) -> None:
+    def finish(self, force: bool = True) -> None:
         """``OUT.partial/`` becomes ``OUT/`` (replacing a finished run of ours).
 
+        Its stamp keeps only what the run wrote. ``OUT`` is checked just before the swap, as
+        :func:`check_output_dir` does with ``force`` (a new run: the user's ``--force``; a
+        resumed one replaces the run it went on from).
+
         Raises:
-            UsageError: something not ours appeared at ``OUT`` meanwhile (the run stays in
-                ``OUT.partial/``).
+            UsageError: something not ours (or, without ``force``, anything) appeared at
+                ``OUT`` meanwhile (the run stays in ``OUT.partial/``).
         """
+        drop_unwritten(self.partial)
         try:
-            check_output_dir(self.out, force=True)
+            check_output_dir(self.out, force)
         except UsageError as err:
             raise UsageError(f"{err}; the finished run stays in {self.partial}/") from None
         replace_directory(self.partial, self.out)

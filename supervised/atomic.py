@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,6 +49,8 @@ def fsync_directory(directory: str | os.PathLike) -> None:
 
 _RANDOM = "[a-z0-9_]{8}"
 """The random part of a name from :mod:`tempfile` (``mkstemp``, ``mkdtemp``)."""
+_OWNER = r"(?:(?P<pid>[0-9]+)\.)?"
+"""The id of the process that made a staging or aside directory (``.run.staging.4242.k3j_x0q1``)."""
 
 
 def is_leftover(candidate: str, name: str) -> bool:
@@ -61,8 +63,24 @@ def is_leftover(candidate: str, name: str) -> bool:
     stem, suffix = re.escape(path.stem), re.escape(path.suffix)
     whole = re.escape(path.name)
     temporary = re.escape(TEMPORARY)
-    pattern = rf"\.{stem}{temporary}{_RANDOM}{suffix}|\.{whole}\.(staging|old)\.{_RANDOM}"
+    pattern = rf"\.{stem}{temporary}{_RANDOM}{suffix}|\.{whole}\.(staging|old)\.{_OWNER}{_RANDOM}"
     return re.fullmatch(pattern, candidate) is not None
+
+
+def leftover_owner(candidate: str, name: str) -> tuple[str, int] | None:
+    """What a staging or aside directory ``candidate`` beside ``name`` is, and its maker's id.
+
+    ``("staging", pid)`` or ``("old", pid)``; None when ``candidate`` is not such a directory's
+    name or names no process.
+    """
+    whole = re.escape(Path(name).name)
+    found = re.fullmatch(rf"\.{whole}\.(?P<kind>staging|old)\.{_OWNER}{_RANDOM}", candidate)
+    return (found["kind"], int(found["pid"])) if found and found["pid"] else None
+
+
+def _owned_by_me(kind: str, target: Path) -> str:
+    """The prefix of a staging or aside directory beside ``target``, naming this process."""
+    return f".{target.name}.{kind}.{os.getpid()}."
 
 
 @contextmanager
@@ -115,7 +133,7 @@ def replace_directory(new: str | os.PathLike, target: str | os.PathLike) -> None
     new, target = Path(new), Path(target)
     aside = None
     if target.exists() or target.is_symlink():
-        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        aside = Path(tempfile.mkdtemp(prefix=_owned_by_me("old", target), dir=target.parent))
         target.rename(aside / target.name)
     new.rename(target)
     fsync_directory(target.parent)
@@ -124,18 +142,26 @@ def replace_directory(new: str | os.PathLike, target: str | os.PathLike) -> None
 
 
 @contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(
+    target: str | os.PathLike, before_swap: Callable[[Path], None] | None = None
+) -> Iterator[Path]:
     """Yield an empty staging directory beside ``target``; on success it becomes ``target``.
 
     The swap is :func:`replace_directory`. On failure the staging directory goes and
-    ``target`` is untouched. Callers decide beforehand whether ``target`` may be replaced.
+    ``target`` is untouched. Callers decide beforehand whether ``target`` may be replaced, and
+    ``before_swap(staging)``, called just before the swap, may still cancel it by raising (after
+    moving the staging directory elsewhere, to keep it). The staging directory's name holds the
+    id of this process (:func:`leftover_owner`), so that what a killed process left can be told
+    from the work of one still running.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=_owned_by_me("staging", target), dir=target.parent))
     _usual_mode(staging, directory=True)
     try:
         yield staging
+        if before_swap is not None:
+            before_swap(staging)
         replace_directory(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

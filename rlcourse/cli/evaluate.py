@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rlcourse.cli.common import (
@@ -32,12 +33,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--final", action="store_true", help="the final policy (checkpoint.pt), not the best"
     )
-    p.add_argument("--force", action="store_true", help="replace an evaluation of other settings")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="accepted, changes nothing: each evaluation has its own file",
+    )
     p.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args) -> int:
-    """Run a trained agent's greedy policy (best.pt by default); print, write evaluation.json."""
+    """Run a trained agent's greedy policy (best.pt by default); print it, write it to a file.
+
+    The file is DIR/evaluation-seedS-episodesN.json (``-final`` after ``evaluation`` for
+    --final, ``-env-NAME`` for another env): each evaluation has its own, none replaces another.
+    """
     from rlcourse.checkpoints import evaluate_checkpoint
     from supervised import devices
 
@@ -55,4 +64,5 @@ def cmd_evaluate(args) -> int:
         f"{result['env']} ({result['checkpoint']}): mean return {result['mean_return']:.2f} "
         f"[{result['ci_low']:.2f}, {result['ci_high']:.2f}] over {result['episodes']} episodes"
     )
+    print(f"wrote {Path(args.dir) / result['file']}", file=sys.stderr)
     return 0

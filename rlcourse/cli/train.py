@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from rlcourse.cli.common import (
@@ -85,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 FIXED_ON_RESUME = ("seed", "set", "env_kwargs", "eval_every", "eval_episodes", "checkpoint_every")
-"""Options a resume keeps from the run (``--preset`` too: its settings are saved with it)."""
+"""Options a resume keeps from the run (ENV, ``--wrapper`` and ``--preset`` must be the run's)."""
 
 
 def cmd_train_dqn(args) -> int:
@@ -94,8 +95,6 @@ def cmd_train_dqn(args) -> int:
 
     if args.resume is not None:
         given = [f"--{name.replace('_', '-')}" for name in FIXED_ON_RESUME if getattr(args, name)]
-        if args.preset != "auto":
-            given.append("--preset")
         if given or args.force:
             raise UsageError(
                 f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
@@ -118,7 +117,7 @@ def _train(args) -> int:
         training_memory,
     )
     from rlcourse.memory import describe
-    from rlcourse.outputs import ResumableOutput
+    from rlcourse.outputs import ResumableOutput, output_lock
 
     preset = _preset(args)
     settings, source = prepare_training(
@@ -140,6 +139,7 @@ def _train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         stop_at=args.stop_at,
         wrappers=[*(preset.wrappers if preset else []), *args.wrapper],
+        preset=preset.name if preset else None,
     )
     if args.tensorboard:
         require_tensorboard()
@@ -152,6 +152,24 @@ def _train(args) -> int:
         print(f"preset: {preset.name if preset else 'none (the defaults)'}")
         print(f"memory: {memory}")
         return 0
+    with output_lock(run_dir.out):  # one run at a time writes OUT
+        run_dir.check_new(args.force)  # again: another run may have started meanwhile
+        _notes(settings, preset)
+        staging = run_dir.start(command_line(args), planned=RUN_FILES)
+        print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
+              file=sys.stderr)  # fmt: skip
+        announce_device(device)
+        with run_dir.interruptible():
+            metrics = train_from_settings(settings, source, staging,
+                                          tensorboard=args.tensorboard, device=device,
+                                          threads=args.threads)  # fmt: skip
+        run_dir.finish(args.force)
+    _print(metrics, args.out)
+    return 0
+
+
+def _notes(settings, preset) -> None:
+    """What a user may want to change before a long run (on stderr)."""
     config = settings.config
     if config["lr_end"] is not None and settings.steps > config["lr_decay_steps"]:
         print(f"note: the learning rate reaches lr_end={config['lr_end']} at step "
@@ -160,45 +178,53 @@ def _train(args) -> int:
     if preset:
         print(f"preset {preset.name}: {preset.source} (--set overrides it; --preset none for "
               "the defaults)", file=sys.stderr)  # fmt: skip
-    staging = run_dir.start(command_line(args), planned=RUN_FILES)
-    print(f"training in {staging}/ (becomes {args.out}/ when done); memory {memory}",
-          file=sys.stderr)  # fmt: skip
-    announce_device(device)
-    with run_dir.interruptible():
-        metrics = train_from_settings(settings, source, staging, tensorboard=args.tensorboard,
-                                      device=device, threads=args.threads)  # fmt: skip
-    run_dir.finish()
-    _print(metrics, args.out)
-    return 0
 
 
 def _resume(args) -> int:
-    from rlcourse.dqn_training import (
-        prepare_resume,
-        require_tensorboard,
-        train_from_settings,
-    )
-    from rlcourse.outputs import ResumableOutput
+    from rlcourse.dqn_training import require_tensorboard
+    from rlcourse.outputs import ResumableOutput, output_lock
 
     if args.tensorboard:
         require_tensorboard()
     run_dir = ResumableOutput(Path(args.resume), "--resume")
+    run_dir.holder()  # refused before the lock is taken (its folder may not even exist)
+    lock = nullcontext() if args.dry_run else output_lock(run_dir.out)
+    with lock:  # one run at a time writes OUT
+        return _resume_held(args, run_dir)
+
+
+def _resume_held(args, run_dir) -> int:
+    from rlcourse.dqn_training import (
+        finished_metrics,
+        prepare_resume,
+        run_finished,
+        train_from_settings,
+    )
+
     held = run_dir.holder()
     stop_at = args.stop_at if args.stop_at is not None else "saved"
     settings, source, saved = prepare_resume(  # everything checked before anything is written
-        held, steps=args.steps, stop_at=stop_at, env=args.env, wrappers=args.wrapper
-    )
+        held, steps=args.steps, stop_at=stop_at, env=args.env, wrappers=args.wrapper,
+        preset=None if args.preset == "auto" else args.preset,
+        finished_ok=held == run_dir.partial,
+    )  # fmt: skip
     device = chosen_device(args)
+    finished = run_finished(settings, saved)  # killed after its last checkpoint, before the swap
     if args.dry_run:
-        print(f"would resume {held}/ at step {saved['position']['t']} of {settings.steps}")
+        what = "finish" if finished else "resume"
+        print(f"would {what} {held}/ at step {saved['position']['t']} of {settings.steps}")
         return 0
     staging = run_dir.resumable(held)
-    print(f"resuming {staging}/", file=sys.stderr)
-    announce_device(device)
-    with run_dir.interruptible():
-        metrics = train_from_settings(settings, source, staging, saved=saved,
-                                      tensorboard=args.tensorboard, device=device,
-                                      threads=args.threads)  # fmt: skip
+    if finished:
+        print(f"finishing {staging}/ (it ended before it became {args.resume}/)", file=sys.stderr)
+        metrics = finished_metrics(staging, settings, saved, device)
+    else:
+        print(f"resuming {staging}/", file=sys.stderr)
+        announce_device(device)
+        with run_dir.interruptible():
+            metrics = train_from_settings(settings, source, staging, saved=saved,
+                                          tensorboard=args.tensorboard, device=device,
+                                          threads=args.threads)  # fmt: skip
     run_dir.finish()
     _print(metrics, args.resume)
     return 0

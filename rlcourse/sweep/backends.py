@@ -8,16 +8,21 @@ in flight. Results never depend on the backend: a unit's numbers come from its o
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import os
 import pickle
+import signal
 import socket
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
 from rlcourse.errors import UsageError
+from rlcourse.outputs import process_alive
 from supervised.packages import import_installed
 
 BACKENDS = ("local", "ray")
@@ -111,7 +116,8 @@ def _local(function, units, workers) -> Iterator:
 
 def _pool(function, units, workers) -> Iterator:
     """A process pool over ``workers`` cores; pending units are cancelled on error or interrupt."""
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)), initializer=_one_thread)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)), initializer=_start_worker,
+                               initargs=(os.getpid(),))  # fmt: skip
     try:
         pending = {pool.submit(function, unit): unit for unit in units}
         while pending:
@@ -123,11 +129,47 @@ def _pool(function, units, workers) -> Iterator:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _one_thread() -> None:
-    """One BLAS/OpenMP thread per worker: the workers are the parallelism (Ray does the same)."""
+def _start_worker(parent: int) -> None:
+    """A pool worker: it ends with ``parent``, and runs one BLAS/OpenMP thread.
+
+    The workers are the parallelism (Ray does the same).
+    """
     from threadpoolctl import threadpool_limits
 
+    end_with_parent(parent)
     threadpool_limits(1)
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux's ``prctl`` option: the signal a process gets when its parent ends."""
+
+
+def end_with_parent(parent: int, poll: float = 0.5) -> None:
+    """Make this process end when its parent does (a killed sweep leaves no worker behind).
+
+    On Linux the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread
+    polls :func:`os.getppid` every ``poll`` seconds. ``parent`` (the sweep's process) already
+    gone ends it at once. (With a fork server, the parent is the server, which ends with the
+    sweep.)
+    """
+    ppid = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            _watch_parent(ppid, poll)
+    else:
+        _watch_parent(ppid, poll)
+    if os.getppid() != ppid or (ppid != parent and not process_alive(parent)):
+        os._exit(1)  # it ended before the signal was asked for
+
+
+def _watch_parent(ppid: int, poll: float) -> None:
+    def watch() -> None:
+        while os.getppid() == ppid:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-parent").start()
 
 
 def _ray(function, units) -> Iterator:

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from rlcourse.errors import UsageError
 from rlcourse.memory import check_fits, sweep_memory
-from rlcourse.outputs import add_to_stamp
+from rlcourse.outputs import add_to_stamp, drop_unwritten, foreign_files, output_lock
 from rlcourse.results import provenance
 from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
 from rlcourse.sweep.backends import Runner, connect, default_workers
@@ -59,7 +59,8 @@ def run_sweep(
 
     Every input is checked before ``out`` is touched: the names, the directory, then every env
     and agent built once (this runs the code a ``module:Class`` env names), the memory it will
-    hold (:func:`~rlcourse.memory.sweep_memory`), then the backend.
+    hold (:func:`~rlcourse.memory.sweep_memory`), then the backend. The sweep holds the lock of
+    ``out`` (:func:`rlcourse.outputs.output_lock`) while it runs.
 
     Raises:
         UsageError: bad configuration, directory in the way, unreachable Ray, a failing unit.
@@ -70,28 +71,31 @@ def run_sweep(
     largest_unit = check_config(config)
     memory = sweep_memory(config, largest_unit, workers or default_workers())
     check_fits(memory, SWEEP_HINT)
-    with connect(backend, workers, address) as runner:  # a Ray is started (and checked) here
-        status = open_directory(out, config, force, toml, command)
-        units = plan(config)
-        store = UnitStore(out)
-        ran, resumed, wall = _run_pending(store, units, runner, progress)
-    swept = collect(config, store)
-    manifest = {
-        "command": command,
-        "config_digest": config.digest,
-        "config": config.as_dict(),
-        "directory": status,
-        "backend": backend,
-        "workers": workers or default_workers(),
-        "address": address or os.environ.get("RAY_ADDRESS"),
-        "units": len(units),
-        "units_run": ran,
-        "units_resumed": resumed,
-        "seconds": round(wall, 3),
-        "unit_seconds": round(swept.unit_seconds, 3),
-        **provenance(),
-    }
-    write_outputs(swept, out, manifest, plots)
+    with output_lock(out):  # one sweep at a time writes its directory
+        check_directory(out, config, force)  # again: what it found may have changed meanwhile
+        with connect(backend, workers, address) as runner:  # a Ray is started (and checked) here
+            status = open_directory(out, config, force, toml, command)
+            units = plan(config)
+            store = UnitStore(out)
+            ran, resumed, wall = _run_pending(store, units, runner, progress)
+        swept = collect(config, store)
+        manifest = {
+            "command": command,
+            "config_digest": config.digest,
+            "config": config.as_dict(),
+            "directory": status,
+            "backend": backend,
+            "workers": workers or default_workers(),
+            "address": address or os.environ.get("RAY_ADDRESS"),
+            "units": len(units),
+            "units_run": ran,
+            "units_resumed": resumed,
+            "seconds": round(wall, 3),
+            "unit_seconds": round(swept.unit_seconds, 3),
+            **provenance(),
+        }
+        write_outputs(swept, out, manifest, plots)
+        drop_unwritten(out)  # the stamp listed what the sweep might write; now what it wrote
     return swept
 
 
@@ -123,12 +127,28 @@ def write_outputs(
     write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
     write_text(out / "iqm.csv", intervals.to_csv(index=False, float_format="%.6g"))
     write_text(out / "curves.csv", swept.curves.to_csv(index=False, float_format="%.6g"))
-    with atomic_directory(out / "plots") as staging:
+    with atomic_directory(out / "plots", before_swap=lambda _: _check_plots(out)) as staging:
         written, skipped = _draw(swept, staging) if plots else ([], {})
         add_to_stamp(out, *(f"plots/{path.name}" for path in written))  # before they are there
     manifest = {**manifest, "plots": [p.name for p in written], "study_skipped": skipped}
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=repr) + "\n")
     return [out / "plots" / p.name for p in written]
+
+
+def _check_plots(out: Path) -> None:
+    """Just before the new ``plots/`` replaces the old: refuse if someone put a file there.
+
+    Raises:
+        UsageError: naming the files (they are left where they are; the new plots go).
+    """
+    theirs = [name for name in foreign_files(out) or [] if name.startswith("plots/")]
+    if theirs:
+        raise UsageError(
+            f"{out}/plots now holds files rlcourse did not write ({', '.join(theirs[:3])}), "
+            "put there while the sweep ran; they were left as they are and the plots were not "
+            "replaced (the units and tables are written: move the files and run the same "
+            "command again to draw them)"
+        )
 
 
 def _draw(swept: SweepResults, directory: Path) -> tuple[list[Path], dict[str, str]]:

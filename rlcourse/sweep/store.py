@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 
 MARKER = "sweep.json"
 """Written first; marks a directory as a sweep's and holds its configuration and hash."""
-OUTPUTS = ("summary.csv", "iqm.csv", "curves.csv", "manifest.json", "plots")
-"""What a finished sweep writes beside ``units/`` (replaced when the configuration changes)."""
+OUTPUTS = ("summary.csv", "iqm.csv", "curves.csv", "manifest.json", "plots/")
+"""What a finished sweep writes beside ``units/`` (replaced when the configuration changes).
+
+``plots/`` is the folder alone: its PNGs join the stamp as they are drawn, and a file someone
+else puts there is theirs (the sweep is refused rather than delete it)."""
 
 
 class UnitStore:
@@ -146,7 +149,7 @@ def open_directory(
 
     status = check_directory(out, config, force)
     keep = {f"units/{unit.digest}.npz" for unit in plan(config)}
-    ours = [MARKER, *sorted(keep), *OUTPUTS]  # "plots" too: its staging folder is a leftover
+    ours = [MARKER, *sorted(keep), *OUTPUTS]  # "plots/" too: its staging folder is a leftover
     out.mkdir(parents=True, exist_ok=True)
     if read_stamp(out) is None:
         write_stamp(out, command)

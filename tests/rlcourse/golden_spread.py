@@ -77,7 +77,8 @@ def dqn(seed: int, env: dict[str, str]) -> dict[str, float]:
         _rlcourse("evaluate", str(out), "--episodes", "5", "--seed", "3", "--final", env=env)
         evaluations = pd.read_csv(out / "evaluations.csv")
         episodes = pd.read_csv(out / "episodes.csv")
-        evaluate = json.loads((out / "evaluation.json").read_text())["returns"]
+        answer = out / "evaluation-final-seed3-episodes5.json"
+        evaluate = json.loads(answer.read_text())["returns"]
     pairs = zip(evaluations["step"], evaluations["mean_return"], strict=True)
     numbers = {f"dqn eval@{step}": float(mean) for step, mean in pairs}
     numbers["dqn episodes"] = float(len(episodes))

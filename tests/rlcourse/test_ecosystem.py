@@ -109,9 +109,9 @@ def test_dqn_learns_minigrids_shortest_path_from_its_dict_observation(cli, tmp_p
     assert metrics["best_eval_return"] == pytest.approx(shortest)
     evaluated = cli("evaluate", out, "--episodes 3")
     assert evaluated.code == 0, evaluated.err
-    assert json.loads((out / "evaluation.json").read_text())["returns"] == pytest.approx(
-        [shortest] * 3
-    )
+    assert json.loads((out / "evaluation-seed0-episodes3.json").read_text())[
+        "returns"
+    ] == pytest.approx([shortest] * 3)
 
 
 def test_dqn_with_the_minatar_preset_beats_random_on_breakout(cli, tmp_path):

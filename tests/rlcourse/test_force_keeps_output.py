@@ -31,9 +31,9 @@ def entered(monkeypatch) -> list[Path]:
     real = rlcourse.outputs.atomic_directory
 
     @contextmanager
-    def recording(target):
+    def recording(target, *args):
         targets.append(Path(target))
-        with real(target) as staging:
+        with real(target, *args) as staging:
             yield staging
 
     monkeypatch.setattr(rlcourse.outputs, "atomic_directory", recording)

@@ -141,7 +141,9 @@ def test_short_dqn_run_is_unchanged(cli, tmp_path):
         "evaluate", tmp_path / "dqn", "--episodes 5 --seed 3 --final"
     )  # the policy recorded
     assert result.code == 0, result.err
-    returns = json.loads((tmp_path / "dqn" / "evaluation.json").read_text())["returns"]
+    returns = json.loads((tmp_path / "dqn" / "evaluation-final-seed3-episodes5.json").read_text())[
+        "returns"
+    ]
     expected = _golden("dqn evaluate", returns)
     assert len(returns) == len(expected) == 5
     mean, expected_mean = sum(returns) / 5, sum(expected) / 5

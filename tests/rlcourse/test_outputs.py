@@ -177,14 +177,15 @@ with atomic_directory(out + "/plots") as staging:
 
 def test_what_a_killed_write_leaves_is_ours_and_anything_else_is_foreign(previous):
     add_to_stamp(previous, "plots/curve.png")  # as a command that writes as it goes does
-    subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-c", KILLED_WHILE_WRITING, str(previous)],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-        check=False,
     )
+    process.wait()
     left = leftovers(previous)
-    assert [re.sub(r"(staging\.|tmp-)[a-z0-9_]{8}", r"\1RANDOM", name) for name in left] == [
-        ".plots.staging.RANDOM",
+    pattern = r"(staging\.[0-9]+\.|tmp-)[a-z0-9_]{8}"  # the maker's pid, then tempfile's part
+    assert [re.sub(pattern, r"\1RANDOM", name) for name in left] == [
+        f".plots.staging.{process.pid}.RANDOM",
         "dqn/.checkpoint.tmp-RANDOM.pt",
     ]
     assert foreign_files(previous) == []

@@ -124,20 +124,16 @@ def test_best_pt_is_the_best_evaluation_and_evaluate_uses_it(cli, tmp_path):
 
     result = cli("evaluate", out, "--episodes", "2", "--seed", "10000")
     assert result.code == 0 and "(best.pt)" in result.out
-    evaluation = json.loads((out / "evaluation.json").read_text())
+    evaluation = json.loads((out / "evaluation-seed10000-episodes2.json").read_text())
     assert evaluation["checkpoint"] == "best.pt"
     assert (
         evaluation["mean_return"] == best_row.mean_return
     )  # the same greedy episodes as in training
-    refused = assert_usage_error(cli("evaluate", out, "--episodes", "2", "--final"))
-    assert refused.endswith("holds another evaluation (checkpoint best.pt, env CartPole-v1, "
-                            "episodes 2, seed 10000); pass --force to replace it")  # fmt: skip
-    result = cli("evaluate", out, "--episodes", "2", "--final", "--seed", "10000", "--force")
+    result = cli("evaluate", out, "--episodes", "2", "--final", "--seed", "10000")
     assert result.code == 0 and "(checkpoint.pt)" in result.out
-    assert (
-        json.loads((out / "evaluation.json").read_text())["mean_return"]
-        == (metrics["final_eval_return"])
-    )
+    final = json.loads((out / "evaluation-final-seed10000-episodes2.json").read_text())
+    assert final["mean_return"] == metrics["final_eval_return"]
+    assert json.loads((out / "evaluation-seed10000-episodes2.json").read_text()) == evaluation
 
 
 def test_stop_at_ends_the_run_at_the_first_evaluation_reaching_it(cli, tmp_path):
@@ -199,7 +195,9 @@ def test_an_interrupted_run_is_never_started_over_without_force(cli, tmp_path):
     assert cli(*args, "--force").code == 0 and not partial.exists()
 
 
-def test_ctrl_c_says_where_the_checkpoint_is(cli, tmp_path, monkeypatch):
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(
+    cli, tmp_path, monkeypatch
+):
     import rlcourse.dqn_training
 
     def interrupted(*args, **kwargs):
@@ -207,12 +205,44 @@ def test_ctrl_c_says_where_the_checkpoint_is(cli, tmp_path, monkeypatch):
 
     monkeypatch.setattr(rlcourse.dqn_training, "train_from_settings", interrupted)
     out = tmp_path / "run"
-    result = cli("train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out)
+    args = ["train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out]
+    result = cli(*args)
+    assert result.code == 130
+    assert result.err.strip().splitlines()[-1] == (
+        "rlcourse train: interrupted; no checkpoint was reached, so there is nothing to resume; "
+        f"run the same command with --force to start over (it replaces {out}.partial/)"
+    )
+    line = assert_usage_error(cli("train dqn --resume", out))
+    assert line.endswith(f"{out}.partial holds a run interrupted before its first checkpoint: "
+                         "nothing to resume; run the training command again with --force to "
+                         "start over")  # fmt: skip
+    line = assert_usage_error(cli(*args))
+    assert line.endswith(f"{out}.partial holds a run interrupted before its first checkpoint "
+                         "(nothing to resume); pass --force to start over")  # fmt: skip
+    monkeypatch.undo()
+    assert cli(*args, "--force").code == 0
+    assert (out / "resume.pt").is_file() and not (tmp_path / "run.partial").exists()
+
+
+def test_ctrl_c_after_a_checkpoint_says_where_it_is_and_resume_continues(
+    cli, tmp_path, monkeypatch
+):
+    import rlcourse.dqn_training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # right after the first resume.pt
+
+    monkeypatch.setattr(rlcourse.dqn_training, "save_curves", interrupted)
+    out = tmp_path / "run"
+    result = cli("train dqn CartPole-v1 --steps 2000", *QUICK, "--out", out)
     assert result.code == 130
     assert result.err.strip().splitlines()[-1] == (
         f"rlcourse train: interrupted; the last checkpoint is in {out}.partial/: continue with "
         f"rlcourse train dqn --resume {out}"
     )
+    monkeypatch.undo()
+    assert cli("train dqn --resume", out).code == 0
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 2000
 
 
 @pytest.fixture(scope="module")

@@ -64,11 +64,14 @@ def test_checkpoint_is_plain_data_loadable_with_weights_only(trained):
 def test_evaluate_prints_and_writes_the_greedy_return(trained, capsys):
     assert main(["evaluate", str(trained), "--episodes", "3"]) == 0
     out = capsys.readouterr().out
-    result = json.loads((trained / "evaluation.json").read_text())
+    result = json.loads((trained / "evaluation-seed0-episodes3.json").read_text())
     assert result["episodes"] == 3 and len(result["returns"]) == 3
     assert f"mean return {result['mean_return']:.2f}" in out
     again = main(["evaluate", str(trained), "--episodes", "3"])
-    assert again == 0 and json.loads((trained / "evaluation.json").read_text()) == result
+    assert (
+        again == 0
+        and json.loads((trained / "evaluation-seed0-episodes3.json").read_text()) == result
+    )
 
 
 def test_a_checkpoint_from_another_env_is_refused(trained, capsys):

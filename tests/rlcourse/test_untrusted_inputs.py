@@ -119,7 +119,7 @@ def test_nan_weights_in_best_pt_are_refused(cli, run):
         f"rlcourse evaluate: error: {run / 'best.pt'} holds NaN or infinite weights "
         "(layers.0.weight): the training diverged or the file is damaged"
     )
-    assert not (run / "evaluation.json").exists()
+    assert not list(run.glob("evaluation*.json"))
 
 
 @pytest.mark.parametrize("part", ["online", "target"])
@@ -154,10 +154,15 @@ def test_a_saved_config_with_a_non_finite_number_is_refused(cli, run, key, value
     assert line.endswith(f"has a bad config: {key} must be a finite number, got {value}")
 
 
-def test_a_deeply_nested_evaluation_json_is_one_line(cli, run):
-    (run / "evaluation.json").write_text("[" * 100_000 + "]" * 100_000)
+def test_a_deeply_nested_evaluation_file_is_one_line(cli, run):
+    (run / ".rlcourse.json").unlink()  # unstamped: the file's own settings are read
+    target = run / "evaluation-seed0-episodes1.json"
+    target.write_text("[" * 100_000 + "]" * 100_000)
     line = assert_usage_error(cli("evaluate", run, "--episodes 1"))
-    assert line.endswith("holds another evaluation (unreadable); pass --force to replace it")
+    assert line == (
+        f"rlcourse evaluate: error: {target} exists and rlcourse did not write it; move it away "
+        "first"
+    )
 
 
 @pytest.mark.parametrize(
