@@ -82,8 +82,12 @@ def test_roc_threshold_separates_distances():
 def test_training_learns_identities(small_embedder, tmp_path):
     embedder, pairs = small_embedder
     m = embedder.metrics
+    # Measured (seed 0): AUC 0.926 and closed-set accuracy 0.717 (43 of 60 probes) here; with
+    # AVX2 or SSE kernels (another CPU's rounding) AUC 0.920-0.926 and accuracy 0.683-0.733;
+    # seeds 1-3 give AUC 0.91-0.96 and accuracy 0.70-0.82. Untrained: AUC 0.69, and 1 in 20
+    # identities is chance for the closed set.
     assert m["test_roc_auc"] > m["untrained_test_roc_auc"] + 0.1
-    assert m["test_roc_auc"] > 0.9 and m["test_closed_set_accuracy"] > 0.7
+    assert m["test_roc_auc"] > 0.88 and m["test_closed_set_accuracy"] > 0.6
     assert 0 < embedder.threshold < 2
     path = plot_roc(pairs, embedder.threshold, tmp_path / "roc.png")
     assert path.stat().st_size > 10_000
