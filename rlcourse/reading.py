@@ -41,14 +41,7 @@ def parse_json(text: str, name: str) -> Any:
     Raises:
         UnreadableFile: not valid JSON, or nested too deeply.
     """
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise UnreadableFile(name, _too_deep()) from None
-    except json.JSONDecodeError as err:
-        raise UnreadableFile(name, f"not valid JSON: {err}") from None
-    check_depth(value, name)
-    return value
+    return _parse(text, name, json.loads, json.JSONDecodeError, "JSON")
 
 
 def parse_toml(text: str, name: str) -> dict[str, Any]:
@@ -57,12 +50,16 @@ def parse_toml(text: str, name: str) -> dict[str, Any]:
     Raises:
         UnreadableFile: not valid TOML, or nested too deeply.
     """
+    return _parse(text, name, tomllib.loads, tomllib.TOMLDecodeError, "TOML")
+
+
+def _parse(text: str, name: str, loads, invalid: type[Exception], language: str) -> Any:
     try:
-        value = tomllib.loads(text)
+        value = loads(text)
     except RecursionError:
         raise UnreadableFile(name, _too_deep()) from None
-    except tomllib.TOMLDecodeError as err:
-        raise UnreadableFile(name, f"not valid TOML: {err}") from None
+    except invalid as err:
+        raise UnreadableFile(name, f"not valid {language}: {err}") from None
     check_depth(value, name)
     return value
 

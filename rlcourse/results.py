@@ -178,35 +178,25 @@ def load_results(directory: str | os.PathLike) -> Results:
             if problem:
                 raise UsageError(f"cannot read results in {path}: {label!r} {metric} {problem}")
     for label, values in action_values.items():
-        problem = values_problem(values, manifest.get("runs"))
+        problem = array_problem(values, manifest.get("runs"), dims=("runs", "states", "actions"))
         if problem:
             raise UsageError(f"cannot read results in {path}: values.npz of {label!r} {problem}")
     return Results(data, manifest, action_values)
 
 
-def values_problem(values: np.ndarray, runs: Any) -> str | None:
-    """What is wrong with an agent's saved action values (None: nothing), to end a sentence.
+def array_problem(
+    values: np.ndarray,
+    runs: Any,
+    counted_by: str = "manifest.json",
+    dims: tuple[str, ...] = ("runs", "x"),
+) -> str | None:
+    """What is wrong with an array read from a file (None: nothing), to end a sentence.
 
-    They must be ``(runs, states, actions)`` finite numbers, one table per run of the manifest.
+    It must have the axes ``dims`` (a metric's ``(runs, x)``; action values' ``(runs, states,
+    actions)``), none empty, hold ``runs`` rows (as ``counted_by`` says), and finite numbers.
     """
-    if values.ndim != 3 or 0 in values.shape:
-        return f"has shape {values.shape}, not (runs, states, actions)"
-    if runs is not None and values.shape[0] != runs:
-        return f"has {values.shape[0]} runs, but manifest.json says {runs}"
-    if values.dtype.kind not in "biuf":
-        return f"holds {values.dtype} values, not numbers"
-    if not np.isfinite(values).all():
-        return "holds NaN or infinite values"
-    return None
-
-
-def array_problem(values: np.ndarray, runs: Any, counted_by: str = "manifest.json") -> str | None:
-    """What is wrong with one metric's array read from a file (None: nothing), to end a sentence.
-
-    It must be ``(runs, x)``, hold ``runs`` rows (as ``counted_by`` says), and finite numbers.
-    """
-    if values.ndim != 2 or values.shape[1] == 0:
-        return f"has shape {values.shape}, not (runs, x)"
+    if values.ndim != len(dims) or 0 in values.shape[1:]:
+        return f"has shape {values.shape}, not ({', '.join(dims)})"
     if runs is not None and values.shape[0] != runs:
         return f"has {values.shape[0]} runs, but {counted_by} says {runs}"
     if values.dtype.kind not in "biuf":
