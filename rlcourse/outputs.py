@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcourse.errors import UsageError
+from rlcourse.reading import parse_json
 from supervised.atomic import (
     atomic_directory,
     is_leftover,
@@ -315,9 +316,9 @@ def output_lock(target: Path) -> Iterator[None]:
 
 def _lock_holder(fd: int) -> tuple[int, str] | None:
     try:
-        payload = json.loads(os.pread(fd, 4096, 0) or b"null")
+        payload = parse_json(os.pread(fd, 4096, 0).decode() or "null", "lock")
         return int(payload["pid"]), str(payload["host"])
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, UsageError, ValueError, TypeError, KeyError):  # not a holder rlcourse wrote
         return None
 
 

@@ -287,6 +287,19 @@ def test_a_second_resume_of_a_run_being_written_is_refused_naming_the_first(cli,
     assert not finished.with_name(".run.lock").exists()
 
 
+@pytest.mark.parametrize("holder", ["[" * 4096, "not json", '{"pid": "x"}'])
+def test_a_lock_whose_holder_cannot_be_read_is_refused_in_one_line(tmp_path, holder):
+    out = tmp_path / "run"
+    with output_lock(out):
+        (tmp_path / ".run.lock").write_text(holder)  # the same file, still locked
+        with pytest.raises(UsageError) as refused:
+            with output_lock(out):
+                pass
+    assert str(refused.value) == (
+        f"{out} is being written by another rlcourse process (pid unknown); wait for it to end"
+    )
+
+
 def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     out = tmp_path / "run"
     lock = tmp_path / ".run.lock"
