@@ -251,8 +251,10 @@ def evaluate_checkpoint(
     is accepted and changes nothing.
 
     Raises:
-        UsageError: see :func:`load_checkpoint`; a file of that name that rlcourse did not write.
+        UsageError: see :func:`load_checkpoint`; a file of that name that rlcourse did not write;
+            another rlcourse process writing the directory (a ``--resume`` of it).
     """
+    from rlcourse.outputs import output_lock
     from rlcourse.stats import mean_ci
 
     del force  # evaluations never replace one another
@@ -267,21 +269,22 @@ def evaluate_checkpoint(
     }
     check_count("episodes", episodes)
     check_fits(evaluation_memory(source, episodes), "lower --episodes")
-    target = directory / evaluation_name(settings, checkpoint)
-    if (target.exists() or target.is_symlink()) and not _an_earlier_answer(target, settings):
-        raise UsageError(f"{target} exists and rlcourse did not write it; move it away first")
-    returns = evaluate_greedy(learner, source, episodes, seed)
-    mean, low, high, n = mean_ci(returns)
-    result = {
-        **settings,
-        "mean_return": float(mean),
-        "ci_low": float(low),
-        "ci_high": float(high),
-        "returns": returns.tolist(),
-        "file": target.name,
-    }
-    add_to_stamp(directory, target.name)  # listed as it is written, never someone else's
-    write_text(target, json.dumps(result, indent=2) + "\n")
+    with output_lock(directory):  # a --resume of this run would swap it away meanwhile
+        target = directory / evaluation_name(settings, checkpoint)
+        if (target.exists() or target.is_symlink()) and not _an_earlier_answer(target, settings):
+            raise UsageError(f"{target} exists and rlcourse did not write it; move it away first")
+        returns = evaluate_greedy(learner, source, episodes, seed)
+        mean, low, high, n = mean_ci(returns)
+        result = {
+            **settings,
+            "mean_return": float(mean),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "returns": returns.tolist(),
+            "file": target.name,
+        }
+        add_to_stamp(directory, target.name)  # listed as it is written, never someone else's
+        write_text(target, json.dumps(result, indent=2) + "\n")
     return result
 
 

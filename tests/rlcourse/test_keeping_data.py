@@ -396,6 +396,19 @@ def _running(pid: int) -> bool:
 # -- evaluations never refuse one another ---------------------------------------------------------
 
 
+def test_an_evaluation_waits_for_no_resume_it_would_be_lost_to(cli, finished, tmp_path):
+    run = _copy(finished, tmp_path)
+    before = snapshot(run)
+    with output_lock(run):  # a --resume of the run swaps a new copy in when it ends
+        line = assert_usage_error(cli("evaluate", run, "--episodes 2"))
+    assert line == (
+        f"rlcourse evaluate: error: {run} is being written by another rlcourse process "
+        f"(pid {os.getpid()} on {socket.gethostname()}); wait for it to end"
+    )
+    assert snapshot(run) == before
+    assert cli("evaluate", run, "--episodes 2").code == 0
+
+
 def test_evaluations_of_other_seeds_each_keep_their_own_file(cli, finished, tmp_path):
     run = _copy(finished, tmp_path)
     first = cli("evaluate", run, "--episodes 2")
