@@ -39,7 +39,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from supervised.data import load_digits, split
-from supervised.experiments import save_metrics
 from supervised.plots import image_grid
 from supervised.train import TrainConfig, as_tensor, fit, seed_torch, single_thread
 
@@ -189,7 +188,7 @@ def logistic_accuracy(train_x, train_y, test_x, test_y) -> float:
 def experiment(
     out: str | os.PathLike, *, epochs: int | None = None, seed: int = 0, progress: bool = True
 ) -> dict[str, float]:
-    """Train the dense and the convolutional autoencoder on 28×28 digits; write results to ``out``.
+    """Train the dense and the convolutional autoencoder on 28×28 digits; write plots to ``out``.
 
     Args:
         out: output directory (created).
@@ -200,7 +199,8 @@ def experiment(
     Training runs on one torch thread (fastest for networks this small).
 
     Returns:
-        The metrics written to ``metrics.json`` (see the module docstring).
+        The metrics (see the module docstring), which :func:`supervised.experiments.run`
+        writes to ``metrics.json``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,5 +234,4 @@ def experiment(
         title="Test digits and their reconstructions (32-number codes)",
         row_labels=("original", "dense", "conv"),
     )
-    save_metrics(out, metrics)
     return metrics

@@ -13,7 +13,8 @@ gain, and on a busy 2-core machine their spinning slows training 10-30×.
 
 :func:`mlp_experiment` writes ``history.csv|png`` (the digit MLP's losses per epoch),
 ``xor_decision.png`` (the XOR network's output over the unit square with the 4 points and the
-0.5 contour) and ``metrics.json`` with keys
+0.5 contour) and returns the metrics (``rlcourse supervised mlp`` writes them to ``metrics.json``)
+with keys
 
 - ``xor_accuracy``: fraction of the 4 XOR points classified right (1.0 when XOR is solved);
 - ``xor_loss``: binary cross-entropy of the XOR network on the 4 points;
@@ -28,7 +29,8 @@ gain, and on a busy 2-core machine their spinning slows training 10-30×.
 
 :func:`cnn_experiment` writes ``history.csv|png``, ``confusion_matrix.png`` (test counts of true
 row × predicted column), ``misclassified.png`` (up to 10 misclassified test images, their
-true→pred labels left to right in the title) and ``metrics.json`` with the digit MLP's keys from
+true→pred labels left to right in the title) and returns the metrics (``rlcourse supervised
+cnn`` writes them to ``metrics.json``) with the digit MLP's keys from
 ``test_accuracy`` to ``train_seconds`` (for the CNN; on digits ``test_accuracy`` ≥ 0.98) and
 
 - ``n_errors``: misclassified test images;
@@ -47,7 +49,6 @@ import torch
 from torch import nn
 
 from supervised.data import Dataset, Split, check_labels, load_digits, load_mnist, split
-from supervised.experiments import save_metrics
 from supervised.networks import CNN, MLP
 from supervised.plots import confusion_matrix_plot, image_grid, save_figure
 from supervised.train import (
@@ -199,7 +200,8 @@ def mlp_experiment(
         progress: show a progress bar over epochs (on a terminal).
 
     Returns:
-        The metrics written to ``metrics.json``.
+        The metrics (see the module docstring), which :func:`supervised.experiments.run`
+        writes to ``metrics.json``.
     """
     out = Path(out)
     parts = split(load_digits(), seed=seed)
@@ -219,7 +221,6 @@ def mlp_experiment(
     metrics = {"xor_accuracy": xor_accuracy, "xor_loss": xor_loss, **metrics}
     plot_xor(xor, out / "xor_decision.png")
     history.save(out)
-    save_metrics(out, metrics)
     return metrics
 
 
@@ -267,7 +268,8 @@ def cnn_experiment(
             about 1.5 minutes an epoch on one core).
 
     Returns:
-        The metrics written to ``metrics.json``.
+        The metrics (see the module docstring), which :func:`supervised.experiments.run`
+        writes to ``metrics.json``.
 
     Raises:
         DataError: unreadable MNIST files, or labels outside 0..9.
@@ -293,7 +295,6 @@ def cnn_experiment(
     metrics |= {"n_errors": len(wrong), "image_size": data.x.shape[-1], "mnist": int(mnist)}
     history.save(out)
     _plot_errors(parts.test, pred, wrong, metrics["test_accuracy"], out, "MNIST" if mnist else "")
-    save_metrics(out, metrics)
     return metrics
 
 

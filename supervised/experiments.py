@@ -1,8 +1,9 @@
 """The course's supervised experiments, one per ``rlcourse supervised NAME`` command.
 
 Each is a function ``(out, *, epochs=None, seed=0, progress=True, **options) -> metrics`` in its
-model's module: it trains on offline data, writes ``metrics.json`` and its plots into ``out``, and
-returns the metrics. ``epochs=None`` is the default budget (under a minute here). A module with
+model's module: it trains on offline data, writes its plots (and other files) into ``out``, and
+returns the metrics; :func:`run` writes them to ``out/metrics.json``, once, after the experiment
+returned. ``epochs=None`` is the default budget (under a minute here). A module with
 one experiment names it ``experiment``; :mod:`supervised.classifiers` holds two,
 ``mlp_experiment`` and ``cnn_experiment``. Modules are imported on demand, so listing
 experiments does not import torch.
@@ -66,7 +67,7 @@ def check_inputs(name: str, **options: Any) -> None:
 def run(
     name: str, out: str | os.PathLike, device: str | None = None, **options: Any
 ) -> dict[str, float]:
-    """Run experiment ``name`` into ``out``; return its metrics.
+    """Run experiment ``name`` into ``out``, write its metrics to ``out/metrics.json``; return them.
 
     ``device``: where its torch models train (``auto``, ``cpu``, ``cuda[:N]``; None:
     :func:`supervised.devices.current`), recorded in ``metrics.json``; the regression
@@ -82,10 +83,11 @@ def run(
     module, function = EXPERIMENTS[name][0].split(":")
     function = getattr(importlib.import_module(module), function)
     if name == "regression":
-        return function(Path(out), **options)
-    with devices.using(device) as chosen:
         metrics = function(Path(out), **options)
-    metrics = {**metrics, "device": devices.describe(chosen)}
+    else:
+        with devices.using(device) as chosen:
+            metrics = function(Path(out), **options)
+        metrics = {**metrics, "device": devices.describe(chosen)}
     save_metrics(out, metrics)
     return metrics
 

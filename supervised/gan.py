@@ -61,7 +61,6 @@ from tqdm.auto import tqdm
 from supervised import devices
 from supervised.autoencoder import as_images, check_codes
 from supervised.data import Dataset, load_digits, split
-from supervised.experiments import save_metrics
 from supervised.plots import plot_mosaic, save_figure
 from supervised.train import (
     History,
@@ -325,7 +324,7 @@ def experiment(
     progress: bool = True,
     label_smoothing: bool = True,
 ) -> dict[str, float]:
-    """Train the DCGAN on 16×16 digits; write metrics, sample grids and losses into ``out``.
+    """Train the DCGAN on 16×16 digits; write sample grids and losses into ``out``.
 
     Training runs on one torch thread (fastest for networks this small).
 
@@ -337,7 +336,8 @@ def experiment(
         label_smoothing: one-sided label smoothing (real target 0.9).
 
     Returns:
-        The metrics written to ``metrics.json`` (see the module docstring).
+        The metrics (see the module docstring), which :func:`supervised.experiments.run`
+        writes to ``metrics.json``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -364,7 +364,6 @@ def experiment(
         **sample_quality(final, data, seed),
         "label_smoothing": int(label_smoothing),
     }
-    save_metrics(out, metrics)
     return metrics
 
 

@@ -7,7 +7,7 @@ uses its columns as given: **an intercept is the caller's job** — prepend a co
 :func:`add_intercept` (or :func:`polynomial_features`, whose first column is ``x⁰ = 1``) and pass
 ``intercept=True`` so that the penalty (ridge / L2) leaves that first column's weight alone.
 
-``rlcourse supervised regression --out DIR`` runs :func:`experiment`, which writes
+``rlcourse supervised regression --out DIR`` runs :func:`experiment` and writes
 ``polynomial_fits.png``, ``ridge_cv.png``, ``gd_convergence.png`` and ``metrics.json`` with
 these keys:
 
@@ -617,8 +617,7 @@ def experiment(
 ) -> dict[str, float]:
     """Least squares to logistic regression on diabetes, a noisy polynomial, and digits.
 
-    Writes ``metrics.json`` (keys in this module's docstring), ``polynomial_fits.png``,
-    ``ridge_cv.png`` and ``gd_convergence.png`` into ``out``.
+    Writes ``polynomial_fits.png``, ``ridge_cv.png`` and ``gd_convergence.png`` into ``out``.
 
     Args:
         out: the output directory (created if missing).
@@ -629,11 +628,10 @@ def experiment(
         progress: show a progress bar over the stages (on a terminal).
 
     Returns:
-        The metrics written to ``metrics.json``.
+        The metrics (keys in this module's docstring), which
+        :func:`supervised.experiments.run` writes to ``metrics.json``.
     """
     from tqdm.auto import tqdm
-
-    from supervised.experiments import save_metrics
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -650,7 +648,6 @@ def experiment(
     metrics.update(_softmax_stage(epochs, seed))
     stages.update()
     stages.close()
-    save_metrics(out, metrics)
     return metrics
 
 

@@ -44,7 +44,6 @@ from torch import nn
 
 from supervised.atomic import write_text
 from supervised.data import DataError
-from supervised.experiments import save_metrics
 from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
 CELLS = ("gru", "lstm")
@@ -270,13 +269,17 @@ def experiment(
     corpus_chars: int = CORPUS_CHARS,
     hidden: int = 128,
 ) -> dict[str, float]:
-    """Train a character RNN on ``corpus`` (default: stdlib docstrings); write metrics and samples.
+    """Train a character RNN on ``corpus`` (default: stdlib docstrings); write samples.
 
     The last 10% of the text is held out for validation (early stopping keeps the best epoch)
     and perplexity. Training runs on one torch thread.
 
     Raises:
         DataError: an unreadable corpus, or one too short for a training and a held-out sequence.
+
+    Returns:
+        The metrics (see the module docstring), which :func:`supervised.experiments.run`
+        writes to ``metrics.json``.
     """
     out = Path(out)
     vocabulary, train, held_out = corpus_splits(corpus, length, corpus_chars)
@@ -301,7 +304,6 @@ def experiment(
     out.mkdir(parents=True, exist_ok=True)
     history.save(out)
     write_text(out / "samples.txt", samples)
-    save_metrics(out, metrics)
     return metrics
 
 

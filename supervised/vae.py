@@ -46,7 +46,6 @@ from torch import nn
 
 from supervised.autoencoder import SIZE, as_images, check_codes
 from supervised.data import Dataset, load_digits, split
-from supervised.experiments import save_metrics
 from supervised.plots import image_grid, save_figure
 from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
@@ -246,7 +245,7 @@ def experiment(
     progress: bool = True,
     latent: int = LATENT,
 ) -> dict[str, float]:
-    """Train a VAE on 28×28 digits; write metrics and latent-space plots into ``out``.
+    """Train a VAE on 28×28 digits; write latent-space plots into ``out``; return the metrics.
 
     Args:
         out: output directory (created).
@@ -258,7 +257,8 @@ def experiment(
     Training runs on one torch thread (fastest for networks this small).
 
     Returns:
-        The metrics written to ``metrics.json`` (see the module docstring).
+        The metrics (see the module docstring), which :func:`supervised.experiments.run`
+        writes to ``metrics.json``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -275,7 +275,6 @@ def experiment(
     metrics["val_loss"] = float(history.column("val_loss").min())
     metrics["untrained_elbo"] = untrained
     _plot_latent_space(model, test, out)
-    save_metrics(out, metrics)
     return metrics
 
 

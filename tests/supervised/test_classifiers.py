@@ -14,7 +14,6 @@ from supervised.classifiers import (
     XOR_X,
     XOR_Y,
     accuracy,
-    cnn_experiment,
     cross_entropy,
     mlp_experiment,
     predict_classes,
@@ -22,6 +21,7 @@ from supervised.classifiers import (
     train_xor,
 )
 from supervised.data import DataError, Dataset, load_digits, split
+from supervised.experiments import run
 from supervised.networks import CNN, MLP
 from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
@@ -81,7 +81,7 @@ PNGS = ("history.png", "confusion_matrix.png", "misclassified.png")
 
 @pytest.mark.slow
 def test_cnn_experiment_reaches_98_percent(tmp_path):
-    metrics = cnn_experiment(tmp_path, seed=0, progress=False)
+    metrics = run("cnn", tmp_path, seed=0, progress=False)
     assert metrics["test_accuracy"] >= 0.98
     assert metrics["n_test"] == 270 and metrics["image_size"] == 8 and metrics["mnist"] == 0
     saved = json.loads((tmp_path / "metrics.json").read_text())

@@ -13,6 +13,7 @@ from sklearn.model_selection import cross_val_score
 from rlcourse.cli import main
 from supervised import regression as reg
 from supervised.data import DataError, load_digits, split, standardizer
+from supervised.experiments import run
 
 
 def well_conditioned(n=120, d=6, noise=0.1, seed=0):
@@ -292,7 +293,7 @@ PLOTS = ("polynomial_fits.png", "ridge_cv.png", "gd_convergence.png")
 
 
 def test_experiment_writes_documented_metrics_and_plots(tmp_path):
-    metrics = reg.experiment(tmp_path, progress=False)
+    metrics = run("regression", tmp_path, progress=False)
     assert set(metrics) == KEYS
     assert all(f"``{key}``" in reg.__doc__ for key in KEYS if "deg" not in key)
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

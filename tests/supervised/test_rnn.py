@@ -7,11 +7,11 @@ import torch
 
 from rlcourse.cli import main
 from supervised.data import DataError
+from supervised.experiments import run
 from supervised.rnn import (
     CharRNN,
     RNNConfig,
     Vocabulary,
-    experiment,
     perplexity,
     sample,
     sequence_loss,
@@ -119,7 +119,8 @@ def test_temperature_zero_is_greedy_and_high_temperature_is_more_varied(trained)
 def test_experiment_on_a_user_corpus_writes_metrics_and_samples(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat. " * 200)
-    metrics = experiment(
+    metrics = run(
+        "rnn",
         tmp_path / "out",
         epochs=2,
         corpus=corpus,
