@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from common.atomic import atomic_directory, write_text
 from rlcourse.errors import UsageError
 from rlcourse.memory import check_fits, sweep_memory
 from rlcourse.outputs import add_to_stamp, drop_unwritten, foreign_files, output_lock
@@ -27,7 +28,6 @@ from rlcourse.sweep.units import (
     plan,
     run_unit,
 )
-from supervised.atomic import atomic_directory, write_text
 
 
 def run_sweep(
