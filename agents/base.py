@@ -62,7 +62,7 @@ class KeepsActionValues(Protocol):
 class TrainsNetworks(Protocol):
     """An agent with torch networks (DQN, the per-pixel DQN).
 
-    :func:`rlcourse.compare` runs it on the device asked for (:mod:`supervised.devices`) and
+    :func:`rlcourse.compare` runs it on the device asked for (:mod:`common.devices`) and
     records that device in the manifest; a comparison without one never imports torch.
     """
 

@@ -37,8 +37,8 @@ import torch
 
 from agents.off_policy_config import OffPolicyConfig
 from agents.replay import ReplayBuffer
-from supervised import devices
-from supervised.train import FlatParameters, flush_denormals
+from common import devices
+from common.parameters import FlatParameters, flush_denormals
 
 MAX_SPAN = 128
 """Most batches drawn, and TD targets computed, at once."""
@@ -64,7 +64,7 @@ class OffPolicyLearner:
     ):
         """``network()`` builds one Q-network; ``trained(online)`` is the part Adam trains.
 
-        The networks live on :func:`supervised.devices.current` (their first weights are drawn
+        The networks live on :func:`common.devices.current` (their first weights are drawn
         on the CPU, so a seed starts the same networks on any device); the buffer stays in host
         memory and each batch moves to the device.
         """
@@ -303,7 +303,7 @@ class IndependentRuns:
     """An agent over a batch of independent runs: one learner per run, seeded from the batch."""
 
     trains_networks = True
-    """Its learners' networks run on :func:`supervised.devices.current` (see TrainsNetworks)."""
+    """Its learners' networks run on :func:`common.devices.current` (see TrainsNetworks)."""
 
     def __init__(self, make_learner: Callable[[np.random.Generator], OffPolicyLearner]):
         self.make_learner = make_learner

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from agents.dqn_config import DQNConfig
+from common.parameters import flush_denormals
 from rlcourse.dqn_training import dqn_config, train_dqn
-from supervised.train import flush_denormals
 
 SOLVED = 475.0
 

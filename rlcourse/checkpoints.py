@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from agents.dqn_config import DQNConfig
+from common.atomic import atomic_path, write_text
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import VectorSource, run
 from rlcourse.memory import check_count, check_fits, evaluation_memory
 from rlcourse.outputs import add_to_stamp
 from rlcourse.reading import check_depth, read_json
-from supervised.atomic import atomic_path, write_text
 
 
 def single_envs(source: EnvSource) -> VectorSource:

@@ -34,6 +34,7 @@ import numpy as np
 
 from agents.dqn_config import DQNConfig
 from agents.specs import SpecError, build_params
+from common.atomic import atomic_path, write_text
 from rlcourse.checkpoints import (
     check_finite_weights,
     evaluate_greedy,
@@ -46,7 +47,6 @@ from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import Position, Step, run
 from rlcourse.outputs import listed_as_written
-from supervised.atomic import atomic_path, write_text
 
 SOLVED = {"CartPole-v1": 475.0}
 """Greedy mean returns that count as solving an env (for reports)."""
@@ -291,7 +291,7 @@ def train_dqn(
         progress: show a progress bar.
         tensorboard: log to ``out/tensorboard``.
         device: ``auto`` (default), ``cpu`` or ``cuda[:N]``: where the networks train
-            (:mod:`supervised.devices`); recorded in the metrics.
+            (:mod:`common.devices`); recorded in the metrics.
         threads: torch (and BLAS) threads while training; 1, the default, is the fastest for
             small networks on a CPU.
         **settings: ``steps``, ``seed``, ``config``, ``env_kwargs``, ``eval_every``,
@@ -423,7 +423,7 @@ def finished_metrics(out: Path, settings: Settings, saved: dict, device: str | N
     For a run killed after its last checkpoint, before it became ``OUT/``. ``device`` is the one
     recorded when ``metrics.json`` must be written (the run's own is not saved in ``resume.pt``).
     """
-    from supervised import devices
+    from common import devices
 
     try:
         metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -452,10 +452,10 @@ def train_from_settings(
 ) -> dict[str, Any]:
     """Train as ``settings`` say (from :func:`prepare_training`), or go on from ``saved``.
 
-    ``device``: where the networks train (None: :func:`supervised.devices.current`);
+    ``device``: where the networks train (None: :func:`common.devices.current`);
     ``threads``: torch and BLAS threads meanwhile.
     """
-    from supervised import devices
+    from common import devices
     from supervised.train import threads as using_threads
 
     with devices.using(device) as chosen, using_threads(threads):
@@ -679,7 +679,7 @@ def require_tensorboard():
     Raises:
         UsageError: the tensorboard package is missing (says how to install it).
     """
-    from supervised.packages import import_installed
+    from common.packages import import_installed
 
     try:
         import_installed("tensorboard")  # what torch.utils.tensorboard imports: the installed one

@@ -22,9 +22,9 @@ from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 import envs as rlcourse_envs  # registers the rlcourse/ ids
+from common.packages import import_installed
 from envs.vector import NativeVectorEnv
 from rlcourse.errors import UsageError
-from supervised.packages import import_installed
 
 EnvLike = str | Callable[..., gym.Env]
 

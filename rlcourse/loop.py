@@ -499,7 +499,7 @@ def compare(
         progress: show a progress bar per agent (on a terminal).
         command: the command line to record in the manifest.
         device: where the torch agents' networks run (``auto``, ``cpu``, ``cuda[:N]``; None:
-            :func:`supervised.devices.current`); recorded in the manifest when an agent uses
+            :func:`common.devices.current`); recorded in the manifest when an agent uses
             torch (or a device is named).
 
     Raises:
@@ -512,7 +512,7 @@ def compare(
     recorded = {}
     block: contextlib.AbstractContextManager = contextlib.nullcontext()
     if device is not None or any(isinstance(a, TrainsNetworks) for a in built.values()):
-        from supervised import devices
+        from common import devices
 
         block = devices.using(device)
     with block as chosen:

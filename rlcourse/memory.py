@@ -20,7 +20,6 @@ from rlcourse.errors import UsageError
 if TYPE_CHECKING:
     from agents.dqn_config import DQNConfig
     from rlcourse.environments import EnvSource
-    from rlcourse.sweep.config import SweepConfig
 
 
 def available_bytes() -> int | None:
@@ -152,23 +151,6 @@ def training_memory(
         results_bytes(1, steps, None),
         envs_bytes(1, source.bytes_per_run(native=False)),
         evaluation_memory(source, eval_episodes),
-    )
-
-
-def sweep_memory(config: SweepConfig, unit: dict[str, int], workers: int) -> dict[str, int]:
-    """Bytes a sweep holds at most.
-
-    ``workers`` units at once (``unit``: the largest, a :func:`compare_memory` of one agent
-    without analysis; ``{}`` where nothing was built), then every unit's arrays collected (read,
-    then joined per env and agent) and their analysis.
-    """
-    configurations = len(config.envs) * len(config.agents)
-    collected = results_bytes(config.runs, config.steps, config.episodes, configurations)
-    at_once = min(workers, configurations * -(-config.runs // config.chunk))
-    return total(
-        {part: size * at_once for part, size in unit.items()},
-        {"results": 2 * sum(collected.values())},
-        analysis_bytes(config.runs, config.steps or config.episodes, configurations),
     )
 
 

@@ -25,15 +25,15 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from rlcourse.errors import UsageError
-from rlcourse.reading import parse_json
-from supervised.atomic import (
+from common.atomic import (
     atomic_directory,
     is_leftover,
     leftover_owner,
     replace_directory,
     write_text,
 )
+from rlcourse.errors import UsageError
+from rlcourse.reading import parse_json
 
 STAMP = ".rlcourse.json"
 """The file that marks a directory as written by rlcourse, with the list of what it wrote."""
@@ -325,7 +325,7 @@ def _lock_holder(fd: int) -> tuple[int, str] | None:
 def check_output_file(target: Path, force: bool, flag: str = "--out") -> None:
     """Refuse to write a file (a plot, a gallery) over anything but nothing or, with force, a file.
 
-    The file is then written temp + rename (:func:`supervised.atomic.atomic_path`), creating
+    The file is then written temp + rename (:func:`common.atomic.atomic_path`), creating
     missing parent folders.
 
     Raises:
@@ -358,7 +358,7 @@ def prepare_output(
     The check runs when this is called, so a command calls it after validating its inputs and
     before its long work, and enters the context when it writes: the block gets an empty
     staging directory beside ``out``, which is stamped and becomes ``out`` when the block ends
-    without error (see :func:`supervised.atomic.atomic_directory`); on error ``out`` is left as
+    without error (see :func:`common.atomic.atomic_directory`); on error ``out`` is left as
     it was.
 
     >>> with prepare_output("results/run", force=False) as staging:  # doctest: +SKIP

@@ -1,7 +1,7 @@
 """Plots as a pure function of results: reward curves with 95% bands, and parameter studies.
 
 Figures are drawn with :class:`matplotlib.figure.Figure` (the Agg canvas, no pyplot state) and
-saved as PNG, atomically (:func:`supervised.plots.save_figure`).
+saved as PNG, atomically (:func:`common.figures.save_figure`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from agents.specs import format_spec, parse_number, parse_spec
+from common.figures import figure_path, save_figure
 from rlcourse.errors import UsageError
 from rlcourse.results import Results, load_results
 from rlcourse.stats import mean_ci
-from supervised.plots import figure_path, save_figure
 
 LABELS = {
     "reward": "Average reward",

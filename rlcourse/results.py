@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from common.atomic import atomic_path, write_text
 from rlcourse.errors import UsageError
 from rlcourse.outputs import prepare_output
 from rlcourse.reading import UnreadableFile, read_json
 from rlcourse.stats import final_scores, mean_ci
-from supervised.atomic import atomic_path, write_text
 
 CURVE_COLUMNS = ["agent", "metric", "x", "mean", "ci_low", "ci_high", "n"]
 SUMMARY_COLUMNS = ["agent", "metric", "mean", "ci_low", "ci_high", "n"]

@@ -48,9 +48,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.figures import save_figure
 from supervised.data import Dataset, Split, check_labels, load_digits, load_mnist, split
 from supervised.networks import CNN, MLP
-from supervised.plots import confusion_matrix_plot, image_grid, save_figure
+from supervised.plots import confusion_matrix_plot, image_grid
 from supervised.train import (
     History,
     TrainConfig,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from supervised.atomic import write_text
+from common.atomic import write_text
 
 EXPERIMENTS: dict[str, tuple[str, str]] = {
     "regression": (
@@ -70,13 +70,13 @@ def run(
     """Run experiment ``name`` into ``out``, write its metrics to ``out/metrics.json``; return them.
 
     ``device``: where its torch models train (``auto``, ``cpu``, ``cuda[:N]``; None:
-    :func:`supervised.devices.current`), recorded in ``metrics.json``; the regression
+    :func:`common.devices.current`), recorded in ``metrics.json``; the regression
     experiment is numpy alone and records none.
 
     Raises:
         DeviceError: the device is not available.
     """
-    from supervised import devices
+    from common import devices
 
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r} (experiments: {', '.join(EXPERIMENTS)})")

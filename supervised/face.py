@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from supervised.atomic import atomic_path
+from common.atomic import atomic_path
 from supervised.data import IMAGE_SUFFIXES, DataError, read_image_file
 from supervised.face_detect import Box, Detector, detect, iou
 from supervised.face_embed import Embedder, embed, face_input, load_embedder, train_embedder
@@ -276,7 +276,7 @@ def draw_matches(image, matches: list[Match], path: str | os.PathLike) -> Path:
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from supervised.plots import save_figure
+    from common.figures import save_figure
 
     image = np.asarray(image)
     h, w = image.shape[:2]

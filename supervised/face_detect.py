@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.packages import find_installed
 from supervised.data import DataError
-from supervised.packages import find_installed
 
 Box = tuple[float, float, float, float, float]
 """``(x0, y0, x1, y1, score)``: corners in pixels (``x`` is the column), score in [0, 1]."""

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from supervised.atomic import atomic_path
+from common.atomic import atomic_path
 from supervised.data import DataError
 from supervised.networks import non_finite
 
@@ -393,7 +393,7 @@ def plot_roc(pairs: dict[str, Verification], threshold: float, path: str | os.Pa
     """ROC curves (genuine vs impostor distances), the threshold's point on the test curve."""
     from matplotlib.figure import Figure
 
-    from supervised.plots import save_figure
+    from common.figures import save_figure
 
     fig = Figure(figsize=(5.5, 5), layout="constrained")
     ax = fig.add_subplot()

@@ -58,10 +58,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from supervised import devices
+from common import devices
+from common.figures import save_figure
 from supervised.autoencoder import as_images, check_codes
 from supervised.data import Dataset, load_digits, split
-from supervised.plots import plot_mosaic, save_figure
+from supervised.plots import plot_mosaic
 from supervised.train import (
     History,
     as_tensor,
@@ -240,7 +241,7 @@ class GANResult:
 def train_gan(images, config: GANConfig = GANConfig()) -> GANResult:
     """Train a generator and a discriminator on ``images`` ``(n, 1, 16, 16)`` in [0, 1].
 
-    Both networks train on :func:`supervised.devices.current` (noise is drawn on the CPU, so a
+    Both networks train on :func:`common.devices.current` (noise is drawn on the CPU, so a
     seed gives the same noise on any device) and come back on the CPU.
 
     Raises:

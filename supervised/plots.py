@@ -1,6 +1,8 @@
 """Figures the supervised models share: image grids, mosaics, confusion matrices (PNG, Agg).
 
-Every figure of ``supervised`` is written by :func:`save_figure`, atomically.
+Every figure of ``supervised`` is written by :func:`common.figures.save_figure`, atomically.
+``supervised.plots.save_figure`` and ``figure_path`` are deprecated aliases of
+:mod:`common.figures`, kept for one release.
 """
 
 from __future__ import annotations
@@ -10,39 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib import rcParams
-from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
-from supervised.atomic import atomic_path
+from common.deprecation import moved
+from common.figures import save_figure as _save_figure
 
-
-def figure_path(path: str | os.PathLike) -> Path:
-    """The file :func:`save_figure` writes for ``path``.
-
-    A path without a suffix gets the default format's, as ``fig.savefig`` gives it (``.png``).
-
-    Raises:
-        ValueError: a suffix that names no format matplotlib writes.
-    """
-    path = Path(path)
-    if not path.suffix:
-        return path.with_suffix("." + rcParams["savefig.format"])
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if path.suffix[1:].lower() not in formats:
-        raise ValueError(
-            f"{path}: matplotlib writes no {path.suffix} files (it writes "
-            f"{', '.join('.' + name for name in sorted(formats))})"
-        )
-    return path
-
-
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``fig`` to :func:`figure_path` of ``path`` atomically; the suffix names the format."""
-    path = figure_path(path)
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=dpi)
-    return path
+__getattr__ = moved("supervised.plots", "common.figures", {"figure_path", "save_figure"})
 
 
 def image_grid(
@@ -72,7 +47,7 @@ def image_grid(
             axes[r, 0].set_ylabel(label, fontsize="small")
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path, dpi=100)
+    return _save_figure(fig, path, dpi=100)
 
 
 def plot_mosaic(
@@ -98,7 +73,7 @@ def plot_mosaic(
     ax.set_axis_off()
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path, dpi=100)
+    return _save_figure(fig, path, dpi=100)
 
 
 def confusion_matrix_plot(
@@ -125,4 +100,4 @@ def confusion_matrix_plot(
             color="white" if count > high else "black",
         )
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return save_figure(fig, path, dpi=110)
+    return _save_figure(fig, path, dpi=110)

@@ -756,7 +756,7 @@ def _plot_ridge_cv(lambdas: np.ndarray, cv_mse: np.ndarray, best: float, path: P
     """Cross-validation error against λ (log axis), the chosen λ marked."""
     from matplotlib.figure import Figure
 
-    from supervised.plots import save_figure
+    from common.figures import save_figure
 
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
@@ -774,7 +774,7 @@ def _plot_polynomials(fits: PolynomialFits, path: Path) -> None:
     """The training points, the true curve and each degree's fit."""
     from matplotlib.figure import Figure
 
-    from supervised.plots import save_figure
+    from common.figures import save_figure
 
     fig = Figure(figsize=(7, 5.5), layout="constrained")
     ax = fig.add_subplot()
@@ -805,7 +805,7 @@ def _plot_convergence(
     """Training MSE per pass over the data for GD and SGD with momentum, and the gap to the best."""
     from matplotlib.figure import Figure
 
-    from supervised.plots import save_figure
+    from common.figures import save_figure
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)

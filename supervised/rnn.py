@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from supervised.atomic import write_text
+from common.atomic import write_text
 from supervised.data import DataError
 from supervised.train import TrainConfig, fit, seed_torch, single_thread
 

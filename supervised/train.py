@@ -9,7 +9,8 @@ on the validation set after every epoch.
 
 Beside the loop, what every torch model here trains with: :func:`seed_torch`,
 :func:`count_parameters`, :func:`single_thread` (the course's networks train fastest on one
-thread), and for DQN's many small steps :class:`FlatParameters` and :func:`flush_denormals`.
+thread). ``FlatParameters`` and ``flush_denormals`` live in :mod:`common.parameters`; importing
+them from here is deprecated (kept for one release).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from supervised import devices
-from supervised.atomic import atomic_path
+from common import devices
+from common.atomic import atomic_path
+from common.deprecation import moved
 
 Loss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 Metric = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], float]
 OPTIMIZERS = ("adam", "sgd")
+
+__getattr__ = moved("supervised.train", "common.parameters", {"FlatParameters", "flush_denormals"})
 
 
 def check_budget(epochs: int, batch_size: int, lr: float) -> None:
@@ -66,7 +70,7 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar over epochs (on a terminal)."""
     device: str | None = None
-    """``auto``, ``cpu`` or ``cuda[:N]`` (None: :func:`supervised.devices.current`)."""
+    """``auto``, ``cpu`` or ``cuda[:N]`` (None: :func:`common.devices.current`)."""
 
     def __post_init__(self):
         check_budget(self.epochs, self.batch_size, self.lr)
@@ -110,7 +114,7 @@ class History:
         import pandas as pd
         from matplotlib.figure import Figure
 
-        from supervised.plots import save_figure
+        from common.figures import save_figure
 
         frame = pd.DataFrame(self.rows)
         fig = Figure(figsize=(6, 4), layout="constrained")
@@ -221,7 +225,7 @@ def fit(
 
     Raises:
         ValueError: the training loss became NaN or infinite (lower the learning rate), or the
-            device is not available (:func:`supervised.devices.resolve`).
+            device is not available (:func:`common.devices.resolve`).
     """
     device = devices.resolve(config.device) if config.device else devices.current()
     model.to(device)
@@ -293,52 +297,3 @@ def single_thread() -> contextlib.AbstractContextManager[None]:
     40× (7 s instead of 0.17 s).
     """
     return threads(1)
-
-
-class FlatParameters:
-    """A module's parameters and their gradients as views into two contiguous vectors.
-
-    Give the optimizer ``[flat.values]`` instead of ``module.parameters()``: zeroing, clipping
-    the gradient norm and an Adam step then each touch one tensor instead of one per layer.
-    For the small networks of DQN on a CPU, where per-tensor overhead outweighs the arithmetic,
-    a gradient step gets 15–20% faster, with the same numbers. ``module.load_state_dict`` copies
-    into the views and keeps them; moving the module to another device or dtype does not.
-    """
-
-    def __init__(self, module: torch.nn.Module):
-        parameters = list(module.parameters())
-        self.values = torch.cat([p.detach().reshape(-1) for p in parameters])
-        self.grads = torch.zeros_like(self.values)
-        offset = 0
-        for p in parameters:
-            size = p.numel()
-            p.data = self.values[offset : offset + size].view_as(p)
-            p.grad = self.grads[offset : offset + size].view_as(p)  # backward adds in place
-            offset += size
-        self.values.grad = self.grads
-
-    def zero_grad(self) -> None:
-        """Zero every gradient (in place: the views must stay)."""
-        self.grads.zero_()
-
-    def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
-        """Scale the gradients so their global L2 norm is at most ``max_norm``; return the norm."""
-        norm = torch.linalg.vector_norm(self.grads)
-        self.grads.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
-        return norm
-
-
-@contextmanager
-def flush_denormals() -> Iterator[bool]:
-    """Inside the block, the CPU treats denormal floats (below ~1.2e-38) as zero.
-
-    Adam's second-moment estimates of rarely-used weights (dead ReLUs, squared tiny gradients)
-    sink into the denormal range, where x86 arithmetic is 10–100 times slower: here that made
-    DQN's Adam step 4–5× slower. Flushing them changes values no network can tell apart. Yields
-    whether the CPU supports it; afterwards restores torch's default (denormals kept).
-    """
-    supported = torch.set_flush_denormal(True)
-    try:
-        yield supported
-    finally:
-        torch.set_flush_denormal(False)

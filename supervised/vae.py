@@ -44,9 +44,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.figures import save_figure
 from supervised.autoencoder import SIZE, as_images, check_codes
 from supervised.data import Dataset, load_digits, split
-from supervised.plots import image_grid, save_figure
+from supervised.plots import image_grid
 from supervised.train import TrainConfig, fit, seed_torch, single_thread
 
 LATENT = 2

@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from agents import SpecError
+from common.devices import DeviceError
 from rlcourse.cli import (
     compare,
     denoise,
@@ -28,7 +29,6 @@ from rlcourse.cli import (
 from rlcourse.cli.common import Parser
 from rlcourse.errors import UsageError
 from supervised.data import DataError
-from supervised.devices import DeviceError
 
 COMMANDS = (listing, compare, plot, figure, train, evaluate, sweep, supervised, faces, denoise)
 """The command modules, in the order ``rlcourse --help`` lists them."""

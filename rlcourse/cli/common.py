@@ -142,14 +142,14 @@ def chosen_device(args: argparse.Namespace) -> str:
     Raises:
         DeviceError: a bad name, or CUDA asked for where there is none (one line, exit 2).
     """
-    from supervised import devices
+    from common import devices
 
     return str(devices.resolve(args.device or "auto"))
 
 
 def announce_device(device: str) -> None:
     """Say on stderr where the work is about to run (``device: cuda:0 (NVIDIA H200)``)."""
-    from supervised import devices
+    from common import devices
 
     print(f"device: {devices.describe(devices.resolve(device))}", file=sys.stderr)
 

@@ -47,8 +47,8 @@ def cmd_evaluate(args) -> int:
     The file is DIR/evaluation-seedS-episodesN.json (``-final`` after ``evaluation`` for
     --final, ``-env-NAME`` for another env): each evaluation has its own, none replaces another.
     """
+    from common import devices
     from rlcourse.checkpoints import evaluate_checkpoint
-    from supervised import devices
 
     with devices.using(chosen_device(args)):
         result = evaluate_checkpoint(

@@ -133,8 +133,8 @@ def cmd_detect(args) -> int:
 
 def cmd_faces_train(args) -> int:
     """Train the triplet-loss embedding on lfw_subset identities; write the model and ROC."""
+    from common import devices
     from rlcourse.outputs import prepare_output
-    from supervised import devices
     from supervised.experiments import save_metrics
     from supervised.face_embed import EPOCHS, plot_roc, train_embedder
 

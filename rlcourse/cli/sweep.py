@@ -99,10 +99,10 @@ def cmd_sweep(args) -> int:
     ``--dry-run`` reads and checks the file and the directory and counts the work; it builds
     nothing (no env, no agent, no import of a module:Class).
     """
-    from rlcourse.memory import check_fits, describe, sweep_memory
+    from rlcourse.memory import check_fits, describe
     from rlcourse.sweep.config import parse_config, read_text
     from rlcourse.sweep.store import UnitStore, check_directory
-    from rlcourse.sweep.units import SWEEP_HINT, check_names, plan
+    from rlcourse.sweep.units import SWEEP_HINT, check_names, plan, sweep_memory
 
     toml = read_text(args.config)
     config = parse_config(toml, Path(args.config).name)

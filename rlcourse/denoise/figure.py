@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import atomic_path
 from envs.denoise import ACTIONS, psnr
 from rlcourse.denoise.config import ReportConfig
-from supervised.atomic import atomic_path
 
 
 def plot_report(

@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import write_text
 from envs.denoise import ACTIONS, TRAIN_IMAGES
 from rlcourse.denoise.baselines import classical
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.denoise.data import evaluation_set, mean_psnr, training_crops
 from rlcourse.denoise.figure import plot_report
 from rlcourse.denoise.training import rollout, train_dncnn, train_image_dqn, train_pixel_dqn
-from supervised.atomic import write_text
 
 METHOD_ORDER = ("noisy", "filter:", "sequence:", "skimage:", "dncnn", "random", "dqn", "pixel-dqn")
 
@@ -51,9 +51,9 @@ def denoise_report(
     """Measure every method (see the module docstring); write the report into ``out``.
 
     ``device``: where the DnCNN and the DQNs train (``auto``, ``cpu``, ``cuda[:N]``; None:
-    :func:`supervised.devices.current`), recorded in ``metrics.json``.
+    :func:`common.devices.current`), recorded in ``metrics.json``.
     """
-    from supervised import devices
+    from common import devices
     from supervised.train import single_thread
 
     config, out = config or ReportConfig(), Path(out)

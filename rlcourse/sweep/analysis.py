@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.figures import save_figure
 from rlcourse.errors import UsageError
 from rlcourse.results import CURVE_COLUMNS, Results
 from rlcourse.stats import CONFIDENCE, final_scores
 from rlcourse.sweep.config import SweepConfig
 from rlcourse.sweep.store import UnitStore, read_config
 from rlcourse.sweep.units import plan
-from supervised.plots import save_figure
 
 N_RESAMPLES = 1000
 """Bootstrap resamples per interval (ample for 95% percentile intervals)."""

@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
+from common.packages import import_installed
 from rlcourse.errors import UsageError
 from rlcourse.outputs import process_alive
-from supervised.packages import import_installed
 
 BACKENDS = ("local", "ray")
 CONNECT_TIMEOUT = 3.0

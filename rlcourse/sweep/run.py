@@ -11,8 +11,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from common.atomic import atomic_directory, write_text
 from rlcourse.errors import UsageError
-from rlcourse.memory import check_fits, sweep_memory
+from rlcourse.memory import check_fits
 from rlcourse.outputs import add_to_stamp, drop_unwritten, foreign_files, output_lock
 from rlcourse.results import provenance
 from rlcourse.sweep.analysis import SweepResults, collect, plot_profiles
@@ -26,8 +27,8 @@ from rlcourse.sweep.units import (
     check_names,
     plan,
     run_unit,
+    sweep_memory,
 )
-from supervised.atomic import atomic_directory, write_text
 
 
 def run_sweep(
@@ -59,8 +60,8 @@ def run_sweep(
 
     Every input is checked before ``out`` is touched: the names, the directory, then every env
     and agent built once (this runs the code a ``module:Class`` env names), the memory it will
-    hold (:func:`~rlcourse.memory.sweep_memory`), then the backend. The sweep holds the lock of
-    ``out`` (:func:`rlcourse.outputs.output_lock`) while it runs.
+    hold (:func:`~rlcourse.sweep.units.sweep_memory`), then the backend. The sweep holds the lock
+    of ``out`` (:func:`rlcourse.outputs.output_lock`) while it runs.
 
     Raises:
         UsageError: bad configuration, directory in the way, unreachable Ray, a failing unit.

@@ -2,7 +2,7 @@
 
 A sweep writes into its directory as it goes (each unit the moment it finishes), so it is not
 staged and swapped in like other commands' outputs. Every file is written through
-:func:`supervised.atomic.atomic_path` (a temporary sibling, flushed and renamed into place), so a
+:func:`common.atomic.atomic_path` (a temporary sibling, flushed and renamed into place), so a
 sweep killed at any moment (even by SIGKILL) leaves each file either whole or absent; temporary
 files left behind are removed on the next run. The directory carries rlcourse's stamp
 (:mod:`rlcourse.outputs`), which lists every file the sweep writes before it is written.
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from common.atomic import atomic_path, write_text
 from rlcourse.errors import UsageError
 from rlcourse.outputs import (
     add_to_stamp,
@@ -30,7 +31,6 @@ from rlcourse.outputs import (
 from rlcourse.reading import UnreadableFile, parse_json, read_json
 from rlcourse.results import array_problem
 from rlcourse.sweep.config import SweepConfig, config_from_dict
-from supervised.atomic import atomic_path, write_text
 
 if TYPE_CHECKING:
     from rlcourse.sweep.units import Unit

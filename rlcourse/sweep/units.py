@@ -161,3 +161,22 @@ def check_config(config: SweepConfig) -> dict[str, int]:
             if sum(unit.values()) > sum(largest.values()):
                 largest = unit
     return largest
+
+
+def sweep_memory(config: SweepConfig, unit: dict[str, int], workers: int) -> dict[str, int]:
+    """Bytes a sweep holds at most.
+
+    ``workers`` units at once (``unit``: the largest, a :func:`compare_memory` of one agent
+    without analysis; ``{}`` where nothing was built), then every unit's arrays collected (read,
+    then joined per env and agent) and their analysis.
+    """
+    from rlcourse.memory import analysis_bytes, results_bytes, total
+
+    configurations = len(config.envs) * len(config.agents)
+    collected = results_bytes(config.runs, config.steps, config.episodes, configurations)
+    at_once = min(workers, configurations * -(-config.runs // config.chunk))
+    return total(
+        {part: size * at_once for part, size in unit.items()},
+        {"results": 2 * sum(collected.values())},
+        analysis_bytes(config.runs, config.steps or config.episodes, configurations),
+    )

@@ -8,9 +8,9 @@ import pytest
 import torch
 from rlcourse_helpers import assert_usage_error
 
+from common import devices
 from rlcourse.checkpoints import evaluate_checkpoint
 from rlcourse.dqn_training import dqn_config, resume_dqn, train_dqn
-from supervised import devices
 
 CUDA = torch.cuda.is_available()
 SETTINGS = {"learning_starts": "100", "train_freq": "4", "gradient_steps": "4",

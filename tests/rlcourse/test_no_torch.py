@@ -8,16 +8,21 @@ import textwrap
 
 HEAVY = ("torch", "stable_baselines3")
 #: The CLI may know the supervised experiments' names and data errors, and write files and
-#: figures through supervised's one atomic writer, but import no model module.
+#: figures through the base package's one atomic writer, but import no model module, and of
+#: the base package not the part that needs torch.
 LIGHT = (
     "supervised",
-    "supervised.atomic",
     "supervised.data",
-    "supervised.devices",
     "supervised.experiments",
-    "supervised.packages",
     "supervised.plots",
+    "common",
+    "common.atomic",
+    "common.deprecation",
+    "common.devices",
+    "common.figures",
+    "common.packages",
 )
+CHECKED = ("supervised", "common")
 
 SCRIPT = textwrap.dedent(
     """
@@ -32,7 +37,7 @@ SCRIPT = textwrap.dedent(
     assert main(["plot", "out", "--metric", "reward", "--out", "again.png"]) == 0
     heavy = sorted(
         m for m in sys.modules
-        if m.split(".")[0] in {heavy!r} or (m.split(".")[0] == "supervised" and m not in {light!r})
+        if m.split(".")[0] in {heavy!r} or (m.split(".")[0] in {checked!r} and m not in {light!r})
     )
     print("HEAVY:", heavy)
     """
@@ -41,7 +46,11 @@ SCRIPT = textwrap.dedent(
 
 def test_bandit_comparison_does_not_import_torch(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(heavy=set(HEAVY), light=set(LIGHT))],
+        [
+            sys.executable,
+            "-c",
+            SCRIPT.format(heavy=set(HEAVY), light=set(LIGHT), checked=set(CHECKED)),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

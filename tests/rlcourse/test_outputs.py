@@ -164,7 +164,7 @@ def test_force_replaces_a_stamped_directory_with_subdirectories(previous):
 
 KILLED_WHILE_WRITING = """\
 import os, signal, sys
-from supervised.atomic import atomic_directory, atomic_path
+from common.atomic import atomic_directory, atomic_path
 
 out = sys.argv[1]
 with atomic_directory(out + "/plots") as staging:

@@ -1,4 +1,4 @@
-"""Every file `supervised` writes goes through `supervised.atomic`: old or new, never partial."""
+"""Every file `supervised` and `common` write goes through `common.atomic`: never partial."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
+import common
 import supervised
 from supervised.experiments import save_metrics
 from supervised.face import Gallery, load_gallery
 from supervised.face_embed import Embedder, EmbeddingNet, load_embedder
-from supervised.plots import save_figure
 from supervised.train import History, seed_torch
 
 WRITERS = {"savefig", "to_csv", "write_text", "write_bytes", "save", "savez", "savez_compressed"}
@@ -49,12 +48,13 @@ def writes_in_place(call: ast.Call) -> bool:
 
 def test_no_module_writes_a_file_in_place():
     offenders = []
-    for path in sorted(Path(supervised.__file__).parent.glob("*.py")):
-        if path.name == "atomic.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and writes_in_place(node):
-                offenders.append(f"{path.name}:{node.lineno}")
+    for package in (supervised, common):
+        for path in sorted(Path(package.__file__).parent.glob("*.py")):
+            if path.name == "atomic.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and writes_in_place(node):
+                    offenders.append(f"{package.__name__}/{path.name}:{node.lineno}")
     assert offenders == []
 
 
@@ -97,15 +97,6 @@ def test_embedder_files_are_the_same_bytes_for_the_same_model(tmp_path):
     assert first.read_bytes() == second.read_bytes() and leftovers(tmp_path) == []
     loaded = load_embedder(first)
     assert loaded.fingerprint == embedder.fingerprint and loaded.threshold == 0.75
-
-
-def test_save_figure_names_the_format_by_the_suffix(tmp_path):
-    fig = Figure()
-    fig.add_subplot().plot([0, 1], [1, 0])
-    assert save_figure(fig, tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
-    assert save_figure(fig, tmp_path / "bare") == tmp_path / "bare.png"
-    assert save_figure(fig, tmp_path / "plot.svg").read_text().lstrip().startswith("<?xml")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.png", "plot.png", "plot.svg"]
 
 
 def test_an_interrupted_history_save_keeps_the_old_files(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from supervised import devices
+from common import devices
 from supervised.autoencoder import (
     ConvAutoencoder,
     DenseAutoencoder,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervised.atomic import atomic_directory, atomic_path, write_bytes, write_text
+from common.atomic import atomic_directory, atomic_path, write_bytes, write_text
 
 
 class Interrupted(Exception):
@@ -91,7 +91,7 @@ def test_files_and_directories_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from supervised.atomic import atomic_directory, write_text
+    from common.atomic import atomic_directory, write_text
 
     mask = os.umask(0o022)
     try:

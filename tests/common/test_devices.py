@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from supervised import devices
+from common import devices
 from supervised.networks import mlp_for_spaces
 from supervised.train import TrainConfig, fit
 

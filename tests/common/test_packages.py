@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from supervised.packages import find_installed, import_installed
+from common.packages import find_installed, import_installed
 
 
 @pytest.fixture
