@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.denoise import ACTIONS, psnr
+from envs.filters import ACTIONS
+from envs.images import psnr
 from rlcourse.denoise.config import ReportConfig
 from supervised.atomic import atomic_path
 
