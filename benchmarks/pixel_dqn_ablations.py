@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from agents.off_policy import GreedyPolicy
-from envs.denoise import apply_per_pixel, filter_bank
+from envs.filters import apply_per_pixel, filter_bank
 from rlcourse.denoise.config import REPORT_PIXEL_DQN, ReportConfig
 from rlcourse.denoise.data import evaluation_set, mean_psnr
 from rlcourse.denoise.training import rollout, train_dncnn, train_pixel_dqn

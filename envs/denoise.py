@@ -5,27 +5,16 @@ crop (:class:`ImageDenoiseEnv`) or one filter per pixel (:class:`PixelDenoiseEnv
 the drop in squared error against the clean crop. Both have native numpy batches
 (:class:`ImageDenoiseVectorEnv`, :class:`PixelDenoiseVectorEnv`).
 
-Images: scikit-image's bundled pictures, made grayscale, split **by image** (a crop of a test
-image is never seen in training):
+The crops come from :mod:`envs.images` (scikit-image's bundled pictures split by image, or a
+folder of the user's), the actions are :mod:`envs.filters`' (PixelRL's nine filters).
 
-- :data:`TRAIN_IMAGES`: brick, cell, chelsea, clock, grass, gravel, hubble_deep_field,
-  immunohistochemistry, moon, page, retina, rocket, text;
-- :data:`TEST_IMAGES`: astronaut, camera, coffee, coins;
-
-or a folder of the user's images (PNG, JPEG, TIFF, BMP, GIF), read with ``skimage.io``.
-
-The actions (:data:`ACTIONS`, PixelRL's set; scipy.ndimage and skimage filters, borders mirrored):
-0 nothing, 1 −1/255, 2 +1/255, 3 Gaussian σ=0.5 and 4 σ=1.5 (5×5 kernels), 5 bilateral with
-colour σ 0.1 and 6 colour σ 1.0 (5×5 window, spatial σ 5), 7 median 5×5, 8 box 5×5. Results are
-clipped to [0, 1]. :func:`filter_bank` computes all of them at once, so a per-pixel step is one
-gather.
+The names of those two modules are still found here (``envs.denoise.ACTIONS``, …) for one
+release: import them from :mod:`envs.filters` and :mod:`envs.images`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
-from functools import cache
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,269 +23,33 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+# The env uses ACTIONS, the three ways to apply filters, CropSource, psnr and to_uint8; the other
+# names are found here for one release only (deprecated: import them from envs.filters/images).
+from envs.filters import (  # noqa: F401
+    ACTIONS,
+    apply_filter,
+    apply_per_image,
+    apply_per_pixel,
+    filter_bank,
+    filter_bank_channels,
+)
+from envs.images import (  # noqa: F401
+    IMAGE_SUFFIXES,
+    MIN_CROP,
+    SPLITS,
+    TEST_IMAGES,
+    TRAIN_IMAGES,
+    CropSource,
+    bundled_image,
+    check_settings,
+    fixed_crops,
+    load_folder,
+    load_images,
+    psnr,
+    to_gray,
+    to_uint8,
+)
 from envs.vector import NativeVectorEnv
-
-TRAIN_IMAGES = (
-    "brick",
-    "cell",
-    "chelsea",
-    "clock",
-    "grass",
-    "gravel",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "moon",
-    "page",
-    "retina",
-    "rocket",
-    "text",
-)
-"""scikit-image pictures the agents and the DnCNN learn from."""
-TEST_IMAGES = ("astronaut", "camera", "coffee", "coins")
-"""Held-out scikit-image pictures every method is measured on."""
-SPLITS = {"train": TRAIN_IMAGES, "test": TEST_IMAGES}
-
-ACTIONS = (
-    "nothing",
-    "minus-1",
-    "plus-1",
-    "gaussian-0.5",
-    "gaussian-1.5",
-    "bilateral-0.1",
-    "bilateral-1.0",
-    "median-5",
-    "box-5",
-)
-"""Names of the actions, in action-index order."""
-MIN_CROP = 36
-"""The smallest crop side: Stable-Baselines3's CnnPolicy needs 36×36 images."""
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
-
-
-# -- the filters ------------------------------------------------------------------------------
-
-
-def _gaussian(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
-    from scipy import ndimage
-
-    return lambda x: ndimage.gaussian_filter(x, (0, sigma, sigma), mode="mirror", radius=(0, 2, 2))
-
-
-def _bilateral(sigma_color: float) -> Callable[[np.ndarray], np.ndarray]:
-    from skimage.restoration import denoise_bilateral
-
-    def apply(x: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [
-                denoise_bilateral(
-                    image, win_size=5, sigma_color=sigma_color, sigma_spatial=5.0, mode="reflect"
-                )
-                for image in x
-            ]
-        )
-
-    return apply
-
-
-def _median(x: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
-
-    return ndimage.median_filter(x, size=(1, 5, 5), mode="mirror")
-
-
-def _box(x: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
-
-    return ndimage.uniform_filter(x, size=(1, 5, 5), mode="mirror")
-
-
-@cache
-def _filters() -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
-    return (
-        lambda x: x,
-        lambda x: x - 1.0 / 255.0,
-        lambda x: x + 1.0 / 255.0,
-        _gaussian(0.5),
-        _gaussian(1.5),
-        _bilateral(0.1),
-        _bilateral(1.0),
-        _median,
-        _box,
-    )
-
-
-def apply_filter(images: np.ndarray, action: int) -> np.ndarray:
-    """Action ``action`` applied to a batch ``(n, H, W)`` of images in [0, 1], clipped."""
-    out = _filters()[int(action)](np.asarray(images, dtype=np.float32))
-    return np.clip(out, 0.0, 1.0, dtype=np.float32)
-
-
-def filter_bank(images: np.ndarray) -> np.ndarray:
-    """Every action applied to a batch ``(n, H, W)``: ``(len(ACTIONS), n, H, W)`` float32."""
-    return np.stack([apply_filter(images, a) for a in range(len(ACTIONS))])
-
-
-def filter_bank_channels(images: np.ndarray) -> np.ndarray:
-    """:func:`filter_bank` with the actions as channels: ``(n, len(ACTIONS), H, W)``."""
-    return filter_bank(images).transpose(1, 0, 2, 3)
-
-
-def apply_per_image(images: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """Image ``i`` of the batch filtered by ``actions[i]`` (each filter run once, on its images)."""
-    out = np.empty_like(images, dtype=np.float32)
-    for action in np.unique(actions):
-        rows = actions == action
-        out[rows] = apply_filter(images[rows], action)
-    return out
-
-
-def apply_per_pixel(
-    images: np.ndarray, actions: np.ndarray, bank: np.ndarray | None = None
-) -> np.ndarray:
-    """Pixel ``(i, y, x)`` filtered by ``actions[i, y, x]``: one gather from :func:`filter_bank`.
-
-    ``bank``: the images' filter bank if already computed.
-    """
-    bank = filter_bank(images) if bank is None else bank
-    return np.take_along_axis(bank, actions[None].astype(np.intp), axis=0)[0]
-
-
-# -- images -------------------------------------------------------------------------------------
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """A 2-D float32 image in [0, 1] from gray, RGB or RGBA pixels of any dtype."""
-    from skimage.color import rgb2gray, rgba2rgb
-    from skimage.util import img_as_float32
-
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] == 4:
-        image = rgba2rgb(image)
-    if image.ndim == 3 and image.shape[-1] == 3:
-        image = rgb2gray(image)
-    if image.ndim != 2:
-        raise ValueError(f"expected a gray, RGB or RGBA image, got shape {image.shape}")
-    return np.clip(img_as_float32(image), 0.0, 1.0)
-
-
-@cache
-def bundled_image(name: str) -> np.ndarray:
-    """One of scikit-image's bundled pictures (``skimage.data.NAME()``), grayscale in [0, 1].
-
-    Read once per process (cached); the array is read-only.
-    """
-    import skimage.data
-
-    image = to_gray(getattr(skimage.data, name)())
-    image.setflags(write=False)
-    return image
-
-
-def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
-    """The images of a folder (by file name, sorted), grayscale in [0, 1].
-
-    Raises:
-        ValueError: no such folder, no image files in it, a file that cannot be read, or one of
-            more pixels than Pillow's limit (``PIL.Image.MAX_IMAGE_PIXELS``: refused unread).
-    """
-    from PIL import Image
-    from skimage.io import imread
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"image folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(
-            f"image folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)} files)"
-        )
-    images = {}
-    for path in files:
-        try:
-            with warnings.catch_warnings():  # over Pillow's pixel limit: refused, not decoded
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                images[path.name] = to_gray(imread(path))
-        except Exception as err:  # any decoder error, a decompression bomb: name the file
-            raise ValueError(f"cannot read image {path}: {type(err).__name__}: {err}") from None
-    return images
-
-
-def load_images(images: str | Path | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """``"train"``/``"test"`` (the bundled splits), a folder, or a sequence of 2-D arrays."""
-    if isinstance(images, str) and images in SPLITS:
-        return {name: bundled_image(name) for name in SPLITS[images]}
-    if isinstance(images, str | Path):
-        return load_folder(images)
-    loaded = {f"image{i}": to_gray(image) for i, image in enumerate(images)}
-    if not loaded:
-        raise ValueError("no images given")
-    return loaded
-
-
-def check_settings(images: dict[str, np.ndarray], crop: int, sigma: float) -> None:
-    """Refuse σ <= 0, a crop under :data:`MIN_CROP`, and images smaller than the crop."""
-    if not (isinstance(sigma, int | float) and sigma > 0 and np.isfinite(sigma)):
-        raise ValueError(f"sigma must be > 0 grey levels (of 255), got {sigma!r}")
-    if int(crop) != crop or crop < MIN_CROP:
-        raise ValueError(f"crop must be an integer >= {MIN_CROP} pixels, got {crop!r}")
-    for name, image in images.items():
-        if min(image.shape) < crop:
-            raise ValueError(
-                f"image {name} is {image.shape[0]}x{image.shape[1]}, smaller than the crop "
-                f"{crop}x{crop}; use a smaller crop or larger images"
-            )
-
-
-class CropSource:
-    """Random ``crop × crop`` windows of a set of images, with Gaussian noise of ``sigma``/255."""
-
-    def __init__(self, images: str | Path | Sequence[np.ndarray], crop: int, sigma: float):
-        self.images = load_images(images)
-        check_settings(self.images, crop, sigma)
-        self.names = list(self.images)
-        self.crop, self.sigma = int(crop), float(sigma)
-
-    def clean(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` crops ``(n, crop, crop)``: a uniform image, then a uniform position in it."""
-        out = np.empty((n, self.crop, self.crop), dtype=np.float32)
-        for i, which in enumerate(rng.integers(len(self.names), size=n)):
-            image = self.images[self.names[which]]
-            y = rng.integers(image.shape[0] - self.crop + 1)
-            x = rng.integers(image.shape[1] - self.crop + 1)
-            out[i] = image[y : y + self.crop, x : x + self.crop]
-        return out
-
-    def noisy(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``clean`` plus N(0, (σ/255)²) noise, clipped to [0, 1]."""
-        noise = rng.normal(0.0, self.sigma / 255.0, clean.shape).astype(np.float32)
-        return np.clip(clean + noise, 0.0, 1.0)
-
-
-def fixed_crops(
-    images: dict[str, np.ndarray], crop: int, per_image: int, seed: int = 0
-) -> tuple[np.ndarray, list[str]]:
-    """``per_image`` seeded random crops of every image (an evaluation set) and their names."""
-    rng = np.random.default_rng(seed)
-    crops, names = [], []
-    for name, image in images.items():
-        for _ in range(per_image):
-            y = rng.integers(image.shape[0] - crop + 1)
-            x = rng.integers(image.shape[1] - crop + 1)
-            crops.append(image[y : y + crop, x : x + crop])
-            names.append(name)
-    return np.stack(crops).astype(np.float32), names
-
-
-def psnr(images: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    """PSNR in dB (data range 1) of each image of a batch: 10·log10(1 / MSE) over its pixels."""
-    mse = np.mean((images.astype(np.float64) - clean) ** 2, axis=(-2, -1))
-    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-12))
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Images in [0, 1] as rounded uint8 grey levels."""
-    return np.rint(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
-
 
 # -- the batch state shared by all four envs ---------------------------------------------------
 
@@ -435,7 +188,7 @@ _DOC_COMMON = """
     its rise since reset.
 
     ## Arguments
-    `images`: `"train"` (default), `"test"` (the bundled splits, see `envs.denoise`), a folder of
+    `images`: `"train"` (default), `"test"` (the bundled splits, see `envs.images`), a folder of
     images, or a sequence of 2-D arrays; `crop` (default 64, at least 36); `sigma`: the noise
     standard deviation in grey levels of 255 (default 25); `render_mode` (`"rgb_array"`).
     `reset(options={"clean": image, "noisy": image})` starts from given crops (in [0, 1]).
@@ -447,7 +200,7 @@ class ImageDenoiseEnv(_DenoiseEnv):
 
     ## Description
     A random crop of a clean grayscale image gets Gaussian noise of `sigma` grey levels
-    (clipped to [0, 1]); each step applies one of PixelRL's 9 filters (`envs.denoise.ACTIONS`).
+    (clipped to [0, 1]); each step applies one of PixelRL's 9 filters (`envs.filters.ACTIONS`).
 
     ## Action Space
     `Discrete(9)`: nothing, −1/255, +1/255, Gaussian σ 0.5 and 1.5, bilateral (colour σ 0.1 and

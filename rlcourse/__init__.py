@@ -16,7 +16,7 @@ import envs  # noqa: F401  (registers the rlcourse/ ids: cheap, no env code is i
 from rlcourse.lazy import lazy_exports
 
 _EXPORTS = {
-    "compare": "rlcourse.loop",
+    "compare": "rlcourse.comparison",
     "run": "rlcourse.loop",
     "Results": "rlcourse.results",
     "load_results": "rlcourse.results",

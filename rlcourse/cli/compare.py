@@ -69,7 +69,7 @@ def cmd_compare(args) -> int:
     device = chosen_device(args) if args.device or _uses_torch(args.agents) else None
     if args.dry_run:
         return print_plan(args, out)
-    from rlcourse.loop import plan_comparison
+    from rlcourse.comparison import plan_comparison
 
     plan_comparison(args.env, args.agents, **_settings(args))  # refused before it says anything
     if device:
@@ -99,7 +99,7 @@ def _settings(args) -> dict:
 
 def print_plan(args, out: Path) -> int:
     """What ``compare`` would run and the memory it would need (``--dry-run``)."""
-    from rlcourse.loop import plan_comparison
+    from rlcourse.comparison import plan_comparison
     from rlcourse.memory import describe
 
     source, built, memory = plan_comparison(args.env, args.agents, **_settings(args))

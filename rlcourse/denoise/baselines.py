@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from envs.denoise import ACTIONS, apply_filter, filter_bank
+from envs.filters import ACTIONS, apply_filter, filter_bank
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.denoise.data import mean_psnr
 

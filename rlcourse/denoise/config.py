@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from agents.pixel_dqn_config import PixelDQNConfig
-from envs.denoise import MIN_CROP
+from envs.images import MIN_CROP
 from rlcourse.errors import UsageError
 
 REPORT_PIXEL_DQN = PixelDQNConfig(

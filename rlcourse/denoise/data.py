@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.denoise import CropSource, check_settings, fixed_crops, load_images, psnr
+from envs.images import CropSource, check_settings, fixed_crops, load_images, psnr
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.errors import UsageError
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import atomic_path
-from envs.denoise import ACTIONS, psnr
+from envs.filters import ACTIONS
+from envs.images import psnr
 from rlcourse.denoise.config import ReportConfig
 
 

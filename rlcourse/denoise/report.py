@@ -1,7 +1,7 @@
 """``rlcourse denoise report``: every denoiser of the course on the same held-out crops.
 
 All methods are measured on one evaluation set: ``eval_per_image`` seeded crops of every test
-image (:data:`envs.denoise.TEST_IMAGES`) with seeded Gaussian noise; the PSNR (dB, data range 1)
+image (:data:`envs.images.TEST_IMAGES`) with seeded Gaussian noise; the PSNR (dB, data range 1)
 is averaged over the crops (the same number per image, so it is also the mean over the images).
 Everything that is tuned or trained sees only the training images:
 
@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import write_text
-from envs.denoise import ACTIONS, TRAIN_IMAGES
+from envs.filters import ACTIONS
+from envs.images import TRAIN_IMAGES
 from rlcourse.denoise.baselines import classical
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.denoise.data import evaluation_set, mean_psnr, training_crops

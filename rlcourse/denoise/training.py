@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.denoise import ACTIONS, ImageDenoiseVectorEnv, PixelDenoiseVectorEnv, filter_bank_channels
+from envs.denoise import ImageDenoiseVectorEnv, PixelDenoiseVectorEnv
+from envs.filters import ACTIONS, filter_bank_channels
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.denoise.data import training_crops
 from rlcourse.loop import Step, VectorSource, run

@@ -88,8 +88,9 @@ def plan(config: SweepConfig) -> list[Unit]:
 
 def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     """Run one unit (in whichever process or machine); return its per-run arrays and seconds."""
+    from rlcourse.comparison import make_agents
     from rlcourse.environments import resolve_env
-    from rlcourse.loop import make_agents, run
+    from rlcourse.loop import run
 
     start = time.perf_counter()
     source = resolve_env(unit.env, unit.env_kwargs, wrappers=unit.wrappers)
@@ -142,8 +143,8 @@ def check_config(config: SweepConfig) -> dict[str, int]:
     Raises:
         UsageError: naming the env or agent.
     """
+    from rlcourse.comparison import make_agents
     from rlcourse.environments import resolve_env
-    from rlcourse.loop import make_agents
     from rlcourse.memory import compare_memory
 
     check_names(config)

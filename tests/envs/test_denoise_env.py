@@ -9,6 +9,8 @@ from skimage.metrics import peak_signal_noise_ratio
 
 import envs
 from envs import denoise as dn
+from envs import filters
+from envs import images as img
 
 CROP = 36
 
@@ -26,8 +28,8 @@ def make(kind, images, **kwargs):
 
 
 def test_splits_are_disjoint_and_load_as_gray_images():
-    assert not set(dn.TRAIN_IMAGES) & set(dn.TEST_IMAGES)
-    for name, image in dn.load_images("test").items():
+    assert not set(img.TRAIN_IMAGES) & set(img.TEST_IMAGES)
+    for name, image in img.load_images("test").items():
         assert image.ndim == 2 and image.dtype == np.float32, name
         assert 0.0 <= image.min() and image.max() <= 1.0
     assert envs.ALIASES["denoise"] == "rlcourse/ImageDenoise-v0"
@@ -93,9 +95,9 @@ def test_pixel_env_gathers_each_pixels_filter_and_maps_sum_to_the_reward(images)
     env.reset(seed=4)
     state = env.unwrapped.state
     start = state.current.copy()
-    actions = np.random.default_rng(0).integers(len(dn.ACTIONS), size=(CROP, CROP))
+    actions = np.random.default_rng(0).integers(len(filters.ACTIONS), size=(CROP, CROP))
     _, reward, _, _, info = env.step(actions)
-    bank = dn.filter_bank(start)
+    bank = filters.filter_bank(start)
     y, x = 5, 7
     assert state.current[0, y, x] == bank[actions[y, x], 0, y, x]
     assert info["reward_map"].shape == (CROP, CROP)
@@ -112,13 +114,13 @@ def test_action_reward_maps_hold_every_actions_map_and_the_taken_ones_match(imag
     env.reset(seed=4)
     state = env.unwrapped.state
     start, clean = state.current[0].copy(), state.clean[0].copy()
-    actions = np.random.default_rng(1).integers(len(dn.ACTIONS), size=(CROP, CROP))
+    actions = np.random.default_rng(1).integers(len(filters.ACTIONS), size=(CROP, CROP))
     _, _, _, _, info = env.step(actions)
     every = info["action_reward_maps"]
-    assert every.shape == (len(dn.ACTIONS), CROP, CROP)
+    assert every.shape == (len(filters.ACTIONS), CROP, CROP)
     taken = np.take_along_axis(every, actions[None], axis=0)[0]
     np.testing.assert_allclose(taken, info["reward_map"], rtol=1e-5, atol=1e-9)
-    median = dn.apply_filter(start[None], 7)[0]
+    median = filters.apply_filter(start[None], 7)[0]
     expected = ((start - clean) ** 2 - (median - clean) ** 2) * 255**2 / CROP**2
     np.testing.assert_allclose(every[7], expected, rtol=1e-4, atol=1e-7)
 
@@ -146,7 +148,7 @@ def test_vector_env_matches_single_envs_on_given_crops(images):
         crop=CROP,
     )
     obs, _ = vec.reset(seed=0, options={"clean": clean, "noisy": noisy})
-    actions = rng.integers(len(dn.ACTIONS), size=(2, CROP, CROP))
+    actions = rng.integers(len(filters.ACTIONS), size=(2, CROP, CROP))
     obs, rewards, _, truncated, info = vec.step(actions)
     for i in range(2):
         single = make("PixelDenoise", images)
@@ -170,7 +172,7 @@ def test_a_folder_of_images_is_read_as_gray(tmp_path, images):
     imsave(tmp_path / "a.png", (rgb * 255).astype(np.uint8))
     imsave(tmp_path / "b.png", (images[1] * 255).astype(np.uint8))
     (tmp_path / "notes.txt").write_text("not an image")
-    loaded = dn.load_folder(tmp_path)
+    loaded = img.load_folder(tmp_path)
     assert list(loaded) == ["a.png", "b.png"]
     np.testing.assert_allclose(loaded["a.png"], images[0], atol=1 / 255)
     obs, _ = make("ImageDenoise", str(tmp_path)).reset(seed=0)
@@ -214,3 +216,23 @@ def test_render_shows_the_current_crop(images):
     frame = env.render()
     assert frame.shape == (CROP, CROP, 3)
     np.testing.assert_array_equal(frame[..., 0], obs[0])
+
+
+MOVED = {
+    filters: ["ACTIONS", "apply_filter", "filter_bank", "filter_bank_channels", "apply_per_image",
+              "apply_per_pixel"],
+    img: ["TRAIN_IMAGES", "TEST_IMAGES", "SPLITS", "MIN_CROP", "IMAGE_SUFFIXES", "to_gray",
+          "bundled_image", "load_folder", "load_images", "check_settings", "CropSource",
+          "fixed_crops", "psnr", "to_uint8"],
+}  # fmt: skip
+
+
+def test_the_filters_and_images_names_are_still_found_in_envs_denoise():
+    for module, names in MOVED.items():
+        for name in names:
+            assert getattr(dn, name) is getattr(module, name), name
+    spec = gym.spec("rlcourse/PixelDenoise-v0")
+    assert (spec.entry_point, spec.vector_entry_point) == (
+        "envs.denoise:PixelDenoiseEnv",
+        "envs.denoise:PixelDenoiseVectorEnv",
+    )

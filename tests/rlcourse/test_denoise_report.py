@@ -11,6 +11,8 @@ import pytest
 from rlcourse_helpers import assert_usage_error
 
 from envs import denoise as denoise_env
+from envs import filters
+from envs import images as img
 from rlcourse.denoise.baselines import best_sequence, run_sequence
 from rlcourse.denoise.config import ReportConfig
 from rlcourse.denoise.report import denoise_report
@@ -43,7 +45,7 @@ def test_psnr_csv_has_every_method_once(report):
     out, metrics = report
     table = pd.read_csv(out / "psnr.csv")
     assert list(table.columns) == ["method", "sigma", "psnr"]
-    expected = ["noisy", *(f"filter:{a}" for a in denoise_env.ACTIONS), "sequence:best"]
+    expected = ["noisy", *(f"filter:{a}" for a in filters.ACTIONS), "sequence:best"]
     expected += [f"skimage:{n}" for n in ("tv-chambolle", "wavelet", "nl-means", "bilateral")]
     expected += ["dncnn", "random", "dqn", "pixel-dqn"]
     assert list(table.method) == expected
@@ -59,8 +61,8 @@ def test_report_writes_the_figure_and_metrics(report):
     out, metrics = report
     assert (out / "report.png").read_bytes()[:8] == PNG_MAGIC
     saved = json.loads((out / "metrics.json").read_text())
-    assert saved["test_crops"] == len(denoise_env.TEST_IMAGES)
-    assert saved["test_images"] == list(denoise_env.TEST_IMAGES)
+    assert saved["test_crops"] == len(img.TEST_IMAGES)
+    assert saved["test_images"] == list(img.TEST_IMAGES)
     assert len(saved["settings"]["sequence:best"]["actions"]) == TINY.steps
     assert sum(saved["pixel_dqn_action_share"]) == pytest.approx(1.0, abs=1e-3)
     assert (out / "dqn" / "checkpoint.pt").is_file()
@@ -68,14 +70,14 @@ def test_report_writes_the_figure_and_metrics(report):
 
 def test_beam_search_with_a_wide_beam_is_exhaustive():
     rng = np.random.default_rng(0)
-    clean = denoise_env.fixed_crops({"camera": denoise_env.bundled_image("camera")}, 36, 2)[0]
+    clean = img.fixed_crops({"camera": img.bundled_image("camera")}, 36, 2)[0]
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
-    actions = range(len(denoise_env.ACTIONS))
+    actions = range(len(filters.ACTIONS))
     scores = {
-        s: denoise_env.psnr(run_sequence(noisy, s), clean).mean()
+        s: img.psnr(run_sequence(noisy, s), clean).mean()
         for s in itertools.product(actions, repeat=2)
     }
-    sequence, value = best_sequence(noisy, clean, steps=2, beam=len(denoise_env.ACTIONS))
+    sequence, value = best_sequence(noisy, clean, steps=2, beam=len(filters.ACTIONS))
     assert sequence == max(scores, key=scores.get)
     assert value == pytest.approx(max(scores.values()))
 
@@ -119,16 +121,12 @@ def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
     env = denoise_env.PixelDenoiseVectorEnv(2, images=list(clean), crop=36, sigma=1.0)
     env.reset(seed=0, options={"clean": clean, "noisy": noisy})
-    env.step(
-        rng.integers(len(denoise_env.ACTIONS), size=(2, 36, 36))
-    )  # a half-filtered current image
+    env.step(rng.integers(len(filters.ACTIONS), size=(2, 36, 36)))  # a half-filtered current image
     current = env.state.current.copy()
     _, _, _, _, info = env.step(np.zeros((2, 36, 36), np.int64))
 
     reward_scale = 1 / 25**2
-    net = QMapNet(
-        len(denoise_env.ACTIONS), TrunkConfig(4, 2), 10, estimate_scale=255**2 * reward_scale
-    )
+    net = QMapNet(len(filters.ACTIONS), TrunkConfig(4, 2), 10, estimate_scale=255**2 * reward_scale)
     noise = torch.as_tensor(noisy - clean)[:, None]
 
     class Exact(torch.nn.Module):  # a head whose estimate of the clean image is exact
@@ -136,9 +134,7 @@ def test_the_estimate_head_with_the_clean_image_gives_the_envs_reward_maps():
             return noise
 
     net.head = Exact()
-    x = np.concatenate(
-        [noisy[:, None], current[:, None], denoise_env.filter_bank_channels(current)], 1
-    )
+    x = np.concatenate([noisy[:, None], current[:, None], filters.filter_bank_channels(current)], 1)
     with torch.no_grad():
         q = net(torch.as_tensor(x)).numpy()
     rewards = info["action_reward_maps"] * 36 * 36 * reward_scale  # per-pixel drops, scaled

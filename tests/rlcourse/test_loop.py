@@ -501,3 +501,29 @@ def test_compare_refuses_what_will_not_fit_before_any_run(monkeypatch):
         "138.0 MB, networks 48.7 MB, agent temporaries 1.9 kB) but 10.0 MB is available; "
         "lower the runs, the budget, or the sizes in the agents' or the env's settings"
     )
+
+
+# -- where compare lives ---------------------------------------------------------------------------
+def test_rlcourse_compare_is_the_function_after_its_module_is_imported():
+    import subprocess
+
+    code = (
+        "import rlcourse.comparison\nimport rlcourse\n"
+        "res = rlcourse.compare('bandit', ['greedy'], runs=2, steps=3, progress=False)\n"
+        "print(rlcourse.compare is rlcourse.comparison.compare, list(res.data))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True ['greedy']"
+
+
+@pytest.mark.parametrize("name", ["compare", "plan_comparison", "make_agents"])
+def test_the_comparison_is_still_found_in_the_loop_module_deprecated(name):
+    import rlcourse.comparison
+    import rlcourse.loop
+
+    with pytest.warns(DeprecationWarning, match=rf"^rlcourse.loop.{name} is deprecated; import"):
+        found = getattr(rlcourse.loop, name)
+    assert found is getattr(rlcourse.comparison, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        rlcourse.loop.nothing_here  # noqa: B018

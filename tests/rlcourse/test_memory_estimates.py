@@ -130,10 +130,11 @@ def test_compare_refuses_counts_beyond_any_run(cli, tmp_path):
 
 
 def test_the_loop_refuses_its_arrays_before_it_makes_them():
+    from rlcourse.comparison import make_agents
     from rlcourse.environments import resolve_env
 
     source = resolve_env("bandit")
-    agent = rlcourse.loop.make_agents(source, ["greedy"])["greedy"]
+    agent = make_agents(source, ["greedy"])["greedy"]
     with pytest.raises(UsageError, match=r"^needs about 20.0 GB \(results 20.0 GB\) but 16.0 GB"):
         rlcourse.run(source, agent, runs=2000, steps=1_000_000, progress=False)
 

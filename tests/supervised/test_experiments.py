@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import supervised.regression
-from supervised import devices
+from common import devices
 from supervised.experiments import run
 from supervised.rnn import experiment as rnn_experiment
 

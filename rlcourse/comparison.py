@@ -1,0 +1,180 @@
+"""The comparison driver (``rlcourse.compare``): every agent on the same independent runs of an env.
+
+:func:`compare` checks everything first (:func:`plan_comparison`: the budget, the env, the
+agents built for its spaces, the memory it will need), then runs :func:`rlcourse.loop.run` per
+agent with the same env seed for every agent, so all agents face the same problems: common
+random numbers that keep an agent's results independent of its neighbours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+import agents as agent_registry
+from agents import Agent, KeepsActionValues, SpecError
+from agents.base import TrainsNetworks
+from rlcourse.environments import EnvLike, EnvSource, resolve_env
+from rlcourse.errors import UsageError
+from rlcourse.loop import HINT, check_budget, run
+from rlcourse.memory import check_fits, compare_memory
+from rlcourse.results import Results, provenance
+
+
+def _labelled(agents: Sequence[str | Agent] | Mapping[str, str | Agent]) -> dict[str, str | Agent]:
+    if isinstance(agents, str):
+        agents = [agents]
+    if isinstance(agents, Mapping):
+        items = dict(agents)
+    else:
+        items = {}
+        for agent in agents:
+            label = agent if isinstance(agent, str) else type(agent).__name__
+            base, k = label, 2
+            while label in items:
+                label, k = f"{base} ({k})", k + 1
+            items[label] = agent
+    if not items:
+        raise UsageError("give at least one agent")
+    return items
+
+
+def make_agents(
+    source: EnvSource, agents: Sequence[str | Agent] | Mapping[str, str | Agent]
+) -> dict[str, Agent]:
+    """Build the agents (spec strings or objects) for the env's spaces, keyed by label.
+
+    Raises:
+        UsageError: a bad spec, or an agent that does not fit the env.
+    """
+    probe = source.make_one()
+    observation_space, action_space = probe.observation_space, probe.action_space
+    probe.close()
+    built: dict[str, Agent] = {}
+    for label, agent in _labelled(agents).items():
+        if isinstance(agent, str):
+            try:
+                agent = agent_registry.make(agent, observation_space, action_space)
+            except SpecError as err:
+                raise UsageError(str(err)) from None
+        built[label] = agent
+    return built
+
+
+def plan_comparison(
+    env: EnvLike,
+    agents: Sequence[str | Agent] | Mapping[str, str | Agent],
+    *,
+    runs: int,
+    steps: int | None,
+    episodes: int | None,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    wrappers: Sequence[str] = (),
+) -> tuple[EnvSource, dict[str, Agent], dict[str, int]]:
+    """Check a comparison before it runs: the env, the agents, the memory it will need.
+
+    Returns the env, the agents built for it, and the memory estimate by part.
+
+    Raises:
+        UsageError: bad budget, env or agent, or more memory than is available.
+    """
+    check_budget(runs, steps, episodes, seed)
+    source = resolve_env(env, env_kwargs, wrappers=wrappers)
+    built = make_agents(source, agents)
+    memory = compare_memory(source, built, runs, steps, episodes)
+    check_fits(memory, HINT)
+    return source, built, memory
+
+
+def compare(
+    env: EnvLike,
+    agents: Sequence[str | Agent] | Mapping[str, str | Agent],
+    *,
+    runs: int = 100,
+    steps: int | None = None,
+    episodes: int | None = None,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    wrappers: Sequence[str] = (),
+    progress: bool = True,
+    command: str | None = None,
+    device: str | None = None,
+) -> Results:
+    """Run every agent on the same ``runs`` independent problems and collect the results.
+
+    Args:
+        env: a registered id, an alias (``bandit``), ``module:Class``, or a factory of envs.
+        agents: spec strings (``"epsilon-greedy:epsilon=0.1"``) or agent objects, or a mapping
+            from label to either.
+        runs: independent runs per agent (the statistical unit of the confidence bands).
+        steps: steps per run (per-step metrics) — or
+        episodes: episodes per run (per-episode metrics).
+        seed: drives everything; the same seed gives identical results.
+        env_kwargs: constructor arguments of the env.
+        wrappers: Gymnasium wrappers for each run, in order (``module:Class[:k=v,...]``).
+        progress: show a progress bar per agent (on a terminal).
+        command: the command line to record in the manifest.
+        device: where the torch agents' networks run (``auto``, ``cpu``, ``cuda[:N]``; None:
+            :func:`common.devices.current`); recorded in the manifest when an agent uses
+            torch (or a device is named).
+
+    Raises:
+        UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
+        DeviceError: the device is not available.
+    """
+    source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
+                                       seed=seed, env_kwargs=env_kwargs,
+                                       wrappers=wrappers)  # fmt: skip
+    recorded = {}
+    block: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if device is not None or any(isinstance(a, TrainsNetworks) for a in built.values()):
+        from common import devices
+
+        block = devices.using(device)
+    with block as chosen:
+        if chosen is not None:
+            recorded = {"device": devices.describe(chosen)}
+        data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
+                                                progress)  # fmt: skip
+    manifest = {
+        "command": command,
+        "env": source.name,
+        "env_kwargs": source.kwargs,
+        **({"wrappers": list(source.wrappers)} if source.wrappers else {}),
+        "agents": list(built),
+        "runs": runs,
+        "steps": steps,
+        "episodes": episodes,
+        "seed": seed,
+        "x": "step" if steps is not None else "episode",
+        "seconds": seconds,
+        **recorded,
+        **provenance(),
+    }
+    return Results(data, manifest, action_values)
+
+
+def _run_all(source, built, runs, steps, episodes, seed, progress) -> tuple[dict, dict, dict]:
+    """Each agent's metrics, seconds and (where it keeps them) action values."""
+    data, seconds, action_values = {}, {}, {}
+    for label, agent in built.items():
+        start = time.perf_counter()
+        data[label] = run(
+            source,
+            agent,
+            runs=runs,
+            steps=steps,
+            episodes=episodes,
+            seed=seed,
+            progress=progress,
+            desc=label,
+        )
+        seconds[label] = round(time.perf_counter() - start, 4)
+        if isinstance(agent, KeepsActionValues):
+            action_values[label] = np.asarray(agent.values(), dtype=np.float32)
+    return data, seconds, action_values
