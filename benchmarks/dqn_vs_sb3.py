@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from agents.dqn_config import DQNConfig
-from rlcourse.dqn_training import dqn_config, train_dqn
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import train_dqn
 from supervised.train import flush_denormals
 
 SOLVED = 475.0

@@ -44,7 +44,7 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
     """The image-level DQN (:mod:`agents.dqn`, CNN Q-network) on training crops."""
     from agents.dqn_config import DQNConfig
     from rlcourse.checkpoints import load_checkpoint
-    from rlcourse.dqn_training import train_dqn
+    from rlcourse.training.train import train_dqn
 
     out.mkdir(parents=True, exist_ok=True)
     dqn = DQNConfig(

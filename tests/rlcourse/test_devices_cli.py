@@ -9,7 +9,8 @@ import torch
 from rlcourse_helpers import assert_usage_error
 
 from rlcourse.checkpoints import evaluate_checkpoint
-from rlcourse.dqn_training import dqn_config, resume_dqn, train_dqn
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import resume_dqn, train_dqn
 from supervised import devices
 
 CUDA = torch.cuda.is_available()

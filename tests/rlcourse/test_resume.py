@@ -14,7 +14,8 @@ import pytest
 import torch
 from rlcourse_helpers import assert_usage_error, snapshot
 
-from rlcourse.dqn_training import dqn_config, resume_dqn, train_dqn
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import resume_dqn, train_dqn
 
 SETTINGS = {"learning_starts": "200", "train_freq": "50", "gradient_steps": "5",
             "hidden": "16x16", "buffer_size": "5000"}  # fmt: skip
@@ -198,12 +199,12 @@ def test_an_interrupted_run_is_never_started_over_without_force(cli, tmp_path):
 def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(
     cli, tmp_path, monkeypatch
 ):
-    import rlcourse.dqn_training
+    import rlcourse.training.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rlcourse.dqn_training, "train_from_settings", interrupted)
+    monkeypatch.setattr(rlcourse.training.train, "train_from_settings", interrupted)
     out = tmp_path / "run"
     args = ["train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out]
     result = cli(*args)
@@ -227,12 +228,12 @@ def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(
 def test_ctrl_c_after_a_checkpoint_says_where_it_is_and_resume_continues(
     cli, tmp_path, monkeypatch
 ):
-    import rlcourse.dqn_training
+    import rlcourse.training.callbacks
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # right after the first resume.pt
 
-    monkeypatch.setattr(rlcourse.dqn_training, "save_curves", interrupted)
+    monkeypatch.setattr(rlcourse.training.callbacks, "save_curves", interrupted)
     out = tmp_path / "run"
     result = cli("train dqn CartPole-v1 --steps 2000", *QUICK, "--out", out)
     assert result.code == 130
