@@ -290,3 +290,60 @@ def test_bad_evaluation_input_with_force_leaves_the_run_byte_identical(
     before = snapshot(finished)
     assert message in assert_usage_error(cli("evaluate", finished, args, "--force"))
     assert snapshot(finished) == before
+
+
+# -- any off-policy learner trains and resumes the same way ---------------------------------------
+
+
+def _pixel_run(out, steps):
+    from agents.pixel_dqn_config import PixelDQNConfig
+
+    config = PixelDQNConfig(buffer_size=64, batch_size=2, learning_starts=4, channels=4, depth=2,
+                            exploration_steps=10, train_freq=2, target_update=3)  # fmt: skip
+    return train_dqn("pixel-denoise", out, algorithm="pixel-dqn", config=config, steps=steps,
+                     env_kwargs={"crop": 36, "max_episode_steps": 3}, eval_every=6,
+                     eval_episodes=2, progress=False)  # fmt: skip
+
+
+def test_the_per_pixel_dqn_trains_and_resumes_exactly_through_the_same_training(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert _pixel_run(whole, 12)["steps"] == 12
+    assert sorted(p.name for p in whole.iterdir()) == sorted(
+        [
+            "resume.pt",
+            "checkpoint.pt",
+            "best.pt",
+            "episodes.csv",
+            "evaluations.csv",
+            "training.png",
+            "metrics.json",
+        ]  # fmt: skip
+    )
+    saved = torch.load(whole / "resume.pt", weights_only=True)
+    assert saved["settings"]["algorithm"] == "pixel-dqn" and saved["learner"]["gradient_steps"] > 0
+    _pixel_run(parts, 6)
+    assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
+    assert_same_run(whole, parts)
+
+
+def _rewrite_settings(run, **changes):
+    saved = torch.load(run / "resume.pt", weights_only=True)
+    saved["settings"].update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        del saved["settings"][key]
+    torch.save(saved, run / "resume.pt")
+
+
+def test_a_run_saved_without_its_learner_is_dqn_and_an_unknown_learner_is_refused(tmp_path):
+    from rlcourse.errors import UsageError
+    from rlcourse.training.train import prepare_resume
+
+    _python_run(tmp_path, 700)
+    _rewrite_settings(tmp_path, algorithm=None)  # as runs were saved before learners had names
+    settings, _, _ = prepare_resume(tmp_path, steps=1400)
+    assert settings.algorithm == "dqn"
+    _rewrite_settings(tmp_path, algorithm="os:system")
+    with pytest.raises(UsageError) as refused:
+        prepare_resume(tmp_path, steps=1400)
+    assert str(refused.value) == (f"{tmp_path / 'resume.pt'} has bad settings: unknown learner "
+                                  "'os:system'; known: dqn, pixel-dqn")  # fmt: skip
