@@ -2,7 +2,7 @@
 
 The agents train and act through the one run loop (:func:`rlcourse.loop.run`): the per-pixel
 DQN as one learner fed by a batch of training crops, and every method's evaluation as a greedy
-rollout over the held-out crops, read back from the env's state after the last step.
+rollout over the held-out crops, read back from the env (its ``images()``) after the last step.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: 
     def record(step: Step) -> None:
         taken.append(np.asarray(step.action))
         if step.t == steps:
-            final.append(step.env.state.current.copy())
+            final.append(step.env.images())
 
     run(source, agent, runs=len(clean), steps=steps, seed=0, progress=False, callbacks=[record],
         rng=rng, reset_options={"clean": clean, "noisy": noisy})  # fmt: skip
