@@ -80,6 +80,7 @@ class Evaluations:
         with self.clock.pause():
             seed = 10_000 + s.seed
             score = float(evaluate_greedy(self.learner, self.source, s.eval_episodes, seed).mean())
+            self.learner.new_episodes()  # a learner with a memory forgets the evaluation's
             save_checkpoint(self.out / "checkpoint.pt", self.learner, self.source)
             if score > self.curves.best_return:
                 self.curves.best_step, self.curves.best_return = step.t, score
