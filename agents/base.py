@@ -8,7 +8,7 @@ these three methods, with the same arguments for every agent, and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -67,6 +67,11 @@ class TrainsNetworks(Protocol):
     """
 
     trains_networks: bool
+
+
+def trains_networks(agents: Iterable[Any]) -> bool:
+    """Whether any of the agents has torch networks (:class:`TrainsNetworks`)."""
+    return any(isinstance(agent, TrainsNetworks) for agent in agents)
 
 
 @runtime_checkable

@@ -36,14 +36,10 @@ import numpy as np
 import torch
 
 from agents.off_policy_config import OffPolicyConfig
-from agents.replay import ReplayBuffer
+from agents.replay import Batch, ReplayBuffer
 from common import devices
 from common.parameters import FlatParameters, flush_denormals
 
-MAX_SPAN = 128
-"""Most batches drawn, and TD targets computed, at once."""
-MAX_SPAN_ELEMENTS = 2**24
-"""...and at most this many stored numbers in those batches (bounds the memory of image batches)."""
 LOSSES_KEPT = 10_000
 """TD losses of the latest gradient steps a learner keeps (for logs)."""
 NETWORK_COPIES = 5
@@ -150,34 +146,39 @@ class OffPolicyLearner:
             return reward + bootstrap
 
     def train(self, n_steps: int) -> None:
-        """``n_steps`` gradient steps on uniform batches from the buffer.
+        """``n_steps`` gradient steps on uniform batches from the buffer: sample, target, step.
 
-        The target network stays fixed between two target updates, so the batches of such a
-        span are drawn together and their TD targets come from one forward pass: the same
-        numbers as batch by batch, in far fewer calls. (Double DQN also asks the online
-        network, which changes every step: its spans are one step long.)
+        The target network stays fixed until its next update, so the buffer draws the batches
+        of such a span together (:meth:`~agents.replay.ReplayBuffer.sample_spans`) and their TD
+        targets come from one forward pass: the same numbers as batch by batch, in far fewer
+        calls. (Double DQN also asks the online network, which changes every step: its spans
+        are one step long.)
         """
-        cfg, size = self.config, self.config.batch_size
+        cfg = self.config
         self.optimizer.param_groups[0]["lr"] = cfg.learning_rate(self.steps)
-        per_batch = size * self.buffer.obs_numbers
-        longest = max(1, min(MAX_SPAN, MAX_SPAN_ELEMENTS // per_batch))
         with flush_denormals():  # denormal Adam moments slow training ~1.4x
-            done = 0
-            while done < n_steps:
-                until_update = cfg.target_update - self.gradient_steps % cfg.target_update
-                span = 1 if cfg.double else min(n_steps - done, until_update, longest)
-                batch = self.buffer.sample(size * span, self.rng)
-                obs = as_tensors(batch.obs, self.device)
-                action = torch.as_tensor(batch.action, dtype=torch.int64).to(self.device)
-                target = self.td_target(
-                    torch.as_tensor(batch.reward).to(self.device),
-                    as_tensors(batch.next_obs, self.device),
-                    torch.as_tensor(batch.terminated, dtype=torch.float32).to(self.device),
-                )
-                for start in range(0, size * span, size):
-                    rows = slice(start, start + size)
+            for span in self.buffer.sample_spans(cfg.batch_size, n_steps, self.rng,
+                                                 self.target_fixed_for):  # fmt: skip
+                obs, action, reward, next_obs, terminated = self.on_device(span)
+                target = self.td_target(reward, next_obs, terminated)
+                for rows in span.batch_rows():
                     self.gradient_step(batch_rows(obs, rows), action[rows], target[rows])
-                done += span
+
+    def on_device(self, batch: Batch) -> tuple:
+        """``obs, action, reward, next_obs, terminated`` of a sampled batch as tensors there."""
+        return (
+            as_tensors(batch.obs, self.device),
+            torch.as_tensor(batch.action, dtype=torch.int64).to(self.device),
+            torch.as_tensor(batch.reward).to(self.device),
+            as_tensors(batch.next_obs, self.device),
+            torch.as_tensor(batch.terminated, dtype=torch.float32).to(self.device),
+        )
+
+    def target_fixed_for(self) -> int:
+        """Gradient steps from now whose TD targets the same networks give (1 for Double DQN)."""
+        if self.config.double:
+            return 1
+        return self.config.target_update - self.gradient_steps % self.config.target_update
 
     def train_step(self) -> float:
         """One gradient step on a fresh uniform batch; returns its TD loss."""

@@ -10,9 +10,15 @@ An observation may be several arrays (a Dict space with images: :mod:`agents.enc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+MAX_SPAN = 128
+"""Most batches drawn at once (:meth:`ReplayBuffer.sample_spans`)."""
+MAX_SPAN_ELEMENTS = 2**24
+"""...and at most this many stored numbers in their observations (bounds image batches)."""
 
 
 def _parts(obs, part):
@@ -35,7 +41,7 @@ def _named(fields: dict) -> dict:
 
 @dataclass(frozen=True)
 class Batch:
-    """A uniform sample of transitions, one row each."""
+    """A uniform sample of transitions, one row each (a span's: ``batches`` batches in a row)."""
 
     obs: np.ndarray
     action: np.ndarray
@@ -43,6 +49,14 @@ class Batch:
     next_obs: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+    batches: int = 1
+    """Batches of equal size the rows hold, one after the other (see
+    :meth:`ReplayBuffer.sample_spans`)."""
+
+    def batch_rows(self) -> list[slice]:
+        """The rows of each batch of the span, in order."""
+        size = len(self.action) // self.batches
+        return [slice(start, start + size) for start in range(0, len(self.action), size)]
 
 
 class ReplayBuffer:
@@ -182,3 +196,22 @@ class ReplayBuffer:
             self.terminated[index],
             self.truncated[index],
         )
+
+    def sample_spans(
+        self, batch_size: int, n_batches: int, rng: np.random.Generator, fixed: Callable[[], int]
+    ) -> Iterator[Batch]:
+        """``n_batches`` uniform batches of ``batch_size``, drawn a span of them at a time.
+
+        A span is up to ``fixed()`` batches (asked anew before each span: how many of the next
+        batches a learner treats alike, e.g. until its target network changes), at most
+        :data:`MAX_SPAN` and :data:`MAX_SPAN_ELEMENTS` stored numbers of observations. Each
+        yields one :class:`Batch` of its batches' rows (``batches``: how many); the next span is
+        drawn when the caller asks for it, after it used this one.
+        """
+        per_batch = batch_size * self.obs_numbers
+        longest = max(1, min(MAX_SPAN, MAX_SPAN_ELEMENTS // per_batch))
+        done = 0
+        while done < n_batches:
+            span = min(n_batches - done, fixed(), longest)
+            yield replace(self.sample(batch_size * span, rng), batches=span)
+            done += span

@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 
 import rlcourse
-from rlcourse.dqn_training import dqn_config, train_dqn
 from rlcourse.presets import preset_for
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import train_dqn
 from supervised.experiments import run
 
 

@@ -22,7 +22,8 @@ def one(job: tuple[int, list[str], int]) -> tuple[int, float, float, list[float]
     import pandas as pd
     import torch
 
-    from rlcourse.dqn_training import dqn_config, train_dqn
+    from rlcourse.training.settings import dqn_config
+    from rlcourse.training.train import train_dqn
 
     seed, settings, steps = job
     torch.set_num_threads(1)

@@ -31,9 +31,10 @@ import pandas as pd
 import torch
 from dqn_vs_sb3 import evaluate_sb3, sb3_settings
 
-from rlcourse.dqn_training import dqn_config, train_dqn
 from rlcourse.environments import resolve_env
 from rlcourse.presets import preset_for
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import train_dqn
 
 THRESHOLDS = {"Acrobot-v1": -100.0, "MountainCar-v0": -120.0}
 EPISODES = 10

@@ -30,7 +30,8 @@ import torch
 
 from agents.dqn_config import DQNConfig
 from common.parameters import flush_denormals
-from rlcourse.dqn_training import dqn_config, train_dqn
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import train_dqn
 
 SOLVED = 475.0
 

@@ -272,6 +272,13 @@ class _DenoiseVectorEnv(NativeVectorEnv):
         finally:
             self._options = None
 
+    def images(self) -> np.ndarray:
+        """The current crops of every run, float32 in [0, 1], ``(num_envs, H, W)`` (a copy).
+
+        Unlike the observations (uint8), not rounded: what the PSNR in ``info`` is measured on.
+        """
+        return self.state.current.copy()
+
     def _reset_runs(self, mask):
         self.state.reset(self.np_random, mask, self._options)
         return self.state.obs(), self.state.info()

@@ -17,7 +17,7 @@ import numpy as np
 
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
-from agents.base import TrainsNetworks
+from agents.base import trains_networks
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import HINT, check_budget, run
@@ -132,7 +132,7 @@ def compare(
                                        wrappers=wrappers)  # fmt: skip
     recorded = {}
     block: contextlib.AbstractContextManager = contextlib.nullcontext()
-    if device is not None or any(isinstance(a, TrainsNetworks) for a in built.values()):
+    if device is not None or trains_networks(built.values()):
         from common import devices
 
         block = devices.using(device)

@@ -132,14 +132,17 @@ def evaluation_memory(source: EnvSource, episodes: int) -> dict[str, int]:
 
 
 def training_memory(
-    config: DQNConfig, source: EnvSource, steps: int, eval_episodes: int
+    config: DQNConfig, source: EnvSource, steps: int, eval_episodes: int, learner_memory=None
 ) -> dict[str, int]:
-    """Bytes a DQN training run holds at most.
+    """Bytes a training run holds at most (of DQN unless told).
 
-    The learner (its full replay buffer, its networks), the loop's per-step arrays of the run,
-    and the env's runs: the training one and those of a greedy evaluation side by side.
+    The learner (its full replay buffer, its networks: ``learner_memory(config,
+    observation_space, action_space)``, default :func:`agents.dqn.learner_memory`), the loop's
+    per-step arrays of the run, and the env's runs: the training one and those of a greedy
+    evaluation side by side.
     """
-    from agents.dqn import learner_memory
+    if learner_memory is None:
+        from agents.dqn import learner_memory
 
     probe = source.make_one()
     try:

@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("rlcourse", "envs", "agents", "supervised", "common")
 MAX_LINES = 500
 ALLOWED = {
-    "rlcourse/dqn_training.py": "split by concern in progress",
     "supervised/face_detect.py": "one idea: MTCNN's three networks and their cascade",
 }
 """Modules allowed over :data:`MAX_LINES`, by path from the repository root, with the reason."""

@@ -66,12 +66,16 @@ def cmd_compare(args) -> int:
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     staged = prepare_output(out, args.force)
-    device = chosen_device(args) if args.device or _uses_torch(args.agents) else None
+    device = chosen_device(args) if args.device else None
     if args.dry_run:
         return print_plan(args, out)
+    from agents.base import trains_networks
     from rlcourse.comparison import plan_comparison
 
-    plan_comparison(args.env, args.agents, **_settings(args))  # refused before it says anything
+    # refused before it says anything; the agents built say whether they train networks
+    _, built, _ = plan_comparison(args.env, args.agents, **_settings(args))
+    if device is None and trains_networks(built.values()):
+        device = chosen_device(args)
     if device:
         announce_device(device)
     results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),
@@ -79,11 +83,6 @@ def cmd_compare(args) -> int:
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0
-
-
-def _uses_torch(specs: list[str]) -> bool:
-    """Whether an agent of the specs has a torch network (DQN, the per-pixel DQN)."""
-    return any(spec.split(":")[0].strip() in ("dqn", "pixel-dqn") for spec in specs)
 
 
 def _settings(args) -> dict:

@@ -27,6 +27,8 @@ from rlcourse.cli.common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``."""
+    from rlcourse.training.settings import EVAL_EPISODES, EVAL_EVERY, STEPS
+
     p = sub.add_parser(
         "train",
         help="train one DQN agent and save it",
@@ -45,15 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="DQN settings by env (rlcourse presets); auto (default): the one matching ENV; none",
     )
-    p.add_argument("--steps", type=positive_int, help="env steps (default: the preset's, or 50000)")
+    p.add_argument(
+        "--steps", type=positive_int, help=f"env steps (default: the preset's, or {STEPS})"
+    )
     p.add_argument("--seed", type=seed_int, help="seed (default 0)")
     p.add_argument(
         "--set", nargs="+", metavar="KEY=VALUE", help="DQN hyperparameters (rlcourse agents)"
     )
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
-    p.add_argument("--eval-every", type=positive_int, help="steps between evaluations (5000)")
-    p.add_argument("--eval-episodes", type=positive_int, help="episodes per evaluation (20)")
+    p.add_argument(
+        "--eval-every", type=positive_int, help=f"steps between evaluations ({EVAL_EVERY})"
+    )
+    p.add_argument(
+        "--eval-episodes", type=positive_int, help=f"episodes per evaluation ({EVAL_EPISODES})"
+    )
     p.add_argument(
         "--checkpoint-every",
         type=positive_int,
@@ -108,21 +116,22 @@ def cmd_train_dqn(args) -> int:
 
 def _train(args) -> int:
     from rlcourse.cli.common import command_line
-    from rlcourse.dqn_training import (
-        RUN_FILES,
-        dqn_config,
-        prepare_training,
-        require_tensorboard,
-        train_from_settings,
-        training_memory,
-    )
     from rlcourse.memory import describe
     from rlcourse.outputs import ResumableOutput, output_lock
+    from rlcourse.training.curves import require_tensorboard
+    from rlcourse.training.settings import (
+        EVAL_EPISODES,
+        EVAL_EVERY,
+        STEPS,
+        dqn_config,
+        training_memory,
+    )
+    from rlcourse.training.train import RUN_FILES, prepare_training, train_from_settings
 
     preset = _preset(args)
     settings, source = prepare_training(
         args.env,
-        steps=args.steps or (preset.steps if preset else 50_000),
+        steps=args.steps or (preset.steps if preset else STEPS),
         seed=args.seed or 0,
         config=dqn_config(
             {
@@ -134,8 +143,8 @@ def _train(args) -> int:
             **(preset.env_kwargs if preset else {}),
             **parse_pairs(args.env_kwargs, "--env-kwargs"),
         },
-        eval_every=args.eval_every or 5000,
-        eval_episodes=args.eval_episodes or 20,
+        eval_every=args.eval_every or EVAL_EVERY,
+        eval_episodes=args.eval_episodes or EVAL_EPISODES,
         checkpoint_every=args.checkpoint_every,
         stop_at=args.stop_at,
         wrappers=[*(preset.wrappers if preset else []), *args.wrapper],
@@ -181,8 +190,8 @@ def _notes(settings, preset) -> None:
 
 
 def _resume(args) -> int:
-    from rlcourse.dqn_training import require_tensorboard
     from rlcourse.outputs import ResumableOutput, output_lock
+    from rlcourse.training.curves import require_tensorboard
 
     if args.tensorboard:
         require_tensorboard()
@@ -194,12 +203,8 @@ def _resume(args) -> int:
 
 
 def _resume_held(args, run_dir) -> int:
-    from rlcourse.dqn_training import (
-        finished_metrics,
-        prepare_resume,
-        run_finished,
-        train_from_settings,
-    )
+    from rlcourse.training.resume_format import run_finished
+    from rlcourse.training.train import finished_metrics, prepare_resume, train_from_settings
 
     held = run_dir.holder()
     stop_at = args.stop_at if args.stop_at is not None else "saved"

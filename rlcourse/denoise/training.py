@@ -2,7 +2,7 @@
 
 The agents train and act through the one run loop (:func:`rlcourse.loop.run`): the per-pixel
 DQN as one learner fed by a batch of training crops, and every method's evaluation as a greedy
-rollout over the held-out crops, read back from the env's state after the last step.
+rollout over the held-out crops, read back from the env (its ``images()``) after the last step.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
     """The image-level DQN (:mod:`agents.dqn`, CNN Q-network) on training crops."""
     from agents.dqn_config import DQNConfig
     from rlcourse.checkpoints import load_checkpoint
-    from rlcourse.dqn_training import train_dqn
+    from rlcourse.training.train import train_dqn
 
     out.mkdir(parents=True, exist_ok=True)
     dqn = DQNConfig(
@@ -79,10 +79,16 @@ def train_image_dqn(config: ReportConfig, out: Path, progress: bool):
     return learner
 
 
-def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
+def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool, out: Path | None = None,
+                    eval_episodes: int = 8):  # fmt: skip
     """The per-pixel DQN on batches of ``pixel_envs`` training crops; the learner and its gains.
 
-    The gains are the mean PSNR gain (dB) of each episode's batch of crops.
+    The gains are the mean PSNR gain (dB) of each episode's batch of crops. With ``out``, the
+    training's callbacks (:mod:`rlcourse.training.callbacks`) also evaluate the greedy policy
+    on ``eval_episodes`` crops of the test images after every quarter of the episodes (and the
+    last), and write ``checkpoint.pt``, ``best.pt``, ``episodes.csv`` (run 0's), ``evaluations.csv``
+    and ``training.png`` there: the same learner and gains as without (an evaluation falls
+    where every episode of the batch has ended, and acts greedily: it draws nothing).
     """
     from gymnasium.vector import AutoresetMode
 
@@ -112,9 +118,35 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool):
             gains.append(float(step.info["psnr_gain"].mean()))
             step.bar.set_postfix(gain=f"{np.mean(gains[-20:]):.2f}dB")
 
+    logs = [] if out is None else _evaluations(config, learner, Path(out), eval_episodes)
     run(source, OneLearner(learner), runs=config.pixel_envs, episodes=config.pixel_episodes,
-        seed=config.seed, progress=progress, callbacks=[note_gain])  # fmt: skip
+        seed=config.seed, progress=progress, callbacks=[note_gain, *logs])  # fmt: skip
+    if logs:
+        from rlcourse.training.curves import save_curves
+
+        curves = logs[0].curves
+        save_curves(Path(out), logs[1].settings.env, curves, "per-pixel DQN")
     return learner, gains
+
+
+def _evaluations(config: ReportConfig, learner, out: Path, episodes: int) -> list:
+    """The training's episode log and greedy evaluations of the per-pixel DQN, into ``out``."""
+    from rlcourse.environments import resolve_env
+    from rlcourse.training.callbacks import Clock, EpisodeLog, Evaluations
+    from rlcourse.training.curves import Curves
+    from rlcourse.training.settings import Settings, plain
+
+    source = resolve_env("pixel-denoise", {"images": "test", "crop": config.crop,
+                                           "sigma": config.sigma,
+                                           "max_episode_steps": config.steps})  # fmt: skip
+    settings = Settings(
+        source.name, source.kwargs, config.pixel_episodes * config.steps, config.seed,
+        plain(learner.config), eval_every=max(config.pixel_episodes // 4, 1) * config.steps,
+        eval_episodes=episodes, algorithm="pixel-dqn",
+    )  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    curves = Curves()
+    return [EpisodeLog(curves), Evaluations(learner, source, out, settings, curves, Clock())]
 
 
 def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: bool, rng=None):
@@ -136,7 +168,7 @@ def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: 
     def record(step: Step) -> None:
         taken.append(np.asarray(step.action))
         if step.t == steps:
-            final.append(step.env.state.current.copy())
+            final.append(step.env.images())
 
     run(source, agent, runs=len(clean), steps=steps, seed=0, progress=False, callbacks=[record],
         rng=rng, reset_options={"clean": clean, "noisy": noisy})  # fmt: skip

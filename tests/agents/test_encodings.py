@@ -180,7 +180,7 @@ def test_dqn_reads_the_image_inside_a_dict_through_a_cnn():
 
 def test_a_learner_with_images_in_a_dict_saves_and_resumes_its_training_exactly():
     from agents.dqn import DQNLearner
-    from rlcourse.dqn_training import dqn_config
+    from rlcourse.training.settings import dqn_config
 
     config = dqn_config(dict(pair.split("=") for pair in SCREENS_DQN[4:].split(",")))
     env = Screens()
@@ -208,7 +208,8 @@ def test_a_learner_with_images_in_a_dict_saves_and_resumes_its_training_exactly(
 
 def test_a_checkpoint_of_images_in_a_dict_is_evaluated(tmp_path):
     from rlcourse.checkpoints import evaluate_checkpoint
-    from rlcourse.dqn_training import dqn_config, train_dqn
+    from rlcourse.training.settings import dqn_config
+    from rlcourse.training.train import train_dqn
 
     config = dqn_config(dict(pair.split("=") for pair in SCREENS_DQN[4:].split(",")))
     train_dqn(Screens, tmp_path / "run", steps=700, seed=0, config=config, eval_every=350,

@@ -326,3 +326,17 @@ def test_random_fits_cartpole_and_box_actions():
     agent.reset(4, np.random.default_rng(0))
     actions = agent.act(np.zeros((4, 4)))
     assert actions.shape == (4, 3) and all(box.contains(a) for a in actions)
+
+
+def test_the_agents_themselves_say_whether_they_train_networks():
+    from agents.base import trains_networks
+
+    class NewTorchAgent:  # an agent rlcourse has never heard of, marked as TrainsNetworks says
+        trains_networks = True
+
+    env = gym.make("CartPole-v1")
+    built = {spec: agents.make(spec, env.observation_space, env.action_space)
+             for spec in ("random", "dqn")}  # fmt: skip
+    assert not trains_networks([built["random"]])
+    assert trains_networks([built["random"], built["dqn"]])
+    assert trains_networks([NewTorchAgent()])

@@ -122,3 +122,29 @@ def test_bytes_needed_is_what_a_full_buffer_holds():
     buffer = ReplayBuffer(1000, (4, 84, 84), obs_dtype=np.uint8)
     assert ReplayBuffer.bytes_needed(1000, (4, 84, 84), obs_dtype=np.uint8) == buffer.nbytes
     assert buffer.nbytes == 1000 * (2 * 4 * 84 * 84 + 8 + 4 + 2)
+
+
+def test_sample_spans_draws_the_batches_a_span_at_a_time_as_the_caller_allows(monkeypatch):
+    import agents.replay
+
+    buffer = ReplayBuffer(50, (2,))
+    fill(buffer, 30)
+    fixed, asked = iter([3, 5, 1, 9]), []
+
+    def fixed_for():
+        asked.append(True)
+        return next(fixed)
+
+    spans = buffer.sample_spans(4, 10, np.random.default_rng(0), fixed_for)
+    first = next(spans)
+    assert len(asked) == 1  # the next span is drawn only when asked for
+    rest = list(spans)
+    assert [s.batches for s in [first, *rest]] == [3, 5, 1, 1]  # the last: what is left
+    assert [len(s.action) for s in [first, *rest]] == [12, 20, 4, 4]
+    assert first.batch_rows() == [slice(0, 4), slice(4, 8), slice(8, 12)]
+    np.testing.assert_array_equal(first.obs[:, 0], first.reward)  # rows stay whole transitions
+    many = buffer.sample_spans(4, 300, np.random.default_rng(0), lambda: 10**6)
+    assert [s.batches for s in many] == [128, 128, 44]  # at most MAX_SPAN batches at once
+    monkeypatch.setattr(agents.replay, "MAX_SPAN_ELEMENTS", 4 * 2 * 3)  # 3 batches of (2,)
+    few = buffer.sample_spans(4, 7, np.random.default_rng(0), lambda: 10**6)
+    assert [s.batches for s in few] == [3, 3, 1]

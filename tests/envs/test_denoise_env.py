@@ -236,3 +236,19 @@ def test_the_filters_and_images_names_are_still_found_in_envs_denoise():
         "envs.denoise:PixelDenoiseEnv",
         "envs.denoise:PixelDenoiseVectorEnv",
     )
+
+
+def test_a_vector_env_gives_its_current_crops_unrounded_as_its_psnr_measures_them(images):
+    rng = np.random.default_rng(1)
+    clean = np.stack([im[:CROP, :CROP] for im in images])
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    vec = dn.PixelDenoiseVectorEnv(2, images=images, crop=CROP)
+    obs, _ = vec.reset(seed=0, options={"clean": clean, "noisy": noisy})
+    np.testing.assert_array_equal(vec.images(), noisy)
+    obs, _, _, _, info = vec.step(rng.integers(len(dn.ACTIONS), size=(2, CROP, CROP)))
+    current = vec.images()
+    assert current.dtype == np.float32 and current.shape == (2, CROP, CROP)
+    np.testing.assert_allclose(dn.psnr(current, clean), info["psnr"], rtol=1e-6)
+    np.testing.assert_array_equal(obs[:, 0], dn.to_uint8(current))
+    current[:] = 0  # a copy: the env keeps its crops
+    assert vec.images().any()

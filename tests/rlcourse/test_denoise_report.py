@@ -190,3 +190,27 @@ def test_bad_denoise_env_settings_are_one_line_errors_in_the_cli(cli, tmp_path, 
     )
     assert message in line
     assert not (tmp_path / "r").exists()
+
+
+def test_the_per_pixel_dqn_evaluates_and_keeps_its_policies_with_the_same_learning(tmp_path):
+    import pandas as pd
+    import torch
+
+    from rlcourse.denoise.training import train_pixel_dqn
+    from supervised.dncnn import DnCNN, TrunkConfig
+
+    torch.manual_seed(0)
+    dncnn = DnCNN(TrunkConfig(TINY.channels, TINY.depth))
+    plain, plain_gains = train_pixel_dqn(TINY, dncnn, progress=False)
+    logged, gains = train_pixel_dqn(TINY, dncnn, progress=False, out=tmp_path, eval_episodes=2)
+    assert gains == plain_gains and logged.gradient_steps == plain.gradient_steps > 0
+    for key, value in plain.online.state_dict().items():
+        assert torch.equal(value, logged.online.state_dict()[key]), key
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.pt", "checkpoint.pt", "episodes.csv", "evaluations.csv", "training.png"]  # fmt: skip
+    evaluations = pd.read_csv(tmp_path / "evaluations.csv")
+    assert list(evaluations.step) == [2, 4] and list(evaluations.episodes) == [2, 2]
+    assert list(pd.read_csv(tmp_path / "episodes.csv").step) == [2, 4]
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    for key, value in logged.online.state_dict().items():
+        assert torch.equal(value, saved["model"][key]), key

@@ -10,7 +10,8 @@ from rlcourse_helpers import assert_usage_error
 
 from common import devices
 from rlcourse.checkpoints import evaluate_checkpoint
-from rlcourse.dqn_training import dqn_config, resume_dqn, train_dqn
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import resume_dqn, train_dqn
 
 CUDA = torch.cuda.is_available()
 SETTINGS = {"learning_starts": "100", "train_freq": "4", "gradient_steps": "4",

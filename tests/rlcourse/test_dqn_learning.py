@@ -49,7 +49,7 @@ def test_image_observations_reach_the_value_iteration_optimum_on_4x4():
 
 @pytest.mark.slow
 def test_cartpole_is_solved_with_the_default_settings(tmp_path):
-    from rlcourse.dqn_training import train_dqn
+    from rlcourse.training.train import train_dqn
 
     metrics = train_dqn(
         "CartPole-v1",

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from rlcourse_helpers import assert_usage_error, snapshot
 
-import rlcourse.dqn_training
+import rlcourse.training.curves
+import rlcourse.training.train
 from rlcourse.errors import UsageError
 from rlcourse.outputs import (
     STAMP,
@@ -103,7 +104,7 @@ class FakeWriter:
 def test_tensorboard_files_are_listed_one_by_one_and_a_users_notes_there_are_kept(
     cli, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(rlcourse.dqn_training, "require_tensorboard", lambda: FakeWriter)
+    monkeypatch.setattr(rlcourse.training.curves, "require_tensorboard", lambda: FakeWriter)
     run = tmp_path / "run"
     assert cli(*TRAIN, "--tensorboard", "--out", run).code == 0
     listed = read_stamp(run)["files"]
@@ -160,7 +161,7 @@ def test_a_directory_made_meanwhile_at_a_new_out_is_kept_too(cli, tmp_path, monk
 
 def test_an_out_made_while_a_new_run_trains_is_replaced_only_with_force(cli, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    real = rlcourse.dqn_training.train_from_settings
+    real = rlcourse.training.train.train_from_settings
 
     def train_and_meanwhile(*args, **kwargs):
         out.mkdir()
@@ -168,7 +169,7 @@ def test_an_out_made_while_a_new_run_trains_is_replaced_only_with_force(cli, tmp
         write_stamp(out)  # rlcourse's, but not to be replaced without --force
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rlcourse.dqn_training, "train_from_settings", train_and_meanwhile)
+    monkeypatch.setattr(rlcourse.training.train, "train_from_settings", train_and_meanwhile)
     result = cli(*TRAIN, "--out", out)  # its progress lines, then the one error line
     assert (result.code, result.err_lines[-1]) == (2, f"rlcourse train: error: {out} already "
             f"exists; choose another --out or pass --force; the finished run stays in "

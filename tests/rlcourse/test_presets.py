@@ -27,7 +27,7 @@ def test_the_preset_of_an_env(env_id, name):
 
 
 def test_every_preset_makes_a_valid_config():
-    from rlcourse.dqn_training import dqn_config
+    from rlcourse.training.settings import dqn_config
 
     for preset in presets():
         dqn_config(preset.overrides())  # refused with the known keys if a name were wrong

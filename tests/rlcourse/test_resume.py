@@ -14,7 +14,8 @@ import pytest
 import torch
 from rlcourse_helpers import assert_usage_error, snapshot
 
-from rlcourse.dqn_training import dqn_config, resume_dqn, train_dqn
+from rlcourse.training.settings import dqn_config
+from rlcourse.training.train import resume_dqn, train_dqn
 
 SETTINGS = {"learning_starts": "200", "train_freq": "50", "gradient_steps": "5",
             "hidden": "16x16", "buffer_size": "5000"}  # fmt: skip
@@ -198,12 +199,12 @@ def test_an_interrupted_run_is_never_started_over_without_force(cli, tmp_path):
 def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(
     cli, tmp_path, monkeypatch
 ):
-    import rlcourse.dqn_training
+    import rlcourse.training.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rlcourse.dqn_training, "train_from_settings", interrupted)
+    monkeypatch.setattr(rlcourse.training.train, "train_from_settings", interrupted)
     out = tmp_path / "run"
     args = ["train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out]
     result = cli(*args)
@@ -227,12 +228,12 @@ def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(
 def test_ctrl_c_after_a_checkpoint_says_where_it_is_and_resume_continues(
     cli, tmp_path, monkeypatch
 ):
-    import rlcourse.dqn_training
+    import rlcourse.training.callbacks
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # right after the first resume.pt
 
-    monkeypatch.setattr(rlcourse.dqn_training, "save_curves", interrupted)
+    monkeypatch.setattr(rlcourse.training.callbacks, "save_curves", interrupted)
     out = tmp_path / "run"
     result = cli("train dqn CartPole-v1 --steps 2000", *QUICK, "--out", out)
     assert result.code == 130
@@ -289,3 +290,60 @@ def test_bad_evaluation_input_with_force_leaves_the_run_byte_identical(
     before = snapshot(finished)
     assert message in assert_usage_error(cli("evaluate", finished, args, "--force"))
     assert snapshot(finished) == before
+
+
+# -- any off-policy learner trains and resumes the same way ---------------------------------------
+
+
+def _pixel_run(out, steps):
+    from agents.pixel_dqn_config import PixelDQNConfig
+
+    config = PixelDQNConfig(buffer_size=64, batch_size=2, learning_starts=4, channels=4, depth=2,
+                            exploration_steps=10, train_freq=2, target_update=3)  # fmt: skip
+    return train_dqn("pixel-denoise", out, algorithm="pixel-dqn", config=config, steps=steps,
+                     env_kwargs={"crop": 36, "max_episode_steps": 3}, eval_every=6,
+                     eval_episodes=2, progress=False)  # fmt: skip
+
+
+def test_the_per_pixel_dqn_trains_and_resumes_exactly_through_the_same_training(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert _pixel_run(whole, 12)["steps"] == 12
+    assert sorted(p.name for p in whole.iterdir()) == sorted(
+        [
+            "resume.pt",
+            "checkpoint.pt",
+            "best.pt",
+            "episodes.csv",
+            "evaluations.csv",
+            "training.png",
+            "metrics.json",
+        ]  # fmt: skip
+    )
+    saved = torch.load(whole / "resume.pt", weights_only=True)
+    assert saved["settings"]["algorithm"] == "pixel-dqn" and saved["learner"]["gradient_steps"] > 0
+    _pixel_run(parts, 6)
+    assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
+    assert_same_run(whole, parts)
+
+
+def _rewrite_settings(run, **changes):
+    saved = torch.load(run / "resume.pt", weights_only=True)
+    saved["settings"].update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        del saved["settings"][key]
+    torch.save(saved, run / "resume.pt")
+
+
+def test_a_run_saved_without_its_learner_is_dqn_and_an_unknown_learner_is_refused(tmp_path):
+    from rlcourse.errors import UsageError
+    from rlcourse.training.train import prepare_resume
+
+    _python_run(tmp_path, 700)
+    _rewrite_settings(tmp_path, algorithm=None)  # as runs were saved before learners had names
+    settings, _, _ = prepare_resume(tmp_path, steps=1400)
+    assert settings.algorithm == "dqn"
+    _rewrite_settings(tmp_path, algorithm="os:system")
+    with pytest.raises(UsageError) as refused:
+        prepare_resume(tmp_path, steps=1400)
+    assert str(refused.value) == (f"{tmp_path / 'resume.pt'} has bad settings: unknown learner "
+                                  "'os:system'; known: dqn, pixel-dqn")  # fmt: skip

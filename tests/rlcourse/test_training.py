@@ -253,3 +253,32 @@ def test_dry_run_prints_the_plan_and_memory_and_writes_nothing(tmp_path, cli):
         "170.0 kB)",
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_old_module_re_exports_the_training_names_with_a_deprecation_warning(monkeypatch):
+    import importlib
+    import sys
+
+    import rlcourse.training.train as train
+
+    monkeypatch.delitem(sys.modules, "rlcourse.dqn_training", raising=False)
+    with pytest.warns(DeprecationWarning, match="rlcourse.dqn_training is deprecated"):
+        old = importlib.import_module("rlcourse.dqn_training")
+    for name in ("train_dqn", "resume_dqn", "prepare_training", "prepare_resume",
+                 "train_from_settings", "finished_metrics", "RUN_FILES"):  # fmt: skip
+        assert getattr(old, name) is getattr(train, name)
+    assert sorted(old.__all__) == sorted(name for name in old.__all__ if hasattr(old, name))
+
+
+def test_the_defaults_have_one_home_the_command_and_the_library_read(cli):
+    import inspect
+
+    from rlcourse.training import settings
+    from rlcourse.training.train import prepare_training
+
+    defaults = inspect.signature(prepare_training).parameters
+    assert (defaults["steps"].default, defaults["eval_every"].default,
+            defaults["eval_episodes"].default) == (settings.STEPS, settings.EVAL_EVERY,
+                                                   settings.EVAL_EPISODES)  # fmt: skip
+    helped = cli("train --help").out
+    assert f"or {settings.STEPS})" in helped and f"({settings.EVAL_EVERY})" in helped

@@ -193,8 +193,8 @@ def test_float_options_refuse_nan_inf_and_out_of_range(cli, tmp_path, monkeypatc
 
 
 def test_prepare_training_refuses_a_nan_stop_at():
-    from rlcourse.dqn_training import prepare_training
     from rlcourse.errors import UsageError
+    from rlcourse.training.train import prepare_training
 
     with pytest.raises(UsageError, match="stop_at must be a finite number or None, got nan"):
         prepare_training("CartPole-v1", steps=2000, stop_at=float("nan"))
