@@ -101,6 +101,17 @@ class OffPolicyLearner:
     def new_episodes(self) -> None:
         """Every env of the next batch starts an episode (a variant with a memory forgets it)."""
 
+    def episode_state(self) -> dict:
+        """What a variant with a memory keeps of the episodes in progress (none here).
+
+        Plain data and tensors: it is saved in ``resume.pt`` and put back around an evaluation,
+        so that neither changes what training goes on from.
+        """
+        return {}
+
+    def load_episode_state(self, state: dict) -> None:
+        """Continue the episodes :meth:`episode_state` described (nothing to do here)."""
+
     # -- acting ----------------------------------------------------------------------------------
 
     def act(self, obs: Any) -> np.ndarray:
@@ -344,14 +355,15 @@ class OneLearner:
     """An already built learner as an agent: every env of the batch feeds it (one training run).
 
     ``reset`` keeps the learner: its caller built and seeded it (and may have loaded weights).
+    A resumed run passes the ``episodes`` in progress (:meth:`OffPolicyLearner.episode_state`).
     """
 
-    def __init__(self, learner: OffPolicyLearner):
-        self.learner = learner
+    def __init__(self, learner: OffPolicyLearner, episodes: dict | None = None):
+        self.learner, self.episodes = learner, episodes or {}
 
     def reset(self, n_runs: int, rng: np.random.Generator) -> None:
-        """New episodes begin; the learner keeps what it learnt (see the class docstring)."""
-        self.learner.new_episodes()
+        """The episodes go on (resumed) or new ones begin; the learner keeps what it learnt."""
+        self.learner.load_episode_state(self.episodes)
 
     def act(self, obs) -> np.ndarray:
         """The learner's exploring choice for every env."""

@@ -96,6 +96,7 @@ class PixelDQNLearner(OffPolicyLearner):
         self._first_trunk: tuple[np.ndarray, torch.Tensor] | None = None  # frozen trunk, memory
         self.first: np.ndarray | None = None  # with memory: the episodes' first observations
         self.ended = np.zeros(0, bool)  # episodes whose next observation starts a new one
+        self.shape = tuple(shape)
         self.pixels = int(np.prod(shape))
 
     def load_trunk(self, model: torch.nn.Module) -> None:
@@ -112,6 +113,38 @@ class PixelDQNLearner(OffPolicyLearner):
     def new_episodes(self) -> None:
         """Forget the episodes' first observations: the next batch begins new ones."""
         self.first, self.ended = None, np.zeros(0, bool)
+
+    def episode_state(self) -> dict:
+        """The episodes' first observations and which of them ended (with ``memory``)."""
+        if self.first is None:
+            return {}
+        return {"first": torch.as_tensor(self.first.copy()), "ended": torch.as_tensor(self.ended)}
+
+    def load_episode_state(self, state: dict) -> None:
+        """Continue the episodes :meth:`episode_state` described (none: new ones begin).
+
+        Raises:
+            ValueError: the saved episodes do not fit this learner.
+        """
+        if not state:
+            self.new_episodes()
+            return
+        first, ended = np.asarray(state["first"]), np.asarray(state["ended"])
+        if first.shape[1:] != (1, *self.shape) or ended.shape != first.shape[:1]:
+            height, width = self.shape
+            raise ValueError(f"the saved episodes have shape {first.shape}, not (n, 1, {height}, "
+                             f"{width})")  # fmt: skip
+        self.first, self.ended = first.copy(), ended.astype(bool)
+        self._cached = self._first_trunk = None
+
+    def training_state(self) -> dict:
+        """:meth:`OffPolicyLearner.training_state` and the episodes in progress."""
+        return {**super().training_state(), "episodes": self.episode_state()}
+
+    def load_training_state(self, state: dict) -> None:
+        """Continue from :meth:`training_state` (episodes begin anew where none were saved)."""
+        super().load_training_state(state)
+        self.load_episode_state(state.get("episodes", {}))
 
     def _memory(self, obs: np.ndarray) -> np.ndarray:
         """The first observations of the episodes ``obs`` belong to (``obs`` where one begins)."""

@@ -79,8 +79,9 @@ class Evaluations:
         train_seconds = self.clock.train_seconds()
         with self.clock.pause():
             seed = 10_000 + s.seed
+            kept = self.learner.episode_state()  # a learner with a memory: training's episodes
             score = float(evaluate_greedy(self.learner, self.source, s.eval_episodes, seed).mean())
-            self.learner.new_episodes()  # a learner with a memory forgets the evaluation's
+            self.learner.load_episode_state(kept)
             save_checkpoint(self.out / "checkpoint.pt", self.learner, self.source)
             if score > self.curves.best_return:
                 self.curves.best_step, self.curves.best_return = step.t, score

@@ -348,7 +348,8 @@ def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, ten
     ]
     if writer:
         callbacks.append(loss_log(learner, writer))
-    done = run(single_envs(source), OneLearner(learner), runs=1, steps=settings.steps,
+    agent = OneLearner(learner, episodes=learner.episode_state())  # resumed: those in progress
+    done = run(single_envs(source), agent, runs=1, steps=settings.steps,
                seed=settings.seed, progress=progress, callbacks=callbacks,
                resumable=True, resume=resume)["reward"].shape[1]  # fmt: skip
     if writer:

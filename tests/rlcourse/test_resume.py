@@ -295,14 +295,30 @@ def test_bad_evaluation_input_with_force_leaves_the_run_byte_identical(
 # -- any off-policy learner trains and resumes the same way ---------------------------------------
 
 
-def _pixel_run(out, steps):
+def _pixel_run(out, steps, memory=False, episode=3, eval_every=6):
     from agents.pixel_dqn_config import PixelDQNConfig
 
     config = PixelDQNConfig(buffer_size=64, batch_size=2, learning_starts=4, channels=4, depth=2,
-                            exploration_steps=10, train_freq=2, target_update=3)  # fmt: skip
+                            exploration_steps=10, train_freq=2, target_update=3,
+                            memory=memory)  # fmt: skip
     return train_dqn("pixel-denoise", out, algorithm="pixel-dqn", config=config, steps=steps,
-                     env_kwargs={"crop": 36, "max_episode_steps": 3}, eval_every=6,
+                     env_kwargs={"crop": 36, "max_episode_steps": episode}, eval_every=eval_every,
                      eval_episodes=2, progress=False)  # fmt: skip
+
+
+def test_a_per_pixel_dqn_with_memory_resumes_and_evaluates_mid_episode_exactly(tmp_path):
+    """Episodes of 4 steps, evaluated and cut at step 6: the memory of the episode survives both."""
+    whole, parts, unevaluated = tmp_path / "whole", tmp_path / "parts", tmp_path / "unevaluated"
+    _pixel_run(whole, 12, memory=True, episode=4)
+    saved = torch.load(whole / "resume.pt", weights_only=True)["learner"]["episodes"]
+    assert saved["first"].shape == (1, 1, 36, 36) and saved["ended"].tolist() == [True]
+    _pixel_run(parts, 6, memory=True, episode=4)
+    assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
+    assert_same_run(whole, parts)
+    _pixel_run(unevaluated, 12, memory=True, episode=4, eval_every=12)
+    a, b = (torch.load(d / "resume.pt", weights_only=True)["learner"] for d in (whole, unevaluated))
+    for key in a["online"]:
+        assert torch.equal(a["online"][key], b["online"][key]), key  # evaluating changed nothing
 
 
 def test_the_per_pixel_dqn_trains_and_resumes_exactly_through_the_same_training(tmp_path):
