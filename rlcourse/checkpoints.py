@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from agents.dqn_config import DQNConfig
 from common.atomic import atomic_path, write_text
 from rlcourse.environments import EnvSource, resolve_env
 from rlcourse.errors import UsageError
@@ -125,16 +124,15 @@ def load_checkpoint(
             refused, never unpickled), one with fields of the wrong types, a ``module:Class`` env
             not named by the user, or an env whose spaces differ from the checkpoint's.
     """
-    from agents.dqn import DQNLearner, learner_memory
+    from rlcourse.training.learners import learner_kind
 
     path = checkpoint_path(directory, final)
     checkpoint = read_checkpoint(path)
-    try:
-        config = DQNConfig(
-            **{**checkpoint["config"], "hidden": tuple(checkpoint["config"]["hidden"])}
-        )
-    except (TypeError, ValueError, KeyError) as err:
-        raise UsageError(f"{path} has a bad config: {err}") from None
+    try:  # runs saved before learners had names are DQN's
+        kind = learner_kind(checkpoint.get("algorithm", "dqn"))
+    except UsageError as err:
+        raise UsageError(f"{path}: {err}") from None
+    config = kind.make_config(checkpoint["config"], path)
     saved_shape, saved_actions = checkpoint["observation_shape"], checkpoint["n_actions"]
     if not (_is_shape(saved_shape) and isinstance(saved_actions, int)):
         raise UsageError(
@@ -143,11 +141,10 @@ def load_checkpoint(
     source = resolve_saved_env(checkpoint["env"], checkpoint["env_kwargs"], env, path,
                                checkpoint.get("wrappers", []), wrappers)  # fmt: skip
     probe = source.make_one()
-    check_fits(learner_memory(config, probe.observation_space, probe.action_space),
+    check_fits(kind.memory(config, probe.observation_space, probe.action_space),
                f"{path} asks for more (its config's buffer_size, hidden)")  # fmt: skip
-    learner = DQNLearner(
-        config, probe.observation_space, probe.action_space, np.random.default_rng(0)
-    )
+    learner = kind.build(config, probe.observation_space, probe.action_space,
+                         np.random.default_rng(0))  # fmt: skip
     shape, n_actions = learner.buffer.obs_shape, learner.n_actions
     if shape != _as_shape(saved_shape) or n_actions != saved_actions:
         raise UsageError(

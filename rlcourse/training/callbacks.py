@@ -82,11 +82,12 @@ class Evaluations:
             kept = self.learner.episode_state()  # a learner with a memory: training's episodes
             score = float(evaluate_greedy(self.learner, self.source, s.eval_episodes, seed).mean())
             self.learner.load_episode_state(kept)
-            save_checkpoint(self.out / "checkpoint.pt", self.learner, self.source)
+            save_checkpoint(self.out / "checkpoint.pt", self.learner, self.source,
+                            algorithm=s.algorithm)  # fmt: skip
             if score > self.curves.best_return:
                 self.curves.best_step, self.curves.best_return = step.t, score
                 save_checkpoint(self.out / "best.pt", self.learner, self.source,
-                                step=step.t, mean_return=score)  # fmt: skip
+                                algorithm=s.algorithm, step=step.t, mean_return=score)  # fmt: skip
         self.curves.evaluations.append((step.t, score, s.eval_episodes, train_seconds))
         step.bar.set_postfix(eval=f"{score:.1f}")
         if self.report:  # a line per evaluation, also where no bar is drawn (not a terminal)

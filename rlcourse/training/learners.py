@@ -35,18 +35,20 @@ class LearnerKind:
     memory: Callable[[Any, Any, Any], dict[str, int]]
     """``(config, observation_space, action_space)`` → the bytes one learner holds, by part."""
 
-    def make_config(self, values: dict[str, Any]) -> OffPolicyConfig:
+    def make_config(self, values: dict[str, Any], source: Any = None) -> OffPolicyConfig:
         """The config from plain data (a saved run's: lists back to tuples).
 
         Raises:
-            UsageError: values the config does not take.
+            UsageError: values the config does not take (``SOURCE has a bad config: …`` when
+                the ``source`` file is named).
         """
         try:
             return self.config(
                 **{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
-            raise UsageError(f"bad {self.title} config: {err}") from None
+            where = f"{source} has a" if source is not None else f"bad {self.title}"
+            raise UsageError(f"{where} config: {err}") from None
 
 
 def _dqn_spaces(observation_space, action_space) -> None:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from rlcourse_helpers import assert_usage_error, snapshot
 
+from rlcourse.checkpoints import evaluate_checkpoint
 from rlcourse.training.settings import dqn_config
 from rlcourse.training.train import resume_dqn, train_dqn
 
@@ -340,6 +341,10 @@ def test_the_per_pixel_dqn_trains_and_resumes_exactly_through_the_same_training(
     _pixel_run(parts, 6)
     assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
     assert_same_run(whole, parts)
+    best = torch.load(whole / "best.pt", weights_only=True)
+    assert best["algorithm"] == "pixel-dqn"
+    evaluated = evaluate_checkpoint(whole, episodes=2, seed=10_000)  # as its evaluations were
+    assert evaluated["mean_return"] == pytest.approx(best["mean_return"], abs=1e-9)
 
 
 def _rewrite_settings(run, **changes):
