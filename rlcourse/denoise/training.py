@@ -92,7 +92,7 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool, out: Path | Non
     """
     from gymnasium.vector import AutoresetMode
 
-    from agents.off_policy import OneLearner
+    from agents.off_policy import SharedLearner
     from agents.pixel_dqn import PixelDQNLearner
 
     learner = PixelDQNLearner(
@@ -119,7 +119,7 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool, out: Path | Non
             step.bar.set_postfix(gain=f"{np.mean(gains[-20:]):.2f}dB")
 
     logs = [] if out is None else _evaluations(config, learner, Path(out), eval_episodes)
-    run(source, OneLearner(learner), runs=config.pixel_envs, episodes=config.pixel_episodes,
+    run(source, SharedLearner(learner), runs=config.pixel_envs, episodes=config.pixel_episodes,
         seed=config.seed, progress=progress, callbacks=[note_gain, *logs])  # fmt: skip
     if logs:
         from rlcourse.training.curves import save_curves

@@ -59,7 +59,7 @@ class EpisodeLog:
 
 
 class Evaluations:
-    """Callback: a greedy evaluation every ``eval_every`` steps and at the last.
+    """Callback: a greedy evaluation every ``eval_every`` env steps and at the last.
 
     Each writes ``checkpoint.pt`` (the latest policy) and, when it is the best so far,
     ``best.pt``. Returns ``True`` (stop) once an evaluation reaches ``stop_at``.
@@ -102,7 +102,7 @@ class Evaluations:
 
 
 class Checkpoints:
-    """Callback: ``resume.pt`` and the curves every ``settings.every`` steps.
+    """Callback: ``resume.pt`` and the curves every ``settings.every`` env steps.
 
     Also at the last step and where an evaluation stops the run (it runs after the evaluations).
     """
@@ -125,7 +125,7 @@ class Checkpoints:
 
 
 def loss_log(learner, writer, every: int = 100):
-    """Callback: TD loss and steps per second to TensorBoard every ``every`` steps."""
+    """Callback: TD loss and env steps per second to TensorBoard every ``every`` env steps."""
     start = time.perf_counter()
 
     def log(step: Step) -> None:

@@ -35,14 +35,14 @@ class Settings:
     env: str
     env_kwargs: dict[str, Any]
     steps: int
-    """The total budget (a resume may raise it)."""
+    """The total budget in env steps (a resume may raise it)."""
     seed: int
     config: dict[str, Any]
     """The learner's hyperparameters, as plain data."""
     eval_every: int = EVAL_EVERY
     eval_episodes: int = EVAL_EPISODES
     checkpoint_every: int | None = None
-    """Steps between ``resume.pt`` checkpoints (None: at every evaluation)."""
+    """Env steps between ``resume.pt`` checkpoints (None: at every evaluation)."""
     stop_at: float | None = None
     """Stop at the first greedy evaluation whose mean return reaches it (a resume may change it)."""
     wrappers: list[str] = field(default_factory=list)
@@ -55,7 +55,7 @@ class Settings:
 
     @property
     def every(self) -> int:
-        """Steps between checkpoints."""
+        """Env steps between checkpoints."""
         return self.checkpoint_every or self.eval_every
 
     def learner_config(self) -> OffPolicyConfig:

@@ -88,9 +88,9 @@ def prepare_training(
         seed: drives everything.
         config: the learner's hyperparameters (default: its config class's).
         env_kwargs: constructor arguments of the env.
-        eval_every: steps between greedy evaluations (and at the last step).
+        eval_every: env steps between greedy evaluations (and at the last step).
         eval_episodes: episodes per evaluation.
-        checkpoint_every: steps between ``resume.pt`` checkpoints (default: each evaluation).
+        checkpoint_every: env steps between ``resume.pt`` checkpoints (default: each evaluation).
         stop_at: stop at the first evaluation whose mean return reaches it.
         wrappers: Gymnasium wrappers of the env, in order (``module:Class[:k=v,...]``).
         preset: the name of the rlcourse preset the settings came from (saved with the run).
@@ -130,7 +130,7 @@ def train_dqn(
     threads: int = 1,
     **settings: Any,
 ) -> dict[str, Any]:
-    """Train, evaluate every ``eval_every`` steps, save everything into ``out``; return metrics.
+    """Train, evaluate every ``eval_every`` env steps, save everything into ``out``; return metrics.
 
     Args:
         env: a registered id, an alias or ``module:Class``.
@@ -198,7 +198,7 @@ def prepare_resume(
 
     Args:
         out: the directory of the run.
-        steps: a new total budget (default: the saved one).
+        steps: a new total budget in env steps (default: the saved one).
         stop_at: a new early-stop threshold (None: none; default: the saved one).
         env: the env's name when the saved one is ``module:Class`` (which a file alone never
             runs: naming it trusts it); it must be the run's env.
@@ -321,7 +321,7 @@ def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, ten
            saved: dict | None) -> dict[str, Any]:  # fmt: skip
     import torch
 
-    from agents.off_policy import OneLearner
+    from agents.off_policy import SharedLearner
 
     learner = build_learner(settings, source)
     curves, clock, resume = Curves(), Clock(), None
@@ -348,7 +348,7 @@ def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, ten
     ]
     if writer:
         callbacks.append(loss_log(learner, writer))
-    done = run(single_envs(source), OneLearner(learner), runs=1, steps=settings.steps,
+    done = run(single_envs(source), SharedLearner(learner), runs=1, steps=settings.steps,
                seed=settings.seed, progress=progress, callbacks=callbacks,
                resumable=True, resume=resume)["reward"].shape[1]  # fmt: skip
     if writer:
