@@ -134,12 +134,12 @@ def _evaluations(config: ReportConfig, learner, out: Path, episodes: int) -> lis
     from rlcourse.environments import resolve_env
     from rlcourse.training.callbacks import Clock, EpisodeLog, Evaluations
     from rlcourse.training.curves import Curves
-    from rlcourse.training.settings import Settings, plain
+    from rlcourse.training.settings import TrainingConfig, plain
 
     source = resolve_env("pixel-denoise", {"images": "test", "crop": config.crop,
                                            "sigma": config.sigma,
                                            "max_episode_steps": config.steps})  # fmt: skip
-    settings = Settings(
+    settings = TrainingConfig(
         source.name, source.kwargs, config.pixel_episodes * config.steps, config.seed,
         plain(learner.config), eval_every=max(config.pixel_episodes // 4, 1) * config.steps,
         eval_episodes=episodes, algorithm="pixel-dqn",

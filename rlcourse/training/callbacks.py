@@ -19,7 +19,7 @@ from rlcourse.loop import Step
 from rlcourse.training.curves import Curves, save_curves
 from rlcourse.training.learners import learner_kind
 from rlcourse.training.resume_format import save_training
-from rlcourse.training.settings import Settings
+from rlcourse.training.settings import TrainingConfig
 
 
 class Clock:
@@ -65,7 +65,7 @@ class Evaluations:
     ``best.pt``. Returns ``True`` (stop) once an evaluation reaches ``stop_at``.
     """
 
-    def __init__(self, learner, source: EnvSource, out: Path, settings: Settings,
+    def __init__(self, learner, source: EnvSource, out: Path, settings: TrainingConfig,
                  curves: Curves, clock: Clock, writer=None, report: bool = False):  # fmt: skip
         self.learner, self.source, self.out, self.settings = learner, source, out, settings
         self.curves, self.clock, self.writer, self.report = curves, clock, writer, report
@@ -107,7 +107,7 @@ class Checkpoints:
     Also at the last step and where an evaluation stops the run (it runs after the evaluations).
     """
 
-    def __init__(self, learner, out: Path, settings: Settings, curves: Curves, clock: Clock,
+    def __init__(self, learner, out: Path, settings: TrainingConfig, curves: Curves, clock: Clock,
                  evaluations: Evaluations):  # fmt: skip
         self.learner, self.out, self.settings = learner, out, settings
         self.curves, self.clock, self.evaluations = curves, clock, evaluations
