@@ -14,7 +14,7 @@ from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
 from agents.encodings import Encoding, encoding
-from agents.off_policy import NETWORK_COPIES, IndependentRuns, OffPolicyLearner, as_tensors
+from agents.off_policy import NETWORK_COPIES, LearnerPerRun, OffPolicyLearner, as_tensors
 from agents.replay import ReplayBuffer
 
 
@@ -96,8 +96,8 @@ class DQNLearner(OffPolicyLearner):
         torch forward pass, and it gives the same values.
         """
         x = self.encode(obs)
-        if self.snapshot_at != self.gradient_steps and self.device.type == "cpu":
-            self.snapshot_at = self.gradient_steps
+        if self.snapshot_at != self.n_updates and self.device.type == "cpu":
+            self.snapshot_at = self.n_updates
             numpy_forward = getattr(self.online, "numpy_forward", None)  # MLPs have one
             self.snapshot = numpy_forward() if numpy_forward else None
         if self.snapshot is not None:
@@ -116,7 +116,7 @@ class DQNLearner(OffPolicyLearner):
         self.snapshot_at = -1
 
 
-class DQNAgent(IndependentRuns):
+class DQNAgent(LearnerPerRun):
     """DQN over a batch of runs: one independent :class:`DQNLearner` per run."""
 
     def __init__(

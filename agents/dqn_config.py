@@ -25,7 +25,7 @@ class DQNConfig(OffPolicyConfig):
     lr_decay_steps: int = 50_000
     """Transitions over which the learning rate decays (the length of a default run)."""
     train_freq: int = 256
-    """Env steps between training phases."""
+    """Transitions between training phases (env steps, when one env feeds the learner)."""
     gradient_steps: int = 128
     """Gradient steps per training phase."""
     target_update: int = 128
@@ -34,7 +34,7 @@ class DQNConfig(OffPolicyConfig):
     epsilon_end: float = 0.04
     """ε after ``exploration_steps`` (and the constant ε)."""
     exploration_steps: int = 8000
-    """Env steps over which ε decays (rl-zoo: 16% of 50 000; 0: always greedy)."""
+    """Transitions over which ε decays (rl-zoo: 16% of 50 000; 0: always greedy)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of the MLP (vector observations) or its head (images)."""
 

@@ -19,14 +19,22 @@ and :meth:`~OffPolicyLearner.action_values`. Q has the actions on axis 1 (``(n, 
 ``(n, A, H, W)`` per pixel); a target of Q's own shape regresses every action, a target without
 the action axis only the action taken.
 
+A learner counts what it stores and what it trains: :attr:`OffPolicyLearner.transitions` (every
+env of a batch adds one per env step; the schedules of ``learning_starts``, ``train_freq``,
+``lr_decay_steps`` and ``exploration_steps`` count these) and :attr:`~OffPolicyLearner.n_updates`
+(gradient steps taken so far; ``target_update`` counts these, ``gradient_steps`` is how many one
+training phase takes).
+
 Two agents put learners behind the run loop's interface (:class:`agents.base.Agent`):
-:class:`IndependentRuns` (one learner per run: a comparison's statistical unit) and
-:class:`OneLearner` (one learner fed by every env of the batch: one training run). The loop's
-greedy evaluations act through :class:`GreedyPolicy`.
+:class:`LearnerPerRun` (one learner per run: a comparison's statistical unit) and
+:class:`SharedLearner` (one learner fed by every env of the batch: one training run). The loop's
+greedy evaluations act through :class:`GreedyPolicy`. (``IndependentRuns`` and ``OneLearner``,
+their old names, still import for one release, with a DeprecationWarning.)
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -38,6 +46,7 @@ import torch
 from agents.off_policy_config import OffPolicyConfig
 from agents.replay import Batch, ReplayBuffer
 from common import devices
+from common.deprecation import renamed
 from common.parameters import FlatParameters, flush_denormals
 
 LOSSES_KEPT = 10_000
@@ -76,8 +85,10 @@ class OffPolicyLearner:
         # (docs/benchmarks.md) for ~5-10% of a DQN gradient step
         self.optimizer = torch.optim.Adam([self.flat.values], lr=config.lr, fused=False)
         self.strategy = config.strategy()
-        self.steps = 0  # transitions stored
-        self.gradient_steps = 0
+        self.transitions = 0
+        """Transitions stored so far (every env of a batch adds one per env step)."""
+        self.n_updates = 0
+        """Gradient steps taken so far."""
         self.losses: deque[float] = deque(maxlen=LOSSES_KEPT)
 
     # -- what a variant supplies -----------------------------------------------------------------
@@ -116,7 +127,7 @@ class OffPolicyLearner:
 
     def act(self, obs: Any) -> np.ndarray:
         """The shared strategy's choice over the Q-values of each observation of the batch."""
-        return self.strategy.select(self.action_values(obs), self.rng, self.steps)
+        return self.strategy.select(self.action_values(obs), self.rng, self.transitions)
 
     def greedy(self, obs: Any) -> np.ndarray:
         """The action of highest Q for each observation (evaluation: no exploration)."""
@@ -133,10 +144,10 @@ class OffPolicyLearner:
                 batch_rows(stored, i), action[i], rewards[i], batch_rows(stored_next, i),
                 terminated[i], truncated[i],
             )  # fmt: skip
-        before, self.steps = self.steps, self.steps + len(action)
+        before, self.transitions = self.transitions, self.transitions + len(action)
         cfg = self.config
-        due = self.steps // cfg.train_freq > before // cfg.train_freq  # crossed a multiple
-        if due and self.steps > cfg.learning_starts and len(self.buffer) >= cfg.batch_size:
+        due = self.transitions // cfg.train_freq > before // cfg.train_freq  # crossed a multiple
+        if due and self.transitions > cfg.learning_starts and len(self.buffer) >= cfg.batch_size:
             self.train(cfg.gradient_steps)
 
     def td_target(self, reward, next_obs, terminated) -> torch.Tensor:
@@ -166,7 +177,7 @@ class OffPolicyLearner:
         are one step long.)
         """
         cfg = self.config
-        self.optimizer.param_groups[0]["lr"] = cfg.learning_rate(self.steps)
+        self.optimizer.param_groups[0]["lr"] = cfg.learning_rate(self.transitions)
         with flush_denormals():  # denormal Adam moments slow training ~1.4x
             for span in self.buffer.sample_spans(cfg.batch_size, n_steps, self.rng,
                                                  self.target_fixed_for):  # fmt: skip
@@ -189,7 +200,7 @@ class OffPolicyLearner:
         """Gradient steps from now whose TD targets the same networks give (1 for Double DQN)."""
         if self.config.double:
             return 1
-        return self.config.target_update - self.gradient_steps % self.config.target_update
+        return self.config.target_update - self.n_updates % self.config.target_update
 
     def train_step(self) -> float:
         """One gradient step on a fresh uniform batch; returns its TD loss."""
@@ -206,8 +217,8 @@ class OffPolicyLearner:
         loss.backward()
         self.flat.clip_grad_norm_(self.config.max_grad_norm)
         self.optimizer.step()
-        self.gradient_steps += 1
-        if self.gradient_steps % self.config.target_update == 0:
+        self.n_updates += 1
+        if self.n_updates % self.config.target_update == 0:
             self.update_target()
         self.losses.append(float(loss.detach()))
 
@@ -219,6 +230,22 @@ class OffPolicyLearner:
                 self.target.parameters(), self.online.parameters(), strict=True
             ):
                 target.mul_(1.0 - tau).add_(online, alpha=tau)
+
+    # -- old names (deprecated, for one release) ---------------------------------------------------
+
+    @property
+    def steps(self) -> int:
+        """Deprecated: :attr:`transitions`."""
+        warnings.warn("OffPolicyLearner.steps is deprecated: it is .transitions",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return self.transitions
+
+    @property
+    def gradient_steps(self) -> int:
+        """Deprecated: :attr:`n_updates` (the config's ``gradient_steps`` is per training phase)."""
+        warnings.warn("OffPolicyLearner.gradient_steps is deprecated: it is .n_updates",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return self.n_updates
 
     # -- saving ----------------------------------------------------------------------------------
 
@@ -248,13 +275,16 @@ class OffPolicyLearner:
                 for key, value in self.buffer.state().items()
             },
             "rng": self.rng.bit_generator.state,
-            "steps": self.steps,
-            "gradient_steps": self.gradient_steps,
+            "transitions": self.transitions,
+            "n_updates": self.n_updates,
             "losses": list(self.losses),
         }
 
     def load_training_state(self, state: dict) -> None:
         """Continue from what :meth:`training_state` saved (a learner built with the same config).
+
+        The counters are read under their old keys too (``steps``, ``gradient_steps``: what
+        older runs' ``resume.pt`` holds), so those resume exactly.
 
         Raises:
             ValueError: the state does not fit this learner.
@@ -267,7 +297,10 @@ class OffPolicyLearner:
             raise ValueError(f"the saved networks do not fit: {str(err).splitlines()[0]}") from None
         self.buffer.load_state(state["buffer"])  # tensors read as arrays
         self.rng.bit_generator.state = state["rng"]
-        self.steps, self.gradient_steps = int(state["steps"]), int(state["gradient_steps"])
+        self.transitions = int(state["transitions"] if "transitions" in state else state["steps"])
+        self.n_updates = int(
+            state["n_updates"] if "n_updates" in state else state["gradient_steps"]
+        )
         self.losses.clear()
         self.losses.extend(float(loss) for loss in state["losses"])
 
@@ -311,7 +344,7 @@ def run_info(info: Mapping[str, Any], run: int, n_runs: int) -> dict[str, Any]:
     }
 
 
-class IndependentRuns:
+class LearnerPerRun:
     """An agent over a batch of independent runs: one learner per run, seeded from the batch."""
 
     trains_networks = True
@@ -351,7 +384,7 @@ class IndependentRuns:
             )
 
 
-class OneLearner:
+class SharedLearner:
     """An already built learner as an agent: every env of the batch feeds it (one training run).
 
     ``reset`` keeps the learner: its caller built and seeded it (and may have loaded weights).
@@ -390,3 +423,6 @@ class GreedyPolicy:
 
     def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Nothing to learn."""
+
+
+__getattr__ = renamed(__name__, {"IndependentRuns": "LearnerPerRun", "OneLearner": "SharedLearner"})

@@ -85,11 +85,11 @@ class OffPolicyConfig:
             raise ValueError(f"exploration must be one of {', '.join(EXPLORATION)}")
         self.strategy()  # the strategy checks its own settings (ε in [0, 1], ...)
 
-    def learning_rate(self, steps: int) -> float:
-        """The learning rate after ``steps`` stored transitions."""
+    def learning_rate(self, transitions: int) -> float:
+        """The learning rate after ``transitions`` stored transitions."""
         if self.lr_end is None:
             return self.lr
-        done = min(1.0, steps / self.lr_decay_steps)
+        done = min(1.0, transitions / self.lr_decay_steps)
         return self.lr + (self.lr_end - self.lr) * done
 
     def strategy(self):

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agents.off_policy import IndependentRuns, OffPolicyLearner
+from agents.off_policy import LearnerPerRun, OffPolicyLearner
 from agents.pixel_dqn_config import PixelDQNConfig, check_spaces
 from agents.replay import ReplayBuffer
 from supervised.dncnn import QMapNet, TrunkConfig
@@ -237,7 +237,7 @@ class PixelDQNLearner(OffPolicyLearner):
             self.ended |= np.asarray(terminated, bool) | np.asarray(truncated, bool)
 
 
-class PixelDQNAgent(IndependentRuns):
+class PixelDQNAgent(LearnerPerRun):
     """The per-pixel DQN over a batch of runs: one independent learner per run."""
 
     def __init__(

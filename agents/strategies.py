@@ -7,9 +7,10 @@ Each strategy is a small frozen dataclass with two pure methods over a batch of 
 - ``probs(q, t, counts) -> p[..., A]`` gives the probabilities ``select`` draws from (what expected
   SARSA and policy-gradient updates need).
 
-``t`` is the number of steps the agent has taken (0 before the first), ``counts`` the number of
-times each action was taken, shaped like ``q``. There is one implementation of each rule here,
-shared by every learner (bandit estimates, tabular Q-learning, DQN).
+``t`` is the number of steps the agent has taken (0 before the first; an off-policy learner's
+transitions), ``counts`` the number of times each action was taken, shaped like ``q``. There is
+one implementation of each rule here, shared by every learner (bandit estimates, tabular
+Q-learning, DQN).
 """
 
 from __future__ import annotations

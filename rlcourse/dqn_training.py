@@ -2,9 +2,9 @@
 
 Import from :mod:`rlcourse.training.train` (``train_dqn``, ``resume_dqn``, ``prepare_training``,
 ``prepare_resume``, ``train_from_settings``, ``finished_metrics``, ``RUN_FILES``),
-:mod:`rlcourse.training.settings` (``Settings``, ``dqn_config``, ``training_memory``, the
-defaults), :mod:`rlcourse.training.callbacks`, :mod:`rlcourse.training.resume_format` and
-:mod:`rlcourse.training.curves` instead.
+:mod:`rlcourse.training.settings` (``TrainingConfig``, here also as ``Settings``; ``dqn_config``,
+``training_memory``, the defaults), :mod:`rlcourse.training.callbacks`,
+:mod:`rlcourse.training.resume_format` and :mod:`rlcourse.training.curves` instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rlcourse.training.resume_format import (
     save_training,
 )
 from rlcourse.training.settings import (
-    Settings,
+    TrainingConfig,
     check_training_memory,
     dqn_config,
     training_memory,
@@ -35,6 +35,8 @@ from rlcourse.training.train import (
     train_from_settings,
 )
 
+Settings = TrainingConfig
+
 __all__ = [
     "RESUME_FORMAT",
     "RUN_FILES",
@@ -45,6 +47,7 @@ __all__ = [
     "EpisodeLog",
     "Evaluations",
     "Settings",
+    "TrainingConfig",
     "check_training_memory",
     "dqn_config",
     "finished_metrics",

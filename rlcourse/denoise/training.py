@@ -92,7 +92,7 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool, out: Path | Non
     """
     from gymnasium.vector import AutoresetMode
 
-    from agents.off_policy import OneLearner
+    from agents.off_policy import SharedLearner
     from agents.pixel_dqn import PixelDQNLearner
 
     learner = PixelDQNLearner(
@@ -119,7 +119,7 @@ def train_pixel_dqn(config: ReportConfig, dncnn, progress: bool, out: Path | Non
             step.bar.set_postfix(gain=f"{np.mean(gains[-20:]):.2f}dB")
 
     logs = [] if out is None else _evaluations(config, learner, Path(out), eval_episodes)
-    run(source, OneLearner(learner), runs=config.pixel_envs, episodes=config.pixel_episodes,
+    run(source, SharedLearner(learner), runs=config.pixel_envs, episodes=config.pixel_episodes,
         seed=config.seed, progress=progress, callbacks=[note_gain, *logs])  # fmt: skip
     if logs:
         from rlcourse.training.curves import save_curves
@@ -134,12 +134,12 @@ def _evaluations(config: ReportConfig, learner, out: Path, episodes: int) -> lis
     from rlcourse.environments import resolve_env
     from rlcourse.training.callbacks import Clock, EpisodeLog, Evaluations
     from rlcourse.training.curves import Curves
-    from rlcourse.training.settings import Settings, plain
+    from rlcourse.training.settings import TrainingConfig, plain
 
     source = resolve_env("pixel-denoise", {"images": "test", "crop": config.crop,
                                            "sigma": config.sigma,
                                            "max_episode_steps": config.steps})  # fmt: skip
-    settings = Settings(
+    settings = TrainingConfig(
         source.name, source.kwargs, config.pixel_episodes * config.steps, config.seed,
         plain(learner.config), eval_every=max(config.pixel_episodes // 4, 1) * config.steps,
         eval_episodes=episodes, algorithm="pixel-dqn",

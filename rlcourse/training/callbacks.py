@@ -19,7 +19,7 @@ from rlcourse.loop import Step
 from rlcourse.training.curves import Curves, save_curves
 from rlcourse.training.learners import learner_kind
 from rlcourse.training.resume_format import save_training
-from rlcourse.training.settings import Settings
+from rlcourse.training.settings import TrainingConfig
 
 
 class Clock:
@@ -59,13 +59,13 @@ class EpisodeLog:
 
 
 class Evaluations:
-    """Callback: a greedy evaluation every ``eval_every`` steps and at the last.
+    """Callback: a greedy evaluation every ``eval_every`` env steps and at the last.
 
     Each writes ``checkpoint.pt`` (the latest policy) and, when it is the best so far,
     ``best.pt``. Returns ``True`` (stop) once an evaluation reaches ``stop_at``.
     """
 
-    def __init__(self, learner, source: EnvSource, out: Path, settings: Settings,
+    def __init__(self, learner, source: EnvSource, out: Path, settings: TrainingConfig,
                  curves: Curves, clock: Clock, writer=None, report: bool = False):  # fmt: skip
         self.learner, self.source, self.out, self.settings = learner, source, out, settings
         self.curves, self.clock, self.writer, self.report = curves, clock, writer, report
@@ -104,12 +104,12 @@ class Evaluations:
 
 
 class Checkpoints:
-    """Callback: ``resume.pt`` and the curves every ``settings.every`` steps.
+    """Callback: ``resume.pt`` and the curves every ``settings.every`` env steps.
 
     Also at the last step and where an evaluation stops the run (it runs after the evaluations).
     """
 
-    def __init__(self, learner, out: Path, settings: Settings, curves: Curves, clock: Clock,
+    def __init__(self, learner, out: Path, settings: TrainingConfig, curves: Curves, clock: Clock,
                  evaluations: Evaluations):  # fmt: skip
         self.learner, self.out, self.settings = learner, out, settings
         self.curves, self.clock, self.evaluations = curves, clock, evaluations
@@ -127,7 +127,7 @@ class Checkpoints:
 
 
 def loss_log(learner, writer, every: int = 100):
-    """Callback: TD loss and steps per second to TensorBoard every ``every`` steps."""
+    """Callback: TD loss and env steps per second to TensorBoard every ``every`` env steps."""
     start = time.perf_counter()
 
     def log(step: Step) -> None:

@@ -47,8 +47,8 @@ class LearnerKind:
                 **{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
-            where = f"{source} has a" if source is not None else f"bad {self.title}"
-            raise UsageError(f"{where} config: {err}") from None
+            what = f"{source} has a bad" if source is not None else f"bad {self.title}"
+            raise UsageError(f"{what} config: {err}") from None
 
 
 def _dqn_spaces(observation_space, action_space) -> None:

@@ -17,13 +17,13 @@ from rlcourse.checkpoints import check_finite_weights, read_checkpoint
 from rlcourse.errors import UsageError
 from rlcourse.loop import Position
 from rlcourse.training.curves import Curves
-from rlcourse.training.settings import Settings, check_stop_at
+from rlcourse.training.settings import TrainingConfig, check_stop_at
 
 RESUME_FORMAT = "rlcourse-dqn-training/1"
 """What ``resume.pt`` says it is (refused when it says anything else; every learner's run)."""
 
 
-def save_training(out: Path, learner, settings: Settings, curves: Curves, position: Position,
+def save_training(out: Path, learner, settings: TrainingConfig, curves: Curves, position: Position,
                   train_seconds: float) -> None:  # fmt: skip
     """Write ``resume.pt`` atomically: tensors and plain data only."""
     import torch
@@ -61,14 +61,14 @@ def read_training(out: Path) -> dict:
     return saved
 
 
-def saved_settings(saved: dict, path: Path) -> Settings:
+def saved_settings(saved: dict, path: Path) -> TrainingConfig:
     """The settings of a read ``resume.pt``, with every other part of it checked.
 
     Raises:
         UsageError: a part of the wrong type or value (an unknown learner among them).
     """
     try:
-        settings = Settings(**saved["settings"])
+        settings = TrainingConfig(**saved["settings"])
         for name in ("steps", "seed", "eval_every", "eval_episodes"):
             if not isinstance(getattr(settings, name), int):
                 raise TypeError(f"{name} is not an integer")
@@ -102,7 +102,7 @@ def saved_curves(saved: dict) -> Curves:
     )
 
 
-def run_finished(settings: Settings, saved: dict) -> bool:
+def run_finished(settings: TrainingConfig, saved: dict) -> bool:
     """Whether the saved run has nothing left to do: its last step, or a stop at ``stop_at``."""
     t = int(saved["position"]["t"])
     if t >= settings.steps:

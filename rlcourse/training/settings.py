@@ -9,6 +9,7 @@ from typing import Any
 from agents.dqn_config import DQNConfig
 from agents.off_policy_config import OffPolicyConfig
 from agents.specs import SpecError, build_params
+from common.deprecation import renamed
 from rlcourse.errors import UsageError
 from rlcourse.training.learners import learner_kind
 
@@ -29,20 +30,24 @@ def dqn_config(overrides: dict[str, str]) -> DQNConfig:
 
 
 @dataclass
-class Settings:
-    """What a training run was asked to do (saved with it; a resume keeps all but two)."""
+class TrainingConfig:
+    """What a training run was asked to do (saved with it; a resume keeps all but two).
+
+    ``resume.pt`` keeps it under ``"settings"``; ``Settings``, its old name, still imports from
+    here for one release (a DeprecationWarning).
+    """
 
     env: str
     env_kwargs: dict[str, Any]
     steps: int
-    """The total budget (a resume may raise it)."""
+    """The total budget in env steps (a resume may raise it)."""
     seed: int
     config: dict[str, Any]
     """The learner's hyperparameters, as plain data."""
     eval_every: int = EVAL_EVERY
     eval_episodes: int = EVAL_EPISODES
     checkpoint_every: int | None = None
-    """Steps between ``resume.pt`` checkpoints (None: at every evaluation)."""
+    """Env steps between ``resume.pt`` checkpoints (None: at every evaluation)."""
     stop_at: float | None = None
     """Stop at the first greedy evaluation whose mean return reaches it (a resume may change it)."""
     wrappers: list[str] = field(default_factory=list)
@@ -55,7 +60,7 @@ class Settings:
 
     @property
     def every(self) -> int:
-        """Steps between checkpoints."""
+        """Env steps between checkpoints."""
         return self.checkpoint_every or self.eval_every
 
     def learner_config(self) -> OffPolicyConfig:
@@ -67,7 +72,7 @@ class Settings:
         return learner_kind(self.algorithm).make_config(self.config)
 
 
-def check_run(settings: Settings) -> None:
+def check_run(settings: TrainingConfig) -> None:
     """Refuse settings that cannot make a run (budgets, counts, thresholds).
 
     Raises:
@@ -120,7 +125,7 @@ def plain(config: OffPolicyConfig) -> dict[str, Any]:
 # -- memory ----------------------------------------------------------------------------------------
 
 
-def training_memory(settings: Settings, source) -> dict[str, int]:
+def training_memory(settings: TrainingConfig, source) -> dict[str, int]:
     """Bytes a training run will hold at most, by part (:func:`rlcourse.memory.training_memory`)."""
     from rlcourse import memory
 
@@ -129,7 +134,7 @@ def training_memory(settings: Settings, source) -> dict[str, int]:
                                   settings.eval_episodes, kind.memory)  # fmt: skip
 
 
-def check_training_memory(settings: Settings, source) -> None:
+def check_training_memory(settings: TrainingConfig, source) -> None:
     """Refuse a run that will not fit in the memory available now."""
     from rlcourse.memory import check_fits
 
@@ -137,3 +142,6 @@ def check_training_memory(settings: Settings, source) -> None:
         training_memory(settings, source),
         "lower --steps, --eval-episodes or the sizes of --set (buffer_size, hidden)",
     )
+
+
+__getattr__ = renamed(__name__, {"Settings": "TrainingConfig"})

@@ -50,7 +50,7 @@ from rlcourse.training.settings import (
     EVAL_EPISODES,
     EVAL_EVERY,
     STEPS,
-    Settings,
+    TrainingConfig,
     check_run,
     check_steps,
     check_stop_at,
@@ -79,7 +79,7 @@ def prepare_training(
     wrappers: list[str] | tuple[str, ...] = (),
     preset: str | None = None,
     algorithm: str = "dqn",
-) -> tuple[Settings, EnvSource]:
+) -> tuple[TrainingConfig, EnvSource]:
     """Validate a training run before anything is written: its settings and its env.
 
     Args:
@@ -88,9 +88,9 @@ def prepare_training(
         seed: drives everything.
         config: the learner's hyperparameters (default: its config class's).
         env_kwargs: constructor arguments of the env.
-        eval_every: steps between greedy evaluations (and at the last step).
+        eval_every: env steps between greedy evaluations (and at the last step).
         eval_episodes: episodes per evaluation.
-        checkpoint_every: steps between ``resume.pt`` checkpoints (default: each evaluation).
+        checkpoint_every: env steps between ``resume.pt`` checkpoints (default: each evaluation).
         stop_at: stop at the first evaluation whose mean return reaches it.
         wrappers: Gymnasium wrappers of the env, in order (``module:Class[:k=v,...]``).
         preset: the name of the rlcourse preset the settings came from (saved with the run).
@@ -112,7 +112,7 @@ def prepare_training(
         raise UsageError(f"{err}; agents that fit {source.name}: random") from None
     finally:
         probe.close()
-    settings = Settings(source.name, source.kwargs, steps, seed, plain(config), eval_every,
+    settings = TrainingConfig(source.name, source.kwargs, steps, seed, plain(config), eval_every,
                         eval_episodes, checkpoint_every, stop_at, list(source.wrappers), preset,
                         kind.name)  # fmt: skip
     check_run(settings)
@@ -130,7 +130,7 @@ def train_dqn(
     threads: int = 1,
     **settings: Any,
 ) -> dict[str, Any]:
-    """Train, evaluate every ``eval_every`` steps, save everything into ``out``; return metrics.
+    """Train, evaluate every ``eval_every`` env steps, save everything into ``out``; return metrics.
 
     Args:
         env: a registered id, an alias or ``module:Class``.
@@ -193,12 +193,12 @@ def prepare_resume(
     wrappers: list[str] | tuple[str, ...] = (),
     preset: str | None = None,
     finished_ok: bool = False,
-) -> tuple[Settings, EnvSource, dict]:
+) -> tuple[TrainingConfig, EnvSource, dict]:
     """Read and check the run saved in ``out/resume.pt`` before anything is written.
 
     Args:
         out: the directory of the run.
-        steps: a new total budget (default: the saved one).
+        steps: a new total budget in env steps (default: the saved one).
         stop_at: a new early-stop threshold (None: none; default: the saved one).
         env: the env's name when the saved one is ``module:Class`` (which a file alone never
             runs: naming it trusts it); it must be the run's env.
@@ -241,7 +241,7 @@ def prepare_resume(
     return settings, source, saved
 
 
-def _check_same_run(out: Path, settings: Settings, wrappers, preset: str | None) -> None:
+def _check_same_run(out: Path, settings: TrainingConfig, wrappers, preset: str | None) -> None:
     """Refuse wrappers or a preset other than those the run was trained with."""
     if wrappers and list(wrappers) != list(settings.wrappers):
         raise UsageError(
@@ -255,7 +255,9 @@ def _check_same_run(out: Path, settings: Settings, wrappers, preset: str | None)
         )
 
 
-def finished_metrics(out: Path, settings: Settings, saved: dict, device: str | None = None) -> dict:
+def finished_metrics(
+    out: Path, settings: TrainingConfig, saved: dict, device: str | None = None
+) -> dict:
     """The metrics of a finished run (``out/metrics.json``, written from ``resume.pt`` if missing).
 
     For a run killed after its last checkpoint, before it became ``OUT/``. ``device`` is the one
@@ -279,7 +281,7 @@ def finished_metrics(out: Path, settings: Settings, saved: dict, device: str | N
 
 
 def train_from_settings(
-    settings: Settings,
+    settings: TrainingConfig,
     source: EnvSource,
     out: Path,
     *,
@@ -304,7 +306,7 @@ def train_from_settings(
     return metrics
 
 
-def build_learner(settings: Settings, source: EnvSource):
+def build_learner(settings: TrainingConfig, source: EnvSource):
     """The run's learner, fresh: its kind's, on the env's spaces, seeded from the run's seed."""
     kind = learner_kind(settings.algorithm)
     config = settings.learner_config()
@@ -317,11 +319,11 @@ def build_learner(settings: Settings, source: EnvSource):
         probe.close()
 
 
-def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, tensorboard: bool,
-           saved: dict | None) -> dict[str, Any]:  # fmt: skip
+def _train(settings: TrainingConfig, source: EnvSource, out: Path, progress: bool,
+           tensorboard: bool, saved: dict | None) -> dict[str, Any]:  # fmt: skip
     import torch
 
-    from agents.off_policy import OneLearner
+    from agents.off_policy import SharedLearner
 
     learner = build_learner(settings, source)
     curves, clock, resume = Curves(), Clock(), None
@@ -348,7 +350,7 @@ def _train(settings: Settings, source: EnvSource, out: Path, progress: bool, ten
     ]
     if writer:
         callbacks.append(loss_log(learner, writer))
-    agent = OneLearner(learner, episodes=learner.episode_state())  # resumed: those in progress
+    agent = SharedLearner(learner, episodes=learner.episode_state())  # resumed: in progress
     done = run(single_envs(source), agent, runs=1, steps=settings.steps,
                seed=settings.seed, progress=progress, callbacks=callbacks,
                resumable=True, resume=resume)["reward"].shape[1]  # fmt: skip

@@ -96,8 +96,8 @@ def test_training_starts_after_learning_starts_every_train_freq_steps():
     obs = np.zeros(4, dtype=np.float32)
     for _ in range(20):
         dqn.update(obs[None], [0], [1.0], obs[None], [False], [False], {})
-    # steps 12, 16, 20 are past learning_starts and multiples of train_freq
-    assert dqn.gradient_steps == 9
+    # transitions 12, 16, 20 are past learning_starts and multiples of train_freq
+    assert dqn.n_updates == 9
 
 
 def test_exploration_uses_the_shared_strategies():
@@ -238,7 +238,7 @@ def test_training_in_spans_equals_batch_by_batch(double):
     spans.train(10)  # spans of 4, 4, 2 (double: ten of 1), target updated after 4 and 8
     for _ in range(10):
         steps.train_step()
-    assert spans.gradient_steps == steps.gradient_steps == 10
+    assert spans.n_updates == steps.n_updates == 10
     np.testing.assert_allclose(spans.losses, steps.losses, rtol=1e-5)
     for a, b in zip(spans.target.parameters(), steps.target.parameters(), strict=True):
         torch.testing.assert_close(a, b)

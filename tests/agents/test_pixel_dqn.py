@@ -128,7 +128,7 @@ def test_agent_interface_uses_the_reward_map_from_info():
     stored = agent.learners[0].buffer.reward[0]
     # per-pixel drops (the map times the pixel count) in Q's units (times reward_scale)
     np.testing.assert_allclose(stored, H * W * agent.config.reward_scale, rtol=1e-6)
-    assert agent.learners[0].gradient_steps == 1
+    assert agent.learners[0].n_updates == 1
 
 
 def shifts(images):
@@ -236,7 +236,7 @@ def test_estimate_head_learns_the_clean_value_from_rewards_alone():
 
 
 def test_a_greedy_evaluation_starts_new_episodes_for_a_learner_with_memory():
-    from agents.off_policy import GreedyPolicy, OneLearner
+    from agents.off_policy import GreedyPolicy, SharedLearner
 
     lrn = memory_learner()
     lrn.act(np.full((2, 1, H, W), 10, np.uint8))  # two training episodes in progress
@@ -245,5 +245,5 @@ def test_a_greedy_evaluation_starts_new_episodes_for_a_learner_with_memory():
     crops = np.full((3, 1, H, W), 99, np.uint8)
     assert evaluation.act(crops).shape == (3, H, W)  # not refused: new episodes began
     np.testing.assert_array_equal(lrn.first, crops)
-    OneLearner(lrn).reset(2, np.random.default_rng(0))
+    SharedLearner(lrn).reset(2, np.random.default_rng(0))
     assert lrn.first is None  # training starts its episodes afresh too

@@ -203,7 +203,7 @@ def test_the_per_pixel_dqn_evaluates_and_keeps_its_policies_with_the_same_learni
     dncnn = DnCNN(TrunkConfig(TINY.channels, TINY.depth))
     plain, plain_gains = train_pixel_dqn(TINY, dncnn, progress=False)
     logged, gains = train_pixel_dqn(TINY, dncnn, progress=False, out=tmp_path, eval_episodes=2)
-    assert gains == plain_gains and logged.gradient_steps == plain.gradient_steps > 0
+    assert gains == plain_gains and logged.n_updates == plain.n_updates > 0
     for key, value in plain.online.state_dict().items():
         assert torch.equal(value, logged.online.state_dict()[key]), key
     assert sorted(p.name for p in tmp_path.iterdir()) == [

@@ -6,7 +6,7 @@ import pytest
 import envs  # noqa: F401
 from agents.dqn import DQNLearner
 from agents.dqn_config import DQNConfig
-from agents.off_policy import OneLearner
+from agents.off_policy import SharedLearner
 from agents.planning import value_iteration
 from rlcourse import run
 from rlcourse.checkpoints import evaluate_greedy, single_envs
@@ -38,7 +38,7 @@ def test_image_observations_reach_the_value_iteration_optimum_on_4x4():
         lr=1e-3,
     )
     learner = DQNLearner(config, env.observation_space, env.action_space, np.random.default_rng(0))
-    run(single_envs(source), OneLearner(learner), runs=1, steps=4000, seed=0, progress=False)
+    run(single_envs(source), SharedLearner(learner), runs=1, steps=4000, seed=0, progress=False)
     optimum = value_iteration(env.unwrapped.P).values
     returns = evaluate_greedy(learner, source, 20, seed=0)  # episode i seeded i
     for seed, ret in enumerate(returns):  # each greedy episode from its start is optimal

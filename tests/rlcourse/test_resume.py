@@ -45,8 +45,8 @@ def assert_same_run(one, two):
     for key, value in a["buffer"].items():
         assert torch.equal(value, b["buffer"][key]) if torch.is_tensor(value) else value == b[
             "buffer"][key]  # fmt: skip
-    assert a["rng"] == b["rng"] and a["steps"] == b["steps"]
-    assert a["gradient_steps"] == b["gradient_steps"] and a["losses"] == b["losses"]
+    assert a["rng"] == b["rng"] and a["transitions"] == b["transitions"]
+    assert a["n_updates"] == b["n_updates"] and a["losses"] == b["losses"]
     assert torch.equal(a["optimizer"]["state"][0]["exp_avg_sq"],
                        b["optimizer"]["state"][0]["exp_avg_sq"])  # fmt: skip
     assert (one / "episodes.csv").read_bytes() == (two / "episodes.csv").read_bytes()
@@ -337,7 +337,7 @@ def test_the_per_pixel_dqn_trains_and_resumes_exactly_through_the_same_training(
         ]  # fmt: skip
     )
     saved = torch.load(whole / "resume.pt", weights_only=True)
-    assert saved["settings"]["algorithm"] == "pixel-dqn" and saved["learner"]["gradient_steps"] > 0
+    assert saved["settings"]["algorithm"] == "pixel-dqn" and saved["learner"]["n_updates"] > 0
     _pixel_run(parts, 6)
     assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
     assert_same_run(whole, parts)
@@ -368,3 +368,17 @@ def test_a_run_saved_without_its_learner_is_dqn_and_an_unknown_learner_is_refuse
         prepare_resume(tmp_path, steps=1400)
     assert str(refused.value) == (f"{tmp_path / 'resume.pt'} has bad settings: unknown learner "
                                   "'os:system'; known: dqn, pixel-dqn")  # fmt: skip
+
+
+def test_a_resume_pt_saved_with_the_old_counter_names_resumes_exactly(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _pixel_run(whole, 12)
+    _pixel_run(parts, 6)
+    saved = torch.load(parts / "resume.pt", weights_only=True)
+    learner = saved["learner"]
+    assert learner["transitions"] == 6 and learner["n_updates"] > 0
+    learner["steps"], learner["gradient_steps"] = learner.pop("transitions"), learner.pop(
+        "n_updates")  # fmt: skip
+    torch.save(saved, parts / "resume.pt")
+    assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
+    assert_same_run(whole, parts)

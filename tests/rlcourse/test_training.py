@@ -270,6 +270,16 @@ def test_the_old_module_re_exports_the_training_names_with_a_deprecation_warning
     assert sorted(old.__all__) == sorted(name for name in old.__all__ if hasattr(old, name))
 
 
+def test_settings_is_the_training_config_under_its_old_name_with_a_deprecation_warning():
+    import rlcourse.training.settings as settings
+
+    with pytest.warns(DeprecationWarning, match="settings.Settings is deprecated.*TrainingConfig"):
+        from rlcourse.training.settings import Settings
+    assert Settings is settings.TrainingConfig
+    with pytest.raises(AttributeError, match="no attribute 'Setting'"):
+        settings.Setting  # noqa: B018
+
+
 def test_the_defaults_have_one_home_the_command_and_the_library_read(cli):
     import inspect
 
