@@ -15,6 +15,7 @@ import warnings
 from agents import SpecError
 from common.devices import DeviceError
 from rlcourse.cli import (
+    aggregate,
     compare,
     denoise,
     evaluate,
@@ -30,7 +31,19 @@ from rlcourse.cli.common import Parser
 from rlcourse.errors import UsageError
 from supervised.data import DataError
 
-COMMANDS = (listing, compare, plot, figure, train, evaluate, sweep, supervised, faces, denoise)
+COMMANDS = (
+    listing,
+    compare,
+    plot,
+    aggregate,
+    figure,
+    train,
+    evaluate,
+    sweep,
+    supervised,
+    faces,
+    denoise,
+)
 """The command modules, in the order ``rlcourse --help`` lists them."""
 
 
