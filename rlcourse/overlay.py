@@ -84,6 +84,8 @@ def gather(
             if run.metric == wanted and len(run.y):
                 run.y = smooth(run.y, window)
                 chosen.append(run)
+    if not chosen:
+        raise UsageError(f"no {metric or 'return'} recorded yet in {', '.join(map(str, inputs))}")
     return chosen
 
 

@@ -29,7 +29,7 @@ KINDS = ("results", "train", "sweep", "sb3")
 UNKNOWN = "unknown"
 """The env of runs whose files do not name it (SB3's ``evaluations.npz`` without a monitor)."""
 SEED_SUFFIX = re.compile(r"(?:[-_.](?:seed|s|run)?|(?:seed|run))[-_]?\d+$", re.IGNORECASE)
-"""A trailing seed in a directory name (``dqn-s0``, ``dqn_seed1``, ``PPO_1``): dropped from default labels."""
+"""A trailing seed in a folder name (``dqn-s0``, ``dqn_seed1``, ``PPO_1``), not in labels."""
 
 
 @dataclass
@@ -75,7 +75,12 @@ def default_label(path: Path) -> str:
 
 
 def read_runs(path: str | Path, label: str | None = None) -> list[Run]:
-    """Every run at ``path``, every metric it has (labels: ``label`` or the default)."""
+    """Every run at ``path``, every metric it has.
+
+    Labels: ``label`` or the default (:func:`default_label`); the runs of a results or sweep
+    directory are labelled by agent (``label`` then comes before each agent's name when there
+    are several), and by env as well when a sweep has several.
+    """
     path = Path(path)
     kind = kind_of(path)
     if kind in ("results", "sweep"):
@@ -99,7 +104,8 @@ def _from_results(path: Path, kind: str, label: str | None) -> list[Run]:
         env = str(results.manifest.get("env", env_label or UNKNOWN))
         x_name = str(results.manifest.get("x", "x"))
         for agent, per_agent in results.data.items():
-            name = label or (agent if len(tables) == 1 else f"{agent} ({env})")
+            name = f"{label} {agent}" if label and len(results.data) > 1 else label or agent
+            name = name if len(tables) == 1 else f"{name} ({env})"
             for metric, values in per_agent.items():
                 x = np.arange(1, values.shape[1] + 1, dtype=np.float64)
                 runs += [Run(name, metric, x, row, env, x_name) for row in values]
