@@ -41,7 +41,8 @@ def sb3_monitor(folder: Path, returns, lengths, env_id="CartPole-v1") -> Path:
     """``monitor.csv`` as Monitor writes it: a ``#{json}`` line, then ``r,l,t``."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["#" + json.dumps({"t_start": 1700000000.0, "env_id": env_id}), "r,l,t"]
-    lines += [f"{r},{n},{0.1 * i:.6f}" for i, (r, n) in enumerate(zip(returns, lengths))]
+    rows = enumerate(zip(returns, lengths, strict=True))
+    lines += [f"{r},{n},{0.1 * i:.6f}" for i, (r, n) in rows]
     (folder / "monitor.csv").write_text("\n".join(lines) + "\n")
     return folder / "monitor.csv"
 
@@ -49,7 +50,7 @@ def sb3_monitor(folder: Path, returns, lengths, env_id="CartPole-v1") -> Path:
 def train_dir(folder: Path, steps, returns, env="CartPole-v1") -> Path:
     """What ``train dqn`` writes of its curves (``evaluations.csv``, ``episodes.csv``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = "".join(f"{s},{r},5,1.0\n" for s, r in zip(steps, returns))
+    rows = "".join(f"{s},{r},5,1.0\n" for s, r in zip(steps, returns, strict=True))
     (folder / "evaluations.csv").write_text("step,mean_return,episodes,train_seconds\n" + rows)
     (folder / "episodes.csv").write_text("step,return,length\n20,9.0,20\n45,11.0,25\n")
     (folder / "metrics.json").write_text(json.dumps({"env": env, "seed": 0}))
@@ -257,3 +258,12 @@ def test_a_sweep_directory_is_read_like_its_results(cli, tmp_path):
     out = tmp_path / "sweep.png"
     assert cli("plot", swept, "--metric reward", "--out", out).code == 0
     assert out.is_file()
+
+
+def test_a_label_of_a_results_directory_of_several_agents_prefixes_each(results_dir, tmp_path):
+    assert {r.label for r in read_runs(results_dir, "mine")} == {"mine greedy", "mine ucb"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "evaluations.csv").write_text("step,mean_return,episodes,train_seconds\n")
+    with pytest.raises(UsageError, match="no eval_return recorded yet"):
+        gather([empty], metric="eval_return")
