@@ -18,6 +18,8 @@ from rlcourse.stats import mean_ci
 
 PREFERRED = ("eval_return", "return")
 """The metric drawn of an input when ``--metric`` is not given: the first it has."""
+AXIS_LABELS = {"eval_return": "Greedy evaluation return"}
+"""Axis labels of the metrics :data:`rlcourse.plots.LABELS` does not name."""
 
 
 def smooth(y: np.ndarray, window: int) -> np.ndarray:
@@ -109,7 +111,8 @@ def plot_overlay(runs: list[Run], path: str | os.PathLike, title: str | None = N
     metrics = list(dict.fromkeys(r.metric for r in runs))
     x_names = list(dict.fromkeys(r.x_name for r in runs))
     ax.set_xlabel(" / ".join(n.capitalize() + "s" for n in x_names))
-    ax.set_ylabel(", ".join(LABELS.get(m, m) for m in metrics))
+    names = AXIS_LABELS | LABELS
+    ax.set_ylabel(", ".join(names.get(m, m) for m in metrics))
     envs = sorted({r.env for r in runs if r.env != UNKNOWN})
     ax.set_title(title or f"{', '.join(envs) or 'runs'}: {', '.join(metrics)} (mean, 95% CI)")
     ax.grid(alpha=0.3)

@@ -53,8 +53,9 @@ def cmd_aggregate(args) -> int:
     staged = prepare_output(args.out, args.force, "aggregate") if args.out else None
     with_floats = {"float_format": lambda v: f"{v:.4g}", "index": False}
     print(tables["iqm"].to_string(**with_floats))
-    print()
-    print(tables["improvement"][IMPROVEMENT_COLUMNS].to_string(**with_floats))
+    if len(tables["improvement"]):
+        print()
+        print(tables["improvement"][IMPROVEMENT_COLUMNS].to_string(**with_floats))
     if staged is not None:
         with staged as folder:
             for name in ("summary", "iqm", "improvement"):
