@@ -53,10 +53,10 @@ def kind_of(path: Path) -> str:
     if path.is_file() and path.name in ("evaluations.npz", "monitor.csv"):
         return "sb3"
     if path.is_dir():
-        if (path / "manifest.json").is_file() and (path / "runs.npz").is_file():
-            return "results"
         if (path / "sweep.json").is_file():
             return "sweep"
+        if (path / "manifest.json").is_file() or (path / "runs.npz").is_file():
+            return "results"  # one of them missing: reading it says which
         if (path / "evaluations.csv").is_file() or (path / "episodes.csv").is_file():
             return "train"
         if (path / "evaluations.npz").is_file() or (path / "monitor.csv").is_file():

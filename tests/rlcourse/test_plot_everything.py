@@ -267,3 +267,15 @@ def test_a_label_of_a_results_directory_of_several_agents_prefixes_each(results_
     (empty / "evaluations.csv").write_text("step,mean_return,episodes,train_seconds\n")
     with pytest.raises(UsageError, match="no eval_return recorded yet"):
         gather([empty], metric="eval_return")
+
+
+def test_a_results_directory_missing_a_file_says_which(cli, results_dir, tmp_path):
+    (results_dir / "runs.npz").unlink()
+    out = tmp_path / "fig.png"
+    dqn = train_dir(tmp_path / "dqn", [100], [1.0])
+    result = cli("plot", results_dir, dqn, "--out", out)
+    assert result.code == 2
+    assert result.err.strip().endswith(
+        f"{results_dir} is not a results directory (missing runs.npz)"
+    )
+    assert not out.exists()
