@@ -127,6 +127,29 @@ def add_wrapper_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_gym_package_option(parser: argparse.ArgumentParser) -> None:
+    """``--gym-package NAME``, repeatable: installed packages imported to register their ids."""
+    parser.add_argument(
+        "--gym-package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an installed package to import first so that it registers its env ids "
+        "(repeatable), e.g. highway_env; never one from the working folder",
+    )
+
+
+def import_gym_packages(args: argparse.Namespace, dry_run: bool = False) -> None:
+    """Import the ``--gym-package`` packages (a dry run: check that they are installed).
+
+    Raises:
+        UsageError: one that is not installed (one line, exit 2).
+    """
+    from rlcourse.environments import import_gym_packages as import_packages
+
+    import_packages(args.gym_package, dry_run=dry_run)
+
+
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     """``--device auto|cpu|cuda[:N]``: where the command's torch models run."""
     parser.add_argument(

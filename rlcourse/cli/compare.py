@@ -10,10 +10,12 @@ from pathlib import Path
 
 from rlcourse.cli.common import (
     add_device_option,
+    add_gym_package_option,
     add_wrapper_option,
     announce_device,
     chosen_device,
     command_line,
+    import_gym_packages,
     parse_pairs,
     positive_int,
     print_summary,
@@ -47,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
+    add_gym_package_option(p)
     add_device_option(p)
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
@@ -61,6 +64,7 @@ def cmd_compare(args) -> int:
     import rlcourse
     from rlcourse.outputs import prepare_output
 
+    import_gym_packages(args)  # before anything is written: they register the env's id
     out = Path(
         args.out
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from rlcourse.cli.common import (
     add_device_option,
+    add_gym_package_option,
     add_wrapper_option,
     chosen_device,
+    import_gym_packages,
     positive_int,
     seed_int,
 )
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "env to trust it)",
     )
     add_wrapper_option(p)
+    add_gym_package_option(p)
     add_device_option(p)
     p.add_argument(
         "--final", action="store_true", help="the final policy (checkpoint.pt), not the best"
@@ -50,6 +53,7 @@ def cmd_evaluate(args) -> int:
     from common import devices
     from rlcourse.checkpoints import evaluate_checkpoint
 
+    import_gym_packages(args)
     with devices.using(chosen_device(args)):
         result = evaluate_checkpoint(
             Path(args.dir),

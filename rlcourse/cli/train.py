@@ -14,10 +14,12 @@ from pathlib import Path
 
 from rlcourse.cli.common import (
     add_device_option,
+    add_gym_package_option,
     add_wrapper_option,
     announce_device,
     chosen_device,
     finite_float,
+    import_gym_packages,
     nonempty,
     parse_pairs,
     positive_int,
@@ -56,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
+    add_gym_package_option(p)
     p.add_argument(
         "--eval-every", type=positive_int, help=f"steps between evaluations ({EVAL_EVERY})"
     )
@@ -108,9 +111,11 @@ def cmd_train_dqn(args) -> int:
                 f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
                 "cannot change them (only --steps and --stop-at can)"
             )
+        import_gym_packages(args)  # the run's id may be one they register
         return _resume(args)
     if args.env is None:
         raise UsageError("name the env to train on (or --resume a run)")
+    import_gym_packages(args)
     return _train(args)
 
 
