@@ -139,17 +139,6 @@ def add_gym_package_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def import_gym_packages(args: argparse.Namespace, dry_run: bool = False) -> None:
-    """Import the ``--gym-package`` packages (a dry run: check that they are installed).
-
-    Raises:
-        UsageError: one that is not installed (one line, exit 2).
-    """
-    from rlcourse.environments import import_gym_packages as import_packages
-
-    import_packages(args.gym_package, dry_run=dry_run)
-
-
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     """``--device auto|cpu|cuda[:N]``: where the command's torch models run."""
     parser.add_argument(

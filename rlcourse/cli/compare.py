@@ -15,7 +15,6 @@ from rlcourse.cli.common import (
     announce_device,
     chosen_device,
     command_line,
-    import_gym_packages,
     parse_pairs,
     positive_int,
     print_summary,
@@ -62,9 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_compare(args) -> int:
     """Run the comparison, save the results directory, plot, print the summary."""
     import rlcourse
+    from rlcourse.environments import import_gym_packages
     from rlcourse.outputs import prepare_output
 
-    import_gym_packages(args)  # before anything is written: they register the env's id
+    import_gym_packages(args.gym_package)  # before anything is written: they register the env's id
     out = Path(
         args.out
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"

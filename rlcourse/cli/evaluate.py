@@ -11,7 +11,6 @@ from rlcourse.cli.common import (
     add_gym_package_option,
     add_wrapper_option,
     chosen_device,
-    import_gym_packages,
     positive_int,
     seed_int,
 )
@@ -52,8 +51,9 @@ def cmd_evaluate(args) -> int:
     """
     from common import devices
     from rlcourse.checkpoints import evaluate_checkpoint
+    from rlcourse.environments import import_gym_packages
 
-    import_gym_packages(args)
+    import_gym_packages(args.gym_package)
     with devices.using(chosen_device(args)):
         result = evaluate_checkpoint(
             Path(args.dir),

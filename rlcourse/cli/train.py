@@ -19,7 +19,6 @@ from rlcourse.cli.common import (
     announce_device,
     chosen_device,
     finite_float,
-    import_gym_packages,
     nonempty,
     parse_pairs,
     positive_int,
@@ -102,6 +101,7 @@ FIXED_ON_RESUME = ("seed", "set", "env_kwargs", "eval_every", "eval_episodes", "
 
 def cmd_train_dqn(args) -> int:
     """Train one DQN; save checkpoints, curves and metrics.json into --out."""
+    from rlcourse.environments import import_gym_packages
     from rlcourse.errors import UsageError
 
     if args.resume is not None:
@@ -111,11 +111,11 @@ def cmd_train_dqn(args) -> int:
                 f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
                 "cannot change them (only --steps and --stop-at can)"
             )
-        import_gym_packages(args)  # the run's id may be one they register
+        import_gym_packages(args.gym_package)  # the run's id may be one they register
         return _resume(args)
     if args.env is None:
         raise UsageError("name the env to train on (or --resume a run)")
-    import_gym_packages(args)
+    import_gym_packages(args.gym_package)
     return _train(args)
 
 
