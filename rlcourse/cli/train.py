@@ -134,16 +134,17 @@ def _train(args) -> int:
     from rlcourse.training.train import RUN_FILES, prepare_training, train_from_settings
 
     preset = _preset(args)
+    steps = args.steps or (preset.steps if preset else STEPS)
+    overrides = {
+        "lr_decay_steps": str(steps),  # the run's length, unless the preset or --set fix it
+        **(preset.overrides() if preset else {}),
+        **parse_pairs(args.set, "--set", convert=nonempty),
+    }
     settings, source = prepare_training(
         args.env,
-        steps=args.steps or (preset.steps if preset else STEPS),
+        steps=steps,
         seed=args.seed or 0,
-        config=dqn_config(
-            {
-                **(preset.overrides() if preset else {}),
-                **parse_pairs(args.set, "--set", convert=nonempty),
-            }
-        ),
+        config=dqn_config(overrides),
         env_kwargs={
             **(preset.env_kwargs if preset else {}),
             **parse_pairs(args.env_kwargs, "--env-kwargs"),
