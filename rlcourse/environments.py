@@ -22,7 +22,7 @@ from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 import envs as rlcourse_envs  # registers the rlcourse/ ids
-from common.packages import import_installed
+from common.packages import find_installed, import_installed
 from envs.vector import NativeVectorEnv
 from rlcourse.errors import UsageError
 
@@ -209,9 +209,40 @@ def registered_id(env: str) -> str | None:
         aliases = ", ".join(rlcourse_envs.ALIASES)
         raise UsageError(
             f"unknown env {env!r} (aliases: {aliases}; any registered Gymnasium id; "
-            "or module:Class)"
+            "or module:Class; another package's id: --gym-package PACKAGE, or PACKAGE:ID)"
         ) from None
     return env_id
+
+
+def import_gym_packages(names: Sequence[str], *, dry_run: bool = False) -> None:
+    """Import installed packages so that they register their env ids (``--gym-package``).
+
+    Only installed packages are imported (:func:`common.packages.import_installed`): one of
+    that name in the working folder never is. ``dry_run`` checks that each is installed
+    without importing it.
+
+    Raises:
+        UsageError: a name that is not a package name, or no installed package of that name.
+    """
+    for name in names:
+        if not (name and all(part.isidentifier() for part in name.split("."))):
+            raise UsageError(f"--gym-package {name!r} is not a package name (such as highway_env)")
+        missing = UsageError(
+            f"--gym-package {name!r}: no installed package of that name (pip install it; "
+            "one in the working folder is not imported)"
+        )
+        if find_installed(name.split(".")[0]) is None:
+            raise missing
+        if dry_run:
+            continue
+        try:
+            import_installed(name)
+        except ImportError:
+            raise missing from None
+        except Exception as err:  # the package's own code: say so in one line
+            raise UsageError(
+                f"--gym-package {name!r}: importing it failed: {type(err).__name__}: {err}"
+            ) from None
 
 
 ECOSYSTEM = (

@@ -127,6 +127,18 @@ def add_wrapper_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_gym_package_option(parser: argparse.ArgumentParser) -> None:
+    """``--gym-package NAME``, repeatable: installed packages imported to register their ids."""
+    parser.add_argument(
+        "--gym-package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an installed package to import first so that it registers its env ids "
+        "(repeatable), e.g. highway_env; never one from the working folder",
+    )
+
+
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     """``--device auto|cpu|cuda[:N]``: where the command's torch models run."""
     parser.add_argument(

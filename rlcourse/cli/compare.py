@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rlcourse.cli.common import (
     add_device_option,
+    add_gym_package_option,
     add_wrapper_option,
     announce_device,
     chosen_device,
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_int, default=0, help="seed of everything (default 0)")
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
+    add_gym_package_option(p)
     add_device_option(p)
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
@@ -59,8 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_compare(args) -> int:
     """Run the comparison, save the results directory, plot, print the summary."""
     import rlcourse
+    from rlcourse.environments import import_gym_packages
     from rlcourse.outputs import prepare_output
 
+    import_gym_packages(args.gym_package)  # before anything is written: they register the env's id
     out = Path(
         args.out
         or f"results/{Path(args.env.replace(':', '-')).name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rlcourse.cli.common import (
     add_device_option,
+    add_gym_package_option,
     add_wrapper_option,
     chosen_device,
     positive_int,
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "env to trust it)",
     )
     add_wrapper_option(p)
+    add_gym_package_option(p)
     add_device_option(p)
     p.add_argument(
         "--final", action="store_true", help="the final policy (checkpoint.pt), not the best"
@@ -49,7 +51,9 @@ def cmd_evaluate(args) -> int:
     """
     from common import devices
     from rlcourse.checkpoints import evaluate_checkpoint
+    from rlcourse.environments import import_gym_packages
 
+    import_gym_packages(args.gym_package)
     with devices.using(chosen_device(args)):
         result = evaluate_checkpoint(
             Path(args.dir),

@@ -7,10 +7,16 @@ the command runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from rlcourse.cli.common import command_line, positive_int, print_summary
+from rlcourse.cli.common import (
+    add_gym_package_option,
+    command_line,
+    positive_int,
+    print_summary,
+)
 from rlcourse.sweep.backends import BACKENDS, default_workers
 
 
@@ -39,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--address",
         help="Ray cluster address HOST:PORT (default RAY_ADDRESS; else a local Ray on 127.0.0.1)",
     )
+    add_gym_package_option(p)
     p.add_argument("--out", help="sweep directory (default results/CONFIG-NAME)")
     p.add_argument(
         "--dry-run",
@@ -106,9 +113,12 @@ def cmd_sweep(args) -> int:
 
     toml = read_text(args.config)
     config = parse_config(toml, Path(args.config).name)
+    if args.gym_package:  # added to the file's [sweep] gym_packages (and recorded with them)
+        packages = tuple(dict.fromkeys([*config.gym_packages, *args.gym_package]))
+        config = dataclasses.replace(config, gym_packages=packages)
     out = Path(args.out or f"results/{Path(args.config).stem}")
     if args.dry_run:
-        check_names(config)
+        check_names(config, dry_run=True)
         workers = args.workers or default_workers()
         memory = sweep_memory(config, {}, workers)  # the results: no agent is built
         check_fits(memory, SWEEP_HINT)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rlcourse.cli.common import (
     add_device_option,
+    add_gym_package_option,
     add_wrapper_option,
     announce_device,
     chosen_device,
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
+    add_gym_package_option(p)
     p.add_argument(
         "--eval-every", type=positive_int, help=f"steps between evaluations ({EVAL_EVERY})"
     )
@@ -99,6 +101,7 @@ FIXED_ON_RESUME = ("seed", "set", "env_kwargs", "eval_every", "eval_episodes", "
 
 def cmd_train_dqn(args) -> int:
     """Train one DQN; save checkpoints, curves and metrics.json into --out."""
+    from rlcourse.environments import import_gym_packages
     from rlcourse.errors import UsageError
 
     if args.resume is not None:
@@ -108,9 +111,11 @@ def cmd_train_dqn(args) -> int:
                 f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
                 "cannot change them (only --steps and --stop-at can)"
             )
+        import_gym_packages(args.gym_package)  # the run's id may be one they register
         return _resume(args)
     if args.env is None:
         raise UsageError("name the env to train on (or --resume a run)")
+    import_gym_packages(args.gym_package)
     return _train(args)
 
 
@@ -129,16 +134,17 @@ def _train(args) -> int:
     from rlcourse.training.train import RUN_FILES, prepare_training, train_from_settings
 
     preset = _preset(args)
+    steps = args.steps or (preset.steps if preset else STEPS)
+    overrides = {
+        "lr_decay_steps": str(steps),  # the run's length, unless the preset or --set fix it
+        **(preset.overrides() if preset else {}),
+        **parse_pairs(args.set, "--set", convert=nonempty),
+    }
     settings, source = prepare_training(
         args.env,
-        steps=args.steps or (preset.steps if preset else STEPS),
+        steps=steps,
         seed=args.seed or 0,
-        config=dqn_config(
-            {
-                **(preset.overrides() if preset else {}),
-                **parse_pairs(args.set, "--set", convert=nonempty),
-            }
-        ),
+        config=dqn_config(overrides),
         env_kwargs={
             **(preset.env_kwargs if preset else {}),
             **parse_pairs(args.env_kwargs, "--env-kwargs"),

@@ -42,7 +42,7 @@ DEFAULT_CHUNK = 500
 MAX_UNITS = 100_000
 """Units a sweep may have (Figure 2.6 has 104): a plan beyond it is a mistake, not a sweep."""
 SECTIONS = {
-    "sweep": ("runs", "steps", "episodes", "seed", "chunk"),
+    "sweep": ("runs", "steps", "episodes", "seed", "chunk", "gym_packages"),
     "env": ("id", "kwargs", "wrappers"),
     "agent": ("name", "params", "grid"),
 }
@@ -92,10 +92,20 @@ class SweepConfig:
     """The envs, in file order."""
     agents: tuple[str, ...]
     """Expanded agent specs (``epsilon-greedy:epsilon=0.1``), in file and grid order."""
+    gym_packages: tuple[str, ...] = ()
+    """Installed packages imported (by every worker) to register their env ids."""
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (what the hash covers; an env without wrappers has no key)."""
+        """Plain JSON-able form (what the hash covers).
+
+        An env without wrappers has no ``wrappers`` key, a sweep without packages no
+        ``gym_packages``: older sweep directories keep their hash.
+        """
         data = asdict(self)
+        if data["gym_packages"]:
+            data["gym_packages"] = list(data["gym_packages"])
+        else:
+            del data["gym_packages"]
         for env in data["envs"]:
             if env["wrappers"]:
                 env["wrappers"] = list(env["wrappers"])
@@ -177,7 +187,7 @@ def config_from_dict(data: Any, name: str) -> SweepConfig:
     """
     fail = _failure(_KeyLines(""), name)
     fields = (*SECTIONS["sweep"], "envs", "agents")
-    if not isinstance(data, dict) or set(data) != set(fields):
+    if not isinstance(data, dict) or set(data) | {"gym_packages"} != set(fields):
         raise UsageError(f"{name}: the configuration must have exactly the keys {fields}")
     agents = data["agents"]
     if (
@@ -191,7 +201,7 @@ def config_from_dict(data: Any, name: str) -> SweepConfig:
     envs = data["envs"]
     if not isinstance(envs, list) or not envs:
         raise UsageError(f"{name}: 'envs' must be a non-empty list of envs")
-    sweep = {key: data[key] for key in SECTIONS["sweep"] if data[key] is not None}
+    sweep = {key: data[key] for key in SECTIONS["sweep"] if data.get(key) is not None}
     return _config(sweep, envs, tuple(agents), fail)
 
 
@@ -208,7 +218,8 @@ def _config(sweep: dict, envs: list, agents: tuple[str, ...], fail) -> SweepConf
             f"of up to {chunk:,} runs make {units:,} units, more than a sweep may have "
             f"({MAX_UNITS:,}); raise 'chunk' or split the sweep",
         )
-    return SweepConfig(runs, steps, episodes, seed, chunk, checked, agents)
+    packages = _gym_packages(sweep, fail)
+    return SweepConfig(runs, steps, episodes, seed, chunk, checked, agents, packages)
 
 
 def _failure(lines: _KeyLines, name: str) -> Callable[[tuple, str], UsageError]:
@@ -360,6 +371,20 @@ def _wrappers(entry: dict, where: tuple, fail) -> tuple[str, ...]:
         except UsageError as err:
             raise fail(where + ("wrappers",), str(err)) from None
     return tuple(wrappers)
+
+
+def _gym_packages(sweep: dict, fail) -> tuple[str, ...]:
+    """``[sweep] gym_packages``: package names (checked for their form, not imported here)."""
+    packages = sweep.get("gym_packages", [])
+    if not isinstance(packages, list) or not all(
+        isinstance(name, str) and name and all(p.isidentifier() for p in name.split("."))
+        for name in packages
+    ):
+        raise fail(
+            ("sweep", "gym_packages"),
+            "'gym_packages' must be a list of package names, such as [\"highway_env\"]",
+        )
+    return tuple(dict.fromkeys(packages))
 
 
 def _known_keys(table: dict, where: tuple, fail) -> None:

@@ -47,6 +47,8 @@ class Unit:
     """Episodes per run, or None."""
     wrappers: tuple[str, ...] = ()
     """The env's wrappers, in order."""
+    gym_packages: tuple[str, ...] = ()
+    """Installed packages to import before the env is made (they register its id)."""
 
     @property
     def digest(self) -> str:
@@ -56,6 +58,7 @@ class Unit:
         directories resume.
         """
         about = asdict(self)
+        del about["gym_packages"]  # they register ids: a unit's numbers do not depend on them
         if not about["wrappers"]:
             del about["wrappers"]
         return digest({"format": UNIT_FORMAT, **about})
@@ -79,6 +82,7 @@ def plan(config: SweepConfig) -> list[Unit]:
             config.steps,
             config.episodes,
             env.wrappers,
+            config.gym_packages,
         )
         for env in config.envs
         for agent in config.agents
@@ -89,10 +93,11 @@ def plan(config: SweepConfig) -> list[Unit]:
 def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     """Run one unit (in whichever process or machine); return its per-run arrays and seconds."""
     from rlcourse.comparison import make_agents
-    from rlcourse.environments import resolve_env
+    from rlcourse.environments import import_gym_packages, resolve_env
     from rlcourse.loop import run
 
     start = time.perf_counter()
+    import_gym_packages(unit.gym_packages)
     source = resolve_env(unit.env, unit.env_kwargs, wrappers=unit.wrappers)
     agent = make_agents(source, [unit.agent])[unit.agent]
     arrays = run(
@@ -107,23 +112,28 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     return arrays, time.perf_counter() - start
 
 
-def check_names(config: SweepConfig) -> None:
+def check_names(config: SweepConfig, *, dry_run: bool = False) -> None:
     """Check every env name and agent spec without building anything (what ``--dry-run`` does).
 
     A registered id or alias must exist; a ``module:Class`` is checked for its form only, never
     imported; every agent spec must name an agent and parameters it has, with values it takes.
+    ``gym_packages`` are imported (they register ids); a dry run only checks that they are
+    installed, and leaves the ids they would register to the run.
 
     Raises:
         UsageError: naming the env or agent.
     """
     from agents.registry import check
     from agents.specs import SpecError
-    from rlcourse.environments import registered_id
+    from rlcourse.environments import import_gym_packages, registered_id
 
+    import_gym_packages(config.gym_packages, dry_run=dry_run)
     for env in config.envs:
         try:
             registered_id(env.id)
         except UsageError as err:
+            if dry_run and config.gym_packages:
+                continue  # an id the packages register when imported
             raise UsageError(f"[[env]] {env.label}: {err}") from None
     for spec in config.agents:
         try:

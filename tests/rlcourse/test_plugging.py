@@ -6,6 +6,7 @@ exit status 2 and exactly one stderr line (no traceback) on the command line.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -366,3 +367,140 @@ def test_console_nan_and_old_step_api_errors_are_one_line(plug, name):
     assert proc.stderr.splitlines() == [
         f"rlcourse compare: error: env {MODULE}:{name} {BROKEN[name]}"
     ]
+
+
+PLUG_PACKAGE = textwrap.dedent(
+    '''
+    """Registers plug/MyEnv-v0 on import (written by test_plugging.py)."""
+
+    import pathlib
+
+    import gymnasium as gym
+
+    pathlib.Path(__file__).with_name("imported").touch()
+    if "plug/MyEnv-v0" not in gym.registry:
+        gym.register("plug/MyEnv-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv",
+                     max_episode_steps=20)
+    '''
+)
+
+
+def _plug_package(folder, name: str):
+    """Write package ``name`` into ``folder``; its import registers plug/MyEnv-v0 (and marks it)."""
+    package = folder / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(PLUG_PACKAGE)
+    return package / "imported"
+
+
+@pytest.fixture
+def unregistered(monkeypatch):
+    """plug/MyEnv-v0 is not registered before the test nor after it; its packages forgotten."""
+    names = ("rlcourse_plug_site", "rlcourse_plug_here")
+    yield
+    gym.registry.pop("plug/MyEnv-v0", None)
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def site_package(tmp_path, monkeypatch, unregistered):
+    """An installed package (in a site dir on sys.path) whose import registers plug/MyEnv-v0."""
+    site = tmp_path / "site-packages"
+    marker = _plug_package(site, "rlcourse_plug_site")
+    monkeypatch.syspath_prepend(str(site))
+    return marker
+
+
+def _unknown_plug_line() -> str:
+    from envs import ALIASES
+
+    aliases = ", ".join(ALIASES)
+    return (
+        f"unknown env 'plug/MyEnv-v0' (aliases: {aliases}; any registered Gymnasium id; or "
+        "module:Class; another package's id: --gym-package PACKAGE, or PACKAGE:ID)"
+    )
+
+
+def test_gym_package_registers_another_packages_ids(cli, tmp_path, site_package):
+    out = tmp_path / "plug"
+    line = assert_usage_error(cli("compare plug/MyEnv-v0 --agents random --episodes 2 --runs 1 "
+                                  "--out", out))  # fmt: skip
+    assert line == f"rlcourse compare: error: {_unknown_plug_line()}"
+    assert not site_package.exists() and not out.exists()
+    result = cli("compare plug/MyEnv-v0 --gym-package rlcourse_plug_site --agents random "
+                 "--episodes 2 --runs 1 --out", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert site_package.exists()
+    assert load_results(out).manifest["env"] == "plug/MyEnv-v0"
+    train = cli("train dqn plug/MyEnv-v0 --gym-package rlcourse_plug_site --dry-run --out",
+                tmp_path / "dqn")  # fmt: skip
+    assert train.code == 0, train.err
+
+
+def test_module_id_form_imports_the_package_first(site_package):
+    source = resolve_env("rlcourse_plug_site:plug/MyEnv-v0")
+    assert site_package.exists()
+    assert source.make_one().spec.id == "plug/MyEnv-v0"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "compare CartPole-v1 --agents random --episodes 1 --runs 1 --out {out}",
+        "train dqn CartPole-v1 --out {out}",
+        "train dqn CartPole-v1 --dry-run --out {out}",
+        "evaluate {out}",
+        "sweep {toml} --out {out}",
+        "sweep {toml} --dry-run --out {out}",
+    ],
+)
+def test_an_unknown_gym_package_is_one_line_and_nothing_is_written(cli, tmp_path, command):
+    toml = tmp_path / "s.toml"
+    toml.write_text('[sweep]\nruns = 1\nsteps = 2\n[[env]]\nid = "bandit"\n'
+                    '[[agent]]\nname = "random"\n')  # fmt: skip
+    out = tmp_path / "out"
+    argv = command.format(out=out, toml=toml) + " --gym-package rlcourse_no_such_package"
+    line = assert_usage_error(cli(argv))
+    assert line.endswith(
+        "error: --gym-package 'rlcourse_no_such_package': no installed package of that name "
+        "(pip install it; one in the working folder is not imported)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_a_package_in_the_working_folder_is_never_imported(cli, tmp_path, monkeypatch,
+                                                          unregistered):  # fmt: skip
+    here = tmp_path / "here"
+    marker = _plug_package(here, "rlcourse_plug_here")
+    monkeypatch.chdir(here)
+    monkeypatch.syspath_prepend(str(here))  # as `python -m` puts the working folder first
+    line = assert_usage_error(
+        cli(
+            "compare plug/MyEnv-v0 --gym-package rlcourse_plug_here --agents random --episodes 1 "
+            "--out",
+            tmp_path / "out",
+        )  # fmt: skip
+    )
+    assert "--gym-package 'rlcourse_plug_here': no installed package of that name" in line
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_sweep_workers_import_the_files_gym_packages(cli, tmp_path, site_package):
+    from rlcourse.sweep.config import parse_config
+    from rlcourse.sweep.units import plan, run_unit
+
+    text = ('[sweep]\nruns = 2\nepisodes = 1\ngym_packages = ["rlcourse_plug_site"]\n'
+            '[[env]]\nid = "plug/MyEnv-v0"\n[[agent]]\nname = "random"\n')  # fmt: skip
+    (tmp_path / "s.toml").write_text(text)
+    dry = cli("sweep", tmp_path / "s.toml", "--dry-run --out", tmp_path / "out")
+    assert dry.code == 0, dry.err
+    assert not site_package.exists()  # a dry run checks that it is installed, imports nothing
+    (unit,) = plan(parse_config(text))
+    assert unit.gym_packages == ("rlcourse_plug_site",)
+    arrays, _ = run_unit(unit)  # what each worker runs: it imports the package first
+    assert site_package.exists() and arrays["return"].shape[0] == 2
+    result = cli("sweep", tmp_path / "s.toml", "--workers 1 --no-plots --out", tmp_path / "out")
+    assert result.code == 0, result.err
+    recorded = json.loads((tmp_path / "out" / "sweep.json").read_text())["config"]
+    assert recorded["gym_packages"] == ["rlcourse_plug_site"]

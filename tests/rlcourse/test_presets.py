@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from rlcourse_helpers import assert_usage_error
@@ -15,6 +17,10 @@ from rlcourse.presets import find_preset, preset_for, presets
         ("CartPole-v1", "CartPole-v1"),
         ("Acrobot-v1", "Acrobot-v1"),
         ("MountainCar-v0", "MountainCar-v0"),
+        ("LunarLander-v3", "LunarLander-v3"),
+        ("MiniGrid-Empty-5x5-v0", "MiniGrid"),
+        ("MiniGrid-DoorKey-8x8-v0", "MiniGrid"),
+        ("BabyAI-GoToLocal-v0", None),
         ("MinAtar/SpaceInvaders-v1", "MinAtar"),
         ("ALE/Pong-v5", "Atari"),
         ("Pendulum-v1", None),
@@ -43,8 +49,8 @@ def test_presets_lists_them(cli):
 def test_an_unknown_preset_is_one_line_naming_the_known(cli, tmp_path):
     line = assert_usage_error(cli("train dqn CartPole-v1 --preset Nope --out", tmp_path / "o"))
     assert line.endswith(
-        "unknown preset 'Nope' (presets: CartPole-v1, Acrobot-v1, MountainCar-v0, MinAtar, "
-        "Atari; or none)"
+        "unknown preset 'Nope' (presets: CartPole-v1, Acrobot-v1, MountainCar-v0, "
+        "LunarLander-v3, MiniGrid, MinAtar, Atari; or none)"
     )
     with pytest.raises(Exception, match="unknown preset"):
         find_preset("nope")
@@ -86,3 +92,62 @@ def test_pong_runs_with_the_atari_preset_and_evaluates_with_its_wrappers(cli, tm
     evaluated = cli("evaluate", out, "--episodes 1")  # the preset's wrappers: rlcourse's own
     assert evaluated.code == 0, evaluated.err
     assert "ALE/Pong-v5 (best.pt): mean return" in evaluated.out
+
+
+def test_the_lunarlander_preset_holds_rl_zoos_values():
+    from rlcourse.training.settings import dqn_config
+
+    preset = find_preset("LunarLander-v3")
+    assert preset.steps == 100_000 and preset.source.startswith("rl-zoo dqn.yml")
+    config = dqn_config(preset.overrides())
+    assert (config.lr, config.lr_end, config.batch_size, config.buffer_size) == (
+        6.3e-4, None, 128, 50_000)  # fmt: skip
+    assert (config.learning_starts, config.gamma, config.train_freq, config.gradient_steps) == (
+        0, 0.99, 4, 4)  # gradient_steps -1: as many as the phase's env steps  # fmt: skip
+    # SB3's 250 env steps, in gradient steps (× 4 / 4); exploration_fraction 0.12 of 1e5
+    assert (config.target_update, config.exploration_steps, config.epsilon_end) == (
+        250, 12_000, 0.1)  # fmt: skip
+    assert config.hidden == (256, 256)
+
+
+def test_lunarlander_takes_its_preset(cli, tmp_path):
+    pytest.importorskip("Box2D")
+    result = cli("train dqn LunarLander-v3 --dry-run --out", tmp_path / "o")
+    assert result.code == 0, result.err
+    assert "preset: LunarLander-v3" in result.out and "for 100000 steps" in result.out
+    assert not (tmp_path / "o").exists()
+
+
+def _trained_config(cli, tmp_path, args: str) -> dict:
+    out = tmp_path / "run"
+    result = cli(f"train dqn {args} --eval-every 200 --eval-episodes 1 --out", out)
+    assert result.code == 0, result.err
+    return torch.load(out / "resume.pt", weights_only=True)["settings"]["config"]
+
+
+def test_the_learning_rate_decays_over_the_runs_steps(cli, tmp_path):
+    config = _trained_config(cli, tmp_path, "CartPole-v1 --steps 200 --set learning_starts=100")
+    assert config["lr_end"] == 0 and config["lr_decay_steps"] == 200  # not the default 50 000
+
+
+def test_an_explicit_lr_decay_steps_is_kept(cli, tmp_path):
+    config = _trained_config(
+        cli, tmp_path, "CartPole-v1 --steps 200 --set learning_starts=100 lr_decay_steps=150"
+    )
+    assert config["lr_decay_steps"] == 150
+
+
+def test_the_minigrid_preset_finds_the_shortest_path_from_the_image(cli, tmp_path):
+    pytest.importorskip("minigrid")
+    out = tmp_path / "run"
+    result = cli("train dqn MiniGrid-Empty-5x5-v0 --seed 1 --eval-every 1000 --eval-episodes 5 "
+                 "--stop-at 0.95 --out", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "preset MiniGrid: rlcourse, measured" in result.err
+    assert "leaves out the observation part" not in result.err  # the image only: no Dict
+    settings = torch.load(out / "resume.pt", weights_only=True)["settings"]
+    assert settings["wrappers"] == ["minigrid.wrappers:ImgObsWrapper"]
+    assert settings["config"]["lr_decay_steps"] == 12_000  # the preset's steps: it leaves it free
+    shortest = 1 - 0.9 * 5 / 100  # forward, forward, turn, forward, forward of 100 allowed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best_eval_return"] == pytest.approx(shortest)

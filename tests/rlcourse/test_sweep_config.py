@@ -97,6 +97,29 @@ def test_the_digest_follows_the_numbers_not_the_comments():
     assert parse_config(ISSUE_EXAMPLE + "").digest == base.digest
 
 
+def test_gym_packages_are_recorded_and_a_sweep_without_them_keeps_its_digest():
+    base = parse_config(ISSUE_EXAMPLE)
+    assert "gym_packages" not in base.as_dict()  # older sweep.json files load with their hash
+    text = ISSUE_EXAMPLE.replace("seed = 0", 'seed = 0\ngym_packages = ["highway_env", "a.b"]')
+    config = parse_config(text)
+    assert config.gym_packages == ("highway_env", "a.b")
+    assert config.as_dict()["gym_packages"] == ["highway_env", "a.b"]
+    assert config.digest != base.digest
+    assert config_from_dict(json.loads(json.dumps(config.as_dict())), "sweep.json") == config
+    assert config_from_dict(json.loads(json.dumps(base.as_dict())), "sweep.json") == base
+    assert {unit.gym_packages for unit in plan(config)} == {("highway_env", "a.b")}
+    assert [u.digest for u in plan(config)] == [u.digest for u in plan(base)]  # same numbers
+
+
+@pytest.mark.parametrize("value", ['"highway_env"', "[1]", '["../evil"]', '[""]'])
+def test_gym_packages_must_be_a_list_of_package_names(value):
+    text = ISSUE_EXAMPLE.replace("seed = 0", f"seed = 0\ngym_packages = {value}")
+    assert _error(text) == (
+        "my.toml, line 5: [sweep]: 'gym_packages' must be a list of package names, such as "
+        '["highway_env"]'
+    )
+
+
 def _error(text: str) -> str:
     with pytest.raises(UsageError) as caught:
         parse_config(textwrap.dedent(text), "my.toml")

@@ -48,9 +48,10 @@ def test_wrapped_envs_are_their_own_rows(cli, tmp_path):
 def test_a_unit_without_wrappers_keeps_its_digest():
     unit = Unit("bandit", {}, "ucb", 0, 2, 0, 5, None)
     about = asdict(unit)
-    del about["wrappers"]
+    del about["wrappers"], about["gym_packages"]  # the fields a unit's hash leaves out
     assert unit.digest == digest({"format": UNIT_FORMAT, **about})
     assert Unit("bandit", {}, "ucb", 0, 2, 0, 5, None, ("m:W",)).digest != unit.digest
+    assert Unit("bandit", {}, "ucb", 0, 2, 0, 5, None, (), ("pkg",)).digest == unit.digest
 
 
 def test_a_dry_run_checks_wrappers_without_importing_them(cli, tmp_path, monkeypatch):
