@@ -37,6 +37,9 @@ class DQNConfig(OffPolicyConfig):
     """Transitions over which ε decays (rl-zoo: 16% of 50 000; 0: always greedy)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of the MLP (vector observations) or its head (images)."""
+    dueling: bool = False
+    """Dueling network (Wang et al., 2016): value and advantage streams of ``hidden`` each,
+    Q = V + A − mean A."""
 
     def __post_init__(self):
         super().__post_init__()
