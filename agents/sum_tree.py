@@ -97,7 +97,10 @@ class Priorities:
 
     def state(self, size: int) -> dict:
         """The priorities of the ``size`` filled slots and the largest one (for ``resume.pt``)."""
-        return {"priorities": self.tree[np.arange(size)].copy(), "max_priority": self.max_priority}
+        return {
+            "priorities": self.tree[np.arange(size)].copy(),
+            "max_priority": np.array(self.max_priority),
+        }
 
     def load_state(self, state: dict) -> None:
         """Put back what :meth:`state` gave (the sums above recomputed)."""

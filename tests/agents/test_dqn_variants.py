@@ -52,7 +52,11 @@ def test_dueling_dqn_builds_dueling_networks_and_counts_their_parameters():
     dqn = learner(dueling=True)
     assert isinstance(dqn.online, DuelingHead)
     counted = sum(p.numel() for p in dqn.online.parameters())
-    assert counted == q_network_parameters((4,), 2, (8,), dueling=True) == (5 * 8 + 9 * 1) + (5 * 8 + 9 * 2)
+    assert (
+        counted
+        == q_network_parameters((4,), 2, (8,), dueling=True)
+        == (5 * 8 + 9 * 1) + (5 * 8 + 9 * 2)
+    )
     assert dqn.action_values(np.zeros((1, 4), np.float32)).shape == (1, 2)
     for _ in range(64):
         dqn.buffer.add(np.ones(4), 1, 1.0, np.ones(4), False, False)
