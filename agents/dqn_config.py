@@ -38,8 +38,9 @@ class DQNConfig(OffPolicyConfig):
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of the MLP (vector observations) or its head (images)."""
     dueling: bool = False
-    """Dueling network (Wang et al., 2016): value and advantage streams of ``hidden`` each,
-    Q = V + A − mean A."""
+    """Dueling network: value and advantage streams, Q = V + A − mean A (Wang et al., 2016).
+
+    Each stream has the layers of ``hidden`` (after the convolutions, for images)."""
 
     def __post_init__(self):
         super().__post_init__()

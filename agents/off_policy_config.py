@@ -46,19 +46,23 @@ class OffPolicyConfig:
     double: bool = False
     """Double DQN: the online network picks the next action, the target network values it."""
     n_step: int = 1
-    """n-step returns: rewards summed over this many steps, bootstrapping with γ^n (1: DQN's
-    one-step target); an episode's end inside the window cuts it (terminated: no bootstrap;
-    truncated: bootstrap from the state where it was cut)."""
+    """n-step returns: rewards summed over n steps, bootstrapping with γ^n (1: one-step DQN).
+
+    An episode's end inside the window cuts it (terminated: no bootstrap; truncated: bootstrap
+    from the state where it was cut)."""
     prioritized: bool = False
-    """Proportional prioritized replay (Schaul et al., 2016): transitions drawn in proportion to
-    (|TD error| + per_eps)^per_alpha through a sum tree, losses weighted by importance weights."""
+    """Proportional prioritized replay with importance weights (Schaul et al., 2016).
+
+    Transitions drawn in proportion to (|TD error| + per_eps)^per_alpha through a sum tree,
+    each row's loss weighted by (N·P)^−β / max."""
     per_alpha: float = 0.6
     """How much the priorities count (0: uniform draws; 1: proportional to |TD error| + ε)."""
     per_beta: float = 0.4
     """Importance-weight exponent at the start, rising linearly to 1 over ``per_beta_steps``."""
     per_beta_steps: int | None = None
-    """Transitions over which β rises to 1 (None: ``lr_decay_steps``, the run's length in the
-    presets; β stays at ``per_beta`` where that is 0)."""
+    """Transitions over which β rises to 1 (none: ``lr_decay_steps``, a run's length).
+
+    Where that is 0, β stays at ``per_beta``."""
     per_eps: float = 1e-6
     """Added to |TD error|, so that no transition's priority is 0."""
     exploration: str = "linear"
