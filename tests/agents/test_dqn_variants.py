@@ -63,7 +63,8 @@ def test_dueling_dqn_builds_dueling_networks_and_counts_their_parameters():
     before = [p.clone() for p in dqn.online.value.parameters()]
     dqn.train(1)
     assert dqn.n_updates == 1
-    assert any(not torch.equal(a, b) for a, b in zip(before, dqn.online.value.parameters()))
+    moved = zip(before, dqn.online.value.parameters(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in moved)
 
 
 # -- n-step returns --------------------------------------------------------------------------------
@@ -262,3 +263,19 @@ def test_defaults_are_plain_dqn():
     dqn = learner()
     assert dqn.windows is None and dqn.buffer.priorities is None
     assert "discount" not in dqn.buffer.state()
+
+
+def test_the_per_pixel_dqn_takes_the_core_variants_too():
+    from agents.pixel_dqn import PixelDQNLearner
+    from agents.pixel_dqn_config import PixelDQNConfig
+
+    config = PixelDQNConfig(channels=4, depth=2, batch_size=2, learning_starts=0, buffer_size=16,
+                            gamma=0.5, n_step=2, prioritized=True)  # fmt: skip
+    lrn = PixelDQNLearner(config, (4, 4), 3, np.random.default_rng(0))
+    obs = np.full((1, 1, 4, 4), 100, np.uint8)
+    for t in range(4):
+        lrn.update(obs, np.zeros((1, 4, 4), np.int64), np.array([1.0]), obs,
+                   np.array([t == 3]), np.array([False]), {})  # fmt: skip
+    assert lrn.buffer.discount[: len(lrn.buffer)].tolist() == [0.25, 0.25, 0.25, 0.5]
+    assert lrn.n_updates > 0
+    assert len(np.unique(lrn.buffer.priorities.tree[np.arange(4)])) > 1
