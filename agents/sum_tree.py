@@ -7,7 +7,8 @@ importance weight ``w_i = (N · P(i))^−β / max_j w_j``, which undoes the bias
 draw as ``β`` rises to 1.
 
 :class:`SumTree` finds a slot by a prefix sum in ``O(log N)`` (every inner node holds the sum of
-its two children, the leaves hold the priorities): no sort, no scan of the buffer.
+its two children, the leaves hold the priorities): no sort, no scan of the buffer. A second tree
+of the same shape keeps minima, for the largest importance weight.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 
 class SumTree:
-    """Priorities of ``capacity`` slots in a complete binary tree of their sums (float64)."""
+    """Priorities of ``capacity`` slots in complete binary trees of their sums and minima."""
 
     def __init__(self, capacity: int):
         if capacity < 1:
@@ -24,16 +25,22 @@ class SumTree:
         self.capacity = int(capacity)
         self.leaves = 1 << (self.capacity - 1).bit_length()  # a power of two: a complete tree
         self.nodes = np.zeros(2 * self.leaves)  # node k's children: 2k, 2k + 1; the root: 1
+        self.mins = np.full(2 * self.leaves, np.inf)  # the same tree of minima (empty: inf)
 
     @staticmethod
     def bytes_needed(capacity: int) -> int:
-        """The bytes a tree of ``capacity`` slots holds (before building it)."""
-        return 2 * (1 << (int(capacity) - 1).bit_length()) * 8
+        """The bytes the trees of ``capacity`` slots hold (before building them)."""
+        return 2 * 2 * (1 << (int(capacity) - 1).bit_length()) * 8
 
     @property
     def total(self) -> float:
         """The sum of every priority (the root)."""
         return float(self.nodes[1])
+
+    @property
+    def min(self) -> float:
+        """The smallest priority set (inf before any)."""
+        return float(self.mins[1])
 
     def __getitem__(self, slots) -> np.ndarray:
         """The priorities of ``slots``."""
@@ -42,10 +49,11 @@ class SumTree:
     def update(self, slots, priorities) -> None:
         """Set the priorities of ``slots`` (the last one wins for a repeated slot), sums above."""
         nodes = self.leaves + np.asarray(slots, dtype=np.int64).reshape(-1)
-        self.nodes[nodes] = np.asarray(priorities, dtype=np.float64).reshape(-1)
+        self.nodes[nodes] = self.mins[nodes] = np.asarray(priorities, np.float64).reshape(-1)
         while len(nodes) and nodes[0] > 1:  # one level up at a time, each parent summed once
             nodes = np.unique(nodes // 2)
             self.nodes[nodes] = self.nodes[2 * nodes] + self.nodes[2 * nodes + 1]
+            self.mins[nodes] = np.minimum(self.mins[2 * nodes], self.mins[2 * nodes + 1])
 
     def find(self, values: np.ndarray) -> np.ndarray:
         """The slot of each value in ``[0, total)``: the first whose prefix sum exceeds it."""
@@ -85,7 +93,7 @@ class Priorities:
         values = (np.arange(batch_size) + rng.random(batch_size)) * (total / batch_size)
         slots = np.minimum(self.tree.find(np.minimum(values, np.nextafter(total, 0))), size - 1)
         probabilities = self.tree[slots] / total
-        smallest = self.tree[np.arange(size)].min() / total
+        smallest = self.tree.min / total
         weights = (size * probabilities) ** -beta / (size * smallest) ** -beta
         return slots, weights.astype(np.float32)
 
@@ -107,6 +115,6 @@ class Priorities:
         priorities = np.asarray(state["priorities"], dtype=np.float64)
         if len(priorities) > self.tree.capacity:
             raise ValueError(f"{len(priorities)} saved priorities do not fit {self.tree.capacity}")
-        self.tree.nodes[:] = 0.0
+        self.tree.nodes[:], self.tree.mins[:] = 0.0, np.inf
         self.tree.update(np.arange(len(priorities)), priorities)
         self.max_priority = float(state["max_priority"])

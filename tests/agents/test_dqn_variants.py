@@ -135,12 +135,14 @@ def test_sum_tree_totals_and_prefix_search():
     tree = SumTree(5)  # not a power of two
     tree.update(np.arange(5), [1.0, 2.0, 3.0, 4.0, 0.0])
     assert tree.total == 10.0
+    assert tree.min == 0.0
     assert tree.find(np.array([0.0, 0.99, 1.0, 2.99, 3.0, 5.99, 6.0, 9.99])).tolist() == [
         0, 0, 1, 1, 2, 2, 3, 3,
     ]  # fmt: skip
     tree.update([1, 4], [0.5, 2.0])
     assert tree.total == 10.5 and tree.nodes[1] == tree.nodes[2] + tree.nodes[3]
     assert tree[[0, 1, 2, 3, 4]].tolist() == [1.0, 0.5, 3.0, 4.0, 2.0]
+    assert tree.min == 0.5  # the minima's root (the slots never set are not counted)
 
 
 def test_prioritized_draws_follow_the_priorities_chi_square():
@@ -227,8 +229,9 @@ def test_memory_estimate_counts_the_sum_tree():
                            CARTPOLE.action_space)  # fmt: skip
     per = learner_memory(DQNConfig(buffer_size=1000, prioritized=True),
                          CARTPOLE.observation_space, CARTPOLE.action_space)  # fmt: skip
-    assert "sum tree" not in plain and per["sum tree"] == 2 * 1024 * 8
-    assert SumTree(1000).nodes.nbytes == per["sum tree"]
+    assert "sum tree" not in plain and per["sum tree"] == 2 * 2 * 1024 * 8
+    tree = SumTree(1000)
+    assert tree.nodes.nbytes + tree.mins.nbytes == per["sum tree"]
 
 
 def test_buffer_state_keeps_priorities_and_n_step_discounts():

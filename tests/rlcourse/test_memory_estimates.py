@@ -103,7 +103,8 @@ def test_the_estimate_of_a_learner_with_every_variant_counts_its_sum_tree_and_di
     estimate = learner_memory(config, space, actions)
     assert estimate["networks"] == 4 * built * NETWORK_COPIES  # no numpy acting copy
     assert estimate["replay buffer"] == learner.buffer.nbytes  # with the discounts
-    assert estimate["sum tree"] == learner.buffer.priorities.tree.nodes.nbytes
+    tree = learner.buffer.priorities.tree
+    assert estimate["sum tree"] == tree.nodes.nbytes + tree.mins.nbytes
 
 
 # -- the run loop's per-step and per-episode arrays -------------------------------------------
