@@ -14,29 +14,39 @@ from gymnasium import spaces
 
 from agents.dqn_config import DQNConfig
 from agents.encodings import Encoding, encoding
-from agents.off_policy import NETWORK_COPIES, LearnerPerRun, OffPolicyLearner, as_tensors
+from agents.off_policy import (
+    NETWORK_COPIES,
+    LearnerPerRun,
+    OffPolicyLearner,
+    as_tensors,
+    buffer_options,
+)
 from agents.replay import ReplayBuffer
+from agents.sum_tree import SumTree
 
 
-def q_network(stored: Encoding, n_actions: int, hidden: tuple[int, ...]):
+def q_network(stored: Encoding, n_actions: int, hidden: tuple[int, ...], dueling: bool = False):
     """The Q-network that reads observations stored as ``stored``, from :mod:`supervised`.
 
     An MLP for a vector, a CNN for an image (3-D), and for several arrays (a Dict or Tuple with
-    images) a :class:`~supervised.networks.MultiInputQNet`.
+    images) a :class:`~supervised.networks.MultiInputQNet`; ``dueling``: their head has value
+    and advantage streams (:class:`~supervised.networks.DuelingHead`).
     """
-    from supervised.networks import MultiInputQNet, cnn_for_shape, mlp_for_spaces
+    from supervised.networks import MultiInputQNet, cnn_for_shape, q_head
 
     if isinstance(stored.shape, dict):
-        return MultiInputQNet(stored.shape, n_actions, hidden=hidden)
+        return MultiInputQNet(stored.shape, n_actions, hidden=hidden, dueling=dueling)
     if len(stored.shape) == 3:
-        return cnn_for_shape(stored.shape, n_actions, hidden=hidden)
-    return mlp_for_spaces(int(np.prod(stored.shape)), n_actions, hidden=hidden)
+        return cnn_for_shape(stored.shape, n_actions, hidden=hidden, dueling=dueling)
+    return q_head(int(np.prod(stored.shape)), n_actions, hidden, dueling)
 
 
 def replay_bytes(config: DQNConfig, observation_space: spaces.Space) -> int:
     """The bytes one learner's full replay buffer holds (before it is allocated)."""
     stored = encoding(observation_space)
-    return ReplayBuffer.bytes_needed(config.buffer_size, stored.shape, stored.dtype)
+    return ReplayBuffer.bytes_needed(
+        config.buffer_size, stored.shape, stored.dtype, discounts=config.n_step > 1
+    )
 
 
 def learner_memory(
@@ -44,20 +54,25 @@ def learner_memory(
 ) -> dict[str, int]:
     """The bytes one learner holds, by part, counted without building anything.
 
-    Its full replay buffer, and its networks: the parameters of the Q-network (by arithmetic,
+    Its full replay buffer (with prioritized replay, its sum tree), and its networks: the
+    parameters of the Q-network (by arithmetic,
     :func:`supervised.networks.q_network_parameters`) times :data:`NETWORK_COPIES`, plus the
     numpy copy an MLP acts through.
     """
     from supervised.networks import q_network_parameters
 
     stored = encoding(observation_space)
-    parameters = q_network_parameters(stored.shape, int(action_space.n), config.hidden)
+    n_actions = int(action_space.n)
+    parameters = q_network_parameters(stored.shape, n_actions, config.hidden, config.dueling)
     image = isinstance(stored.shape, dict) or len(stored.shape) == 3
-    copies = NETWORK_COPIES + (0 if image else 1)
-    return {
+    copies = NETWORK_COPIES + (0 if image or config.dueling else 1)
+    memory = {
         "replay buffer": replay_bytes(config, observation_space),
         "networks": 4 * parameters * copies,
     }
+    if config.prioritized:
+        memory["sum tree"] = SumTree.bytes_needed(config.buffer_size)
+    return memory
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -79,8 +94,10 @@ class DQNLearner(OffPolicyLearner):
         super().__init__(
             config,
             rng,
-            lambda: q_network(self.stored, self.n_actions, config.hidden),
-            ReplayBuffer(config.buffer_size, self.stored.shape, self.stored.dtype),
+            lambda: q_network(self.stored, self.n_actions, config.hidden, config.dueling),
+            ReplayBuffer(
+                config.buffer_size, self.stored.shape, self.stored.dtype, **buffer_options(config)
+            ),  # fmt: skip
         )
         self.snapshot, self.snapshot_at = None, -1  # see action_values
 
@@ -130,7 +147,10 @@ class DQNAgent(LearnerPerRun):
     def memory_bytes(self, n_runs: int) -> dict[str, int]:
         """A learner per run: its full replay buffer and its networks (:func:`learner_memory`)."""
         one = learner_memory(self.config, self.observation_space, self.action_space)
-        return {
+        memory = {
             "replay buffers": n_runs * one["replay buffer"],
             "networks": n_runs * one["networks"],
         }
+        if "sum tree" in one:
+            memory["sum trees"] = n_runs * one["sum tree"]
+        return memory

@@ -37,6 +37,10 @@ class DQNConfig(OffPolicyConfig):
     """Transitions over which ε decays (rl-zoo: 16% of 50 000; 0: always greedy)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer sizes of the MLP (vector observations) or its head (images)."""
+    dueling: bool = False
+    """Dueling network: value and advantage streams, Q = V + A − mean A (Wang et al., 2016).
+
+    Each stream has the layers of ``hidden`` (after the convolutions, for images)."""
 
     def __post_init__(self):
         super().__post_init__()

@@ -12,6 +12,11 @@ then it moves the target network to the online one every ``target_update`` gradi
 hard copy, or Polyak averaging with ``tau`` < 1). A time limit (``truncated``) keeps the
 bootstrap: only ``terminated`` ends the task.
 
+Two variants of the core are flags of the config: ``n_step`` > 1 stores n-step returns
+(:mod:`agents.n_step`: the target bootstraps with each transition's own ``γ^m``), and
+``prioritized`` draws batches in proportion to their last TD errors (:mod:`agents.sum_tree`),
+weighting each row's loss by its importance weight and updating its priority after the step.
+
 A variant (:class:`agents.dqn.DQNLearner`, :class:`agents.pixel_dqn.PixelDQNLearner`) supplies its
 network, its replay buffer's layout and its encoding of observations and rewards: the methods
 :meth:`OffPolicyLearner.encode`, :meth:`~OffPolicyLearner.rewards`, :meth:`~OffPolicyLearner.q`
@@ -43,8 +48,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.n_step import NStepWindows
 from agents.off_policy_config import OffPolicyConfig
 from agents.replay import Batch, ReplayBuffer
+from agents.sum_tree import Priorities
 from common import devices
 from common.deprecation import renamed
 from common.parameters import FlatParameters, flush_denormals
@@ -74,6 +81,9 @@ class OffPolicyLearner:
         memory and each batch moves to the device.
         """
         self.config, self.rng, self.buffer = config, rng, buffer
+        if config.prioritized and buffer.priorities is None:
+            raise ValueError("prioritized replay needs a buffer with priorities (buffer_options)")
+        self.windows = NStepWindows(config.n_step, config.gamma) if config.n_step > 1 else None
         self.device = devices.current()
         with torch.random.fork_rng():  # seed the weights without touching torch's global state
             torch.manual_seed(int(rng.integers(2**31)))
@@ -140,18 +150,23 @@ class OffPolicyLearner:
         rewards = self.rewards(reward, info)
         stored, stored_next = self.encode(obs), self.encode(next_obs)
         for i in range(len(action)):
-            self.buffer.add(
-                batch_rows(stored, i), action[i], rewards[i], batch_rows(stored_next, i),
-                terminated[i], truncated[i],
-            )  # fmt: skip
+            step = (batch_rows(stored, i), action[i], rewards[i], batch_rows(stored_next, i),
+                    terminated[i], truncated[i])  # fmt: skip
+            if self.windows is None:
+                self.buffer.add(*step)
+            else:  # the n-step transitions this step completes
+                self.windows.add(i, *step, store=self.buffer.add)
         before, self.transitions = self.transitions, self.transitions + len(action)
         cfg = self.config
         due = self.transitions // cfg.train_freq > before // cfg.train_freq  # crossed a multiple
         if due and self.transitions > cfg.learning_starts and len(self.buffer) >= cfg.batch_size:
             self.train(cfg.gradient_steps)
 
-    def td_target(self, reward, next_obs, terminated) -> torch.Tensor:
-        """The TD target: reward + γ (1 − terminated) · the target network's next-state value."""
+    def td_target(self, reward, next_obs, terminated, discount=None) -> torch.Tensor:
+        """The TD target: reward + γ (1 − terminated) · the target network's next-state value.
+
+        ``discount``: each row's own ``γ^m`` (n-step returns) instead of γ.
+        """
         if self.config.gamma == 0:  # nothing to bootstrap: skip the next states' forward passes
             return reward
         with torch.no_grad():
@@ -162,29 +177,43 @@ class OffPolicyLearner:
             else:
                 next_value = next_q.max(dim=1).values
             keep = (1.0 - terminated).reshape(-1, *[1] * (next_value.ndim - 1))
-            bootstrap = self.config.gamma * keep * next_value
+            if discount is not None:
+                keep = keep * discount.reshape(keep.shape)
+                bootstrap = keep * next_value
+            else:
+                bootstrap = self.config.gamma * keep * next_value
             if reward.ndim > bootstrap.ndim:  # every action's reward: the same next value
                 bootstrap = bootstrap.unsqueeze(1)
             return reward + bootstrap
 
     def train(self, n_steps: int) -> None:
-        """``n_steps`` gradient steps on uniform batches from the buffer: sample, target, step.
+        """``n_steps`` gradient steps on batches from the buffer: sample, target, step.
 
         The target network stays fixed until its next update, so the buffer draws the batches
         of such a span together (:meth:`~agents.replay.ReplayBuffer.sample_spans`) and their TD
         targets come from one forward pass: the same numbers as batch by batch, in far fewer
-        calls. (Double DQN also asks the online network, which changes every step: its spans
-        are one step long.)
+        calls. (Double DQN also asks the online network, which changes every step, and
+        prioritized replay's priorities change every step: their spans are one step long.)
         """
         cfg = self.config
         self.optimizer.param_groups[0]["lr"] = cfg.learning_rate(self.transitions)
+        beta = cfg.per_beta_at(self.transitions) if cfg.prioritized else None
         with flush_denormals():  # denormal Adam moments slow training ~1.4x
             for span in self.buffer.sample_spans(cfg.batch_size, n_steps, self.rng,
-                                                 self.target_fixed_for):  # fmt: skip
+                                                 self.target_fixed_for, beta):  # fmt: skip
                 obs, action, reward, next_obs, terminated = self.on_device(span)
-                target = self.td_target(reward, next_obs, terminated)
+                discount = None if span.discount is None else self.tensor(span.discount)
+                target = self.td_target(reward, next_obs, terminated, discount)
+                if span.weights is not None:  # prioritized: one batch, weighted; new priorities
+                    td = self.gradient_step(obs, action, target, self.tensor(span.weights))
+                    self.buffer.priorities.update(span.slots, td)
+                    continue
                 for rows in span.batch_rows():
                     self.gradient_step(batch_rows(obs, rows), action[rows], target[rows])
+
+    def tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A float32 array as a tensor on the learner's device."""
+        return torch.as_tensor(array, dtype=torch.float32).to(self.device)
 
     def on_device(self, batch: Batch) -> tuple:
         """``obs, action, reward, next_obs, terminated`` of a sampled batch as tensors there."""
@@ -207,12 +236,22 @@ class OffPolicyLearner:
         self.train(1)
         return self.losses[-1]
 
-    def gradient_step(self, obs, action, target) -> None:
-        """Adam on the Huber loss between Q(obs, action) and the TD target, norm-clipped."""
+    def gradient_step(self, obs, action, target, weights=None) -> np.ndarray | None:
+        """Adam on the Huber loss between Q(obs, action) and the TD target, norm-clipped.
+
+        ``weights``: each row's importance weight (prioritized replay); then it returns each
+        row's |TD error| (averaged over the rest of a row: pixels) for its new priority.
+        """
         q = self.q(self.online, obs)
         if target.ndim < q.ndim:  # the action taken only
             q = q.gather(1, action.unsqueeze(1)).squeeze(1)
-        loss = torch.nn.functional.smooth_l1_loss(q, target)  # Huber
+        td = None
+        if weights is None:
+            loss = torch.nn.functional.smooth_l1_loss(q, target)  # Huber
+        else:
+            rows = torch.nn.functional.smooth_l1_loss(q, target, reduction="none")
+            loss = (weights * rows.reshape(len(rows), -1).mean(dim=1)).mean()
+            td = (target - q).detach().abs().reshape(len(q), -1).mean(dim=1).cpu().numpy()
         self.flat.zero_grad()
         loss.backward()
         self.flat.clip_grad_norm_(self.config.max_grad_norm)
@@ -221,6 +260,7 @@ class OffPolicyLearner:
         if self.n_updates % self.config.target_update == 0:
             self.update_target()
         self.losses.append(float(loss.detach()))
+        return td
 
     def update_target(self) -> None:
         """Hard copy (τ = 1) or Polyak average of the online weights into the target network."""
@@ -278,6 +318,7 @@ class OffPolicyLearner:
             "transitions": self.transitions,
             "n_updates": self.n_updates,
             "losses": list(self.losses),
+            **({} if self.windows is None else {"n_step": self.windows.state(as_tensors)}),
         }
 
     def load_training_state(self, state: dict) -> None:
@@ -303,6 +344,8 @@ class OffPolicyLearner:
         )
         self.losses.clear()
         self.losses.extend(float(loss) for loss in state["losses"])
+        if self.windows is not None:
+            self.windows.load_state(state.get("n_step", []), as_arrays)
 
 
 def as_tensors(batch: Any, device: torch.device | None = None) -> Any:
@@ -313,6 +356,23 @@ def as_tensors(batch: Any, device: torch.device | None = None) -> Any:
     if isinstance(batch, Mapping):
         return {key: as_tensors(value, device) for key, value in batch.items()}
     return torch.as_tensor(batch).to(device) if device is not None else torch.as_tensor(batch)
+
+
+def as_arrays(saved: Any) -> Any:
+    """Saved tensors (or a mapping of them) as numpy arrays: :func:`as_tensors` undone."""
+    if isinstance(saved, Mapping):
+        return {key: as_arrays(value) for key, value in saved.items()}
+    return np.asarray(saved)
+
+
+def buffer_options(config: OffPolicyConfig) -> dict:
+    """The replay buffer's options for a config's variants (``ReplayBuffer(…, **these)``)."""
+    priorities = (
+        Priorities(config.buffer_size, config.per_alpha, config.per_eps)
+        if config.prioritized
+        else None
+    )
+    return {"discounts": config.n_step > 1, "priorities": priorities}
 
 
 def on_host(state: Any) -> Any:

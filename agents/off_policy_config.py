@@ -45,6 +45,26 @@ class OffPolicyConfig:
     """Gradients are clipped to this global norm."""
     double: bool = False
     """Double DQN: the online network picks the next action, the target network values it."""
+    n_step: int = 1
+    """n-step returns: rewards summed over n steps, bootstrapping with γ^n (1: one-step DQN).
+
+    An episode's end inside the window cuts it (terminated: no bootstrap; truncated: bootstrap
+    from the state where it was cut)."""
+    prioritized: bool = False
+    """Proportional prioritized replay with importance weights (Schaul et al., 2016).
+
+    Transitions drawn in proportion to (|TD error| + per_eps)^per_alpha through a sum tree,
+    each row's loss weighted by (N·P)^−β / max."""
+    per_alpha: float = 0.6
+    """How much the priorities count (0: uniform draws; 1: proportional to |TD error| + ε)."""
+    per_beta: float = 0.4
+    """Importance-weight exponent at the start, rising linearly to 1 over ``per_beta_steps``."""
+    per_beta_steps: int | None = None
+    """Transitions over which β rises to 1 (none: ``lr_decay_steps``, a run's length).
+
+    Where that is 0, β stays at ``per_beta``."""
+    per_eps: float = 1e-6
+    """Added to |TD error|, so that no transition's priority is 0."""
     exploration: str = "linear"
     """ε schedule: linear, exponential (shared DecayingEpsilon), constant (ε-greedy), greedy."""
     epsilon_start: float = 1.0
@@ -81,6 +101,15 @@ class OffPolicyConfig:
             raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.n_step < 1:
+            raise ValueError(f"n_step must be >= 1, got {self.n_step}")
+        for name in ("per_alpha", "per_beta"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.per_eps > 0:
+            raise ValueError(f"per_eps must be > 0, got {self.per_eps}")
+        if self.per_beta_steps is not None and self.per_beta_steps < 0:
+            raise ValueError(f"per_beta_steps must be >= 0, got {self.per_beta_steps}")
         if self.exploration not in EXPLORATION:
             raise ValueError(f"exploration must be one of {', '.join(EXPLORATION)}")
         self.strategy()  # the strategy checks its own settings (ε in [0, 1], ...)
@@ -91,6 +120,13 @@ class OffPolicyConfig:
             return self.lr
         done = min(1.0, transitions / self.lr_decay_steps)
         return self.lr + (self.lr_end - self.lr) * done
+
+    def per_beta_at(self, transitions: int) -> float:
+        """The importance-weight exponent β after ``transitions`` stored transitions."""
+        steps = self.lr_decay_steps if self.per_beta_steps is None else self.per_beta_steps
+        if steps <= 0:
+            return self.per_beta
+        return self.per_beta + (1.0 - self.per_beta) * min(1.0, transitions / steps)
 
     def strategy(self):
         """The shared exploration strategy these settings describe."""

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agents.off_policy import LearnerPerRun, OffPolicyLearner
+from agents.off_policy import LearnerPerRun, OffPolicyLearner, buffer_options
 from agents.pixel_dqn_config import PixelDQNConfig, check_spaces
 from agents.replay import ReplayBuffer
 from supervised.dncnn import QMapNet, TrunkConfig
@@ -84,7 +84,8 @@ class PixelDQNLearner(OffPolicyLearner):
         trunk = TrunkConfig(config.channels, config.depth)
         # Q in reward units: squared errors of images in [0, 1] times 255² and reward_scale
         estimate = 255.0**2 * config.reward_scale if config.estimate else None
-        buffer = ReplayBuffer(config.buffer_size, **buffer_layout(config, shape, n_actions, extra))
+        layout = buffer_layout(config, shape, n_actions, extra)
+        buffer = ReplayBuffer(config.buffer_size, **layout, **buffer_options(config))
         super().__init__(
             config,
             rng,

@@ -4,6 +4,10 @@
 episode really ended (``terminated``); a time limit (``truncated``) is not the end of the task, so
 the target still bootstraps from ``next_obs`` there.
 
+With n-step returns (:mod:`agents.n_step`) each transition also stores its ``discount``
+(``γ^m``, ``m`` the rewards summed in it); a prioritized buffer draws in proportion to its
+slots' priorities (:class:`agents.sum_tree.Priorities`) instead of uniformly.
+
 An observation may be several arrays (a Dict space with images: :mod:`agents.encodings`): then
 ``obs`` and ``next_obs`` are mappings of each array's name to its stored rows.
 """
@@ -14,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from agents.sum_tree import Priorities
 
 MAX_SPAN = 128
 """Most batches drawn at once (:meth:`ReplayBuffer.sample_spans`)."""
@@ -52,6 +58,12 @@ class Batch:
     batches: int = 1
     """Batches of equal size the rows hold, one after the other (see
     :meth:`ReplayBuffer.sample_spans`)."""
+    discount: np.ndarray | None = None
+    """Each row's bootstrap discount ``γ^m`` (n-step returns; None: ``γ``)."""
+    slots: np.ndarray | None = None
+    """Where each row is stored (prioritized replay: whose priorities the step updates)."""
+    weights: np.ndarray | None = None
+    """Each row's importance weight (prioritized replay; None: all alike)."""
 
     def batch_rows(self) -> list[slice]:
         """The rows of each batch of the span, in order."""
@@ -72,6 +84,8 @@ class ReplayBuffer:
         action_shape: tuple[int, ...] = (),
         action_dtype=np.int64,
         reward_shape: tuple[int, ...] | None = None,
+        discounts: bool = False,
+        priorities: Priorities | None = None,
     ):
         """A buffer of ``capacity`` transitions, preallocated.
 
@@ -79,6 +93,8 @@ class ReplayBuffer:
         shape and dtype (observations of several arrays). ``action_shape`` (an action per pixel:
         ``(H, W)``) also shapes the stored rewards.
         ``reward_shape`` overrides that (e.g. ``(A, H, W)``: every action's reward map).
+        ``discounts``: store each transition's discount (n-step returns); ``priorities``: draw in
+        proportion to them (prioritized replay), built for this ``capacity``.
         """
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
@@ -96,6 +112,10 @@ class ReplayBuffer:
         self.reward = np.zeros((self.capacity, *reward_shape), dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=bool)
         self.truncated = np.zeros(self.capacity, dtype=bool)
+        if discounts:
+            self.discount = np.zeros(self.capacity, dtype=np.float32)
+            self.FIELDS = (*ReplayBuffer.FIELDS, "discount")
+        self.priorities = priorities
         self.position = 0  # where the next transition goes
         self.size = 0  # how many slots hold a transition
 
@@ -129,9 +149,13 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
-        """Store one transition, overwriting the oldest when full."""
+    def add(self, obs, action, reward, next_obs, terminated, truncated, discount=None) -> None:
+        """Store one transition, overwriting the oldest when full (``discount``: n-step's)."""
         i = self.position
+        if discount is not None:
+            self.discount[i] = discount
+        if self.priorities is not None:
+            self.priorities.added(i)
         if isinstance(self.obs, dict):
             for name in self.obs:
                 self.obs[name][i], self.next_obs[name][i] = obs[name], next_obs[name]
@@ -147,13 +171,16 @@ class ReplayBuffer:
 
         Only the filled slots, in their stored dtypes (uint8 images stay uint8).
         """
-        return {
+        state = {
             "position": self.position,
             **{
                 name: _parts(getattr(self, name), lambda array: array[: self.size])
                 for name in self.FIELDS
             },
         }
+        if self.priorities is not None:
+            state["priorities"] = self.priorities.state(self.size)
+        return state
 
     def load_state(self, state: dict) -> None:
         """Put back what :meth:`state` gave (into a buffer of the same capacity and layout).
@@ -182,12 +209,28 @@ class ReplayBuffer:
                 )
             array[:size] = saved
         self.size, self.position = size, int(state["position"])
+        if self.priorities is not None:
+            if "priorities" not in state:
+                raise ValueError("the saved buffer has no priorities (it was not prioritized)")
+            self.priorities.load_state(
+                {key: np.asarray(value) for key, value in state["priorities"].items()}
+            )
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """``batch_size`` transitions drawn uniformly, with replacement, from those stored."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        index = rng.integers(self.size, size=batch_size)
+        return self.take(rng.integers(self.size, size=batch_size))
+
+    def sample_prioritized(self, batch_size: int, beta: float, rng: np.random.Generator) -> Batch:
+        """``batch_size`` transitions drawn in proportion to their priorities, with weights."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        slots, weights = self.priorities.sample(batch_size, self.size, beta, rng)
+        return replace(self.take(slots), slots=slots, weights=weights)
+
+    def take(self, index: np.ndarray) -> Batch:
+        """The transitions stored at ``index``."""
         return Batch(
             _parts(self.obs, lambda array: array[index]),
             self.action[index],
@@ -195,10 +238,16 @@ class ReplayBuffer:
             _parts(self.next_obs, lambda array: array[index]),
             self.terminated[index],
             self.truncated[index],
+            discount=self.discount[index] if "discount" in self.FIELDS else None,
         )
 
     def sample_spans(
-        self, batch_size: int, n_batches: int, rng: np.random.Generator, fixed: Callable[[], int]
+        self,
+        batch_size: int,
+        n_batches: int,
+        rng: np.random.Generator,
+        fixed: Callable[[], int],
+        beta: float | None = None,
     ) -> Iterator[Batch]:
         """``n_batches`` uniform batches of ``batch_size``, drawn a span of them at a time.
 
@@ -206,8 +255,14 @@ class ReplayBuffer:
         batches a learner treats alike, e.g. until its target network changes), at most
         :data:`MAX_SPAN` and :data:`MAX_SPAN_ELEMENTS` stored numbers of observations. Each
         yields one :class:`Batch` of its batches' rows (``batches``: how many); the next span is
-        drawn when the caller asks for it, after it used this one.
+        drawn when the caller asks for it, after it used this one. A prioritized buffer draws
+        each batch alone (its priorities change with every step), with importance weights of
+        exponent ``beta``.
         """
+        if self.priorities is not None:
+            for _ in range(n_batches):
+                yield self.sample_prioritized(batch_size, beta, rng)
+            return
         per_batch = batch_size * self.obs_numbers
         longest = max(1, min(MAX_SPAN, MAX_SPAN_ELEMENTS // per_batch))
         done = 0

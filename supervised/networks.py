@@ -145,6 +145,41 @@ def mlp_for_spaces(
     return MLP((n_inputs, *hidden, n_outputs), activation=activation)
 
 
+class DuelingHead(nn.Module):
+    """Dueling Q-values (Wang et al., 2016): ``Q = V + A − mean_a A`` from two MLP streams.
+
+    ``value``: ``n_inputs → hidden... → 1``; ``advantage``: ``n_inputs → hidden... → n_outputs``.
+    Subtracting the advantages' mean makes V and A identifiable (Q's mean over actions is V), and
+    every action's Q passes its gradient to V. Inputs as :class:`MLP`'s.
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int, hidden: Sequence[int] = (64, 64)):
+        super().__init__()
+        self.value = mlp_for_spaces(n_inputs, 1, hidden)
+        self.advantage = mlp_for_spaces(n_inputs, n_outputs, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, n_inputs)`` → ``(n, n_outputs)``."""
+        advantage = self.advantage(x)
+        return self.value(x) + advantage - advantage.mean(dim=1, keepdim=True)
+
+
+def q_head(n_inputs: int, n_outputs: int, hidden: Sequence[int], dueling: bool = False):
+    """A Q-network's head: an MLP, or a :class:`DuelingHead` of two."""
+    if dueling:
+        return DuelingHead(n_inputs, n_outputs, hidden)
+    return mlp_for_spaces(n_inputs, n_outputs, hidden)
+
+
+def q_head_parameters(n_inputs: int, n_outputs: int, hidden: Sequence[int], dueling: bool) -> int:
+    """The parameters of :func:`q_head`: one MLP, or a value and an advantage stream."""
+    if dueling:
+        return mlp_parameters((n_inputs, *hidden, 1)) + mlp_parameters(
+            (n_inputs, *hidden, n_outputs)
+        )
+    return mlp_parameters((n_inputs, *hidden, n_outputs))
+
+
 def mlp_parameters(sizes: Sequence[int]) -> int:
     """The parameters of :class:`MLP` ``(sizes)``: a weight matrix and a bias per layer."""
     return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
@@ -252,16 +287,20 @@ def image_features_size(
 
 
 def q_network_parameters(
-    shape: Sequence[int] | dict[str, Sequence[int]], n_outputs: int, hidden: Sequence[int]
+    shape: Sequence[int] | dict[str, Sequence[int]],
+    n_outputs: int,
+    hidden: Sequence[int],
+    dueling: bool = False,
 ) -> int:
     """The parameters of DQN's Q-network for observations stored as ``shape``, by arithmetic.
 
     The network DQN builds (``agents.dqn.q_network``): an MLP of a vector, a
-    :class:`ConvQNet` of an image (3-D), a :class:`MultiInputQNet` of several arrays.
+    :class:`ConvQNet` of an image (3-D), a :class:`MultiInputQNet` of several arrays; with
+    ``dueling``, their head is a :class:`DuelingHead`.
     """
     parts = shape if isinstance(shape, dict) else {"": shape}
     if not isinstance(shape, dict) and len(shape) != 3:
-        return mlp_parameters((math.prod(shape), *hidden, n_outputs))
+        return q_head_parameters(math.prod(shape), n_outputs, hidden, dueling)
     parameters, features = 0, 0
     for part in parts.values():
         if len(part) == 3:
@@ -269,7 +308,7 @@ def q_network_parameters(
             parameters, features = parameters + conv, features + size
         else:
             features += math.prod(part)
-    return parameters + mlp_parameters((features, *hidden, n_outputs))
+    return parameters + q_head_parameters(features, n_outputs, hidden, dueling)
 
 
 class ImageFeatures(nn.Sequential):
@@ -333,6 +372,7 @@ class ConvQNet(nn.Module):
         hidden: widths of the head's hidden layers.
         channels: output channels of the stride-2 convolutions.
         channels_last: the layout of ``shape`` (None: inferred, see :class:`ImageFeatures`).
+        dueling: the head is a :class:`DuelingHead` (value and advantage streams).
     """
 
     def __init__(
@@ -342,11 +382,12 @@ class ConvQNet(nn.Module):
         hidden: Sequence[int] = (128,),
         channels: Sequence[int] = (16, 32, 32),
         channels_last: bool | None = None,
+        dueling: bool = False,
     ):
         super().__init__()
         self.features = ImageFeatures(shape, channels, channels_last)
         self.shape, self.channels_last = self.features.shape, self.features.channels_last
-        self.head = mlp_for_spaces(self.features.size, n_outputs, hidden)
+        self.head = q_head(self.features.size, n_outputs, hidden, dueling)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Observations ``(n, *shape)`` → ``(n, n_outputs)``."""
@@ -365,6 +406,7 @@ class MultiInputQNet(nn.Module):
         n_outputs: outputs, e.g. one Q-value per action.
         hidden: widths of the head's hidden layers.
         channels: output channels of each image's stride-2 convolutions.
+        dueling: the head is a :class:`DuelingHead` (value and advantage streams).
     """
 
     def __init__(
@@ -373,6 +415,7 @@ class MultiInputQNet(nn.Module):
         n_outputs: int,
         hidden: Sequence[int] = (128,),
         channels: Sequence[int] = (16, 32, 32),
+        dueling: bool = False,
     ):
         super().__init__()
         shapes = {name: tuple(int(n) for n in shape) for name, shape in shapes.items()}
@@ -391,13 +434,13 @@ class MultiInputQNet(nn.Module):
             self.images[str(i)].size if len(shape) == 3 else shape[0]
             for i, shape in enumerate(shapes.values())
         )
-        self.head = mlp_for_spaces(size, n_outputs, hidden)
+        self.head = q_head(size, n_outputs, hidden, dueling)
 
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         """A batch of each part, ``{name: (n, *shape)}`` → ``(n, n_outputs)``."""
         if set(x) != set(self.shapes):
             raise ValueError(f"MultiInputQNet expects the parts {list(self.shapes)}, got {list(x)}")
-        dtype = self.head.layers[0].weight.dtype
+        dtype = next(self.head.parameters()).dtype
         features = [
             self.images[str(i)](x[name]) if str(i) in self.images else x[name].to(dtype)
             for i, name in enumerate(self.shapes)
@@ -410,6 +453,7 @@ def cnn_for_shape(
     n_outputs: int,
     hidden: Sequence[int] = (128,),
     channels_last: bool | None = None,
+    dueling: bool = False,
 ) -> ConvQNet:
     """DQN's Q-network for image observations of ``shape`` (see :class:`ConvQNet`).
 
@@ -419,8 +463,9 @@ def cnn_for_shape(
         n_outputs: one output per action.
         hidden: widths of the hidden layers of the head after the convolutions.
         channels_last: the layout of ``shape`` (None: inferred, see :class:`ConvQNet`).
+        dueling: value and advantage streams (see :class:`DuelingHead`).
     """
-    return ConvQNet(shape, n_outputs, hidden=hidden, channels_last=channels_last)
+    return ConvQNet(shape, n_outputs, hidden=hidden, channels_last=channels_last, dueling=dueling)
 
 
 def non_finite(state: dict) -> list[str]:

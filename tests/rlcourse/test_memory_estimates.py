@@ -74,8 +74,10 @@ def test_the_estimate_of_a_network_is_the_count_of_the_network_built():
     ]
     for space, hidden in cases:
         stored = encoding(space)
-        built = sum(p.numel() for p in q_network(stored, 3, hidden).parameters())
-        assert q_network_parameters(stored.shape, 3, hidden) == built, space
+        for dueling in (False, True):  # dueling: a value and an advantage stream
+            network = q_network(stored, 3, hidden, dueling)
+            built = sum(p.numel() for p in network.parameters())
+            assert q_network_parameters(stored.shape, 3, hidden, dueling) == built, space
 
 
 def test_a_learner_holds_what_its_estimate_says_of_its_networks():
@@ -90,6 +92,19 @@ def test_a_learner_holds_what_its_estimate_says_of_its_networks():
     held = [learner.online, learner.target]
     assert sum(p.numel() for net in held for p in net.parameters()) == 2 * built
     assert learner.flat.grads.numel() == built and learner.flat.grads.dtype == torch.float32
+
+
+def test_the_estimate_of_a_learner_with_every_variant_counts_its_sum_tree_and_discounts():
+    space, actions = spaces.Box(-1, 1, (4,)), spaces.Discrete(2)
+    config = DQNConfig(hidden=(16,), buffer_size=500, batch_size=32, dueling=True, n_step=3,
+                       prioritized=True)  # fmt: skip
+    learner = DQNLearner(config, space, actions, np.random.default_rng(0))
+    built = sum(p.numel() for p in learner.online.parameters())
+    estimate = learner_memory(config, space, actions)
+    assert estimate["networks"] == 4 * built * NETWORK_COPIES  # no numpy acting copy
+    assert estimate["replay buffer"] == learner.buffer.nbytes  # with the discounts
+    tree = learner.buffer.priorities.tree
+    assert estimate["sum tree"] == tree.nodes.nbytes + tree.mins.nbytes
 
 
 # -- the run loop's per-step and per-episode arrays -------------------------------------------

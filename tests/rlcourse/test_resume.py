@@ -43,6 +43,10 @@ def assert_same_run(one, two):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), (part, key)
     for key, value in a["buffer"].items():
+        if isinstance(value, dict):  # prioritized replay's priorities
+            assert value.keys() == b["buffer"][key].keys()
+            assert all(torch.equal(part, b["buffer"][key][name]) for name, part in value.items())
+            continue
         assert torch.equal(value, b["buffer"][key]) if torch.is_tensor(value) else value == b[
             "buffer"][key]  # fmt: skip
     assert a["rng"] == b["rng"] and a["transitions"] == b["transitions"]
@@ -382,3 +386,26 @@ def test_a_resume_pt_saved_with_the_old_counter_names_resumes_exactly(tmp_path):
     torch.save(saved, parts / "resume.pt")
     assert resume_dqn(parts, steps=12, progress=False)["steps"] == 12
     assert_same_run(whole, parts)
+
+
+def test_dqn_variants_resume_exactly_with_the_n_step_windows_and_the_sum_tree(tmp_path):
+    variants = {**SETTINGS, "n_step": "3", "prioritized": "true", "dueling": "true"}
+
+    def run(out, steps):
+        return train_dqn("CartPole-v1", out, steps=steps, seed=3, config=dqn_config(variants),
+                         eval_every=350, eval_episodes=2, progress=False)  # fmt: skip
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    run(whole, 700)
+    run(parts, 350)  # stopped mid-episode: the windows hold pending steps
+    saved = torch.load(parts / "resume.pt", weights_only=True)["learner"]
+    assert len(saved["n_step"]) == 1 and 1 <= len(saved["n_step"][0]) <= 2
+    stored = saved["transitions"] - len(saved["n_step"][0])  # the pending steps are not stored yet
+    assert saved["buffer"]["priorities"]["priorities"].shape == (stored,)
+    assert saved["buffer"]["discount"].shape == (stored,)
+    resume_dqn(parts, steps=700, progress=False)
+    assert_same_run(whole, parts)
+    a, b = (torch.load(d / "resume.pt", weights_only=True)["learner"] for d in (whole, parts))
+    assert len(a["n_step"][0]) == len(b["n_step"][0])
+    for one, two in zip(a["n_step"][0], b["n_step"][0], strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(one, two, strict=True))

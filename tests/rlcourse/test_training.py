@@ -126,6 +126,11 @@ def test_missing_checkpoint(tmp_path, capsys):
         ),
         (["CartPole-v1", "--set", "lr=fast"], "lr='fast' is not a number"),
         (["CartPole-v1", "--set", "epsilon=0.1"], "agent 'dqn' has no parameter 'epsilon'"),
+        (["CartPole-v1", "--set", "n_step=0"], "agent 'dqn': n_step must be >= 1, got 0"),
+        (
+            ["CartPole-v1", "--set", "prioritized=true", "per_alpha=1.5"],
+            "agent 'dqn': per_alpha must be in [0, 1], got 1.5",
+        ),
         (["NoSuchEnv-v0"], "unknown env 'NoSuchEnv-v0'"),
     ],
 )
@@ -134,6 +139,17 @@ def test_bad_training_input_is_one_line_and_exit_2(tmp_path, capsys, args, messa
     assert main(["train", "dqn", *args, "--out", str(out)]) == 2
     assert message in one_error_line(capsys)
     assert not (out / "checkpoint.pt").exists()
+
+
+def test_a_comparison_with_alpha_outside_0_1_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["compare", "CartPole-v1", "--agents", "dqn:prioritized=true,per_alpha=2",
+            "--episodes", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    assert one_error_line(capsys) == (
+        "rlcourse compare: error: agent 'dqn': per_alpha must be in [0, 1], got 2.0"
+    )
+    assert not out.exists()
 
 
 def test_tensorboard_without_the_package_says_how_to_get_it(tmp_path, capsys):
