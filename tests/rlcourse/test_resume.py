@@ -153,13 +153,15 @@ def test_stop_at_ends_the_run_at_the_first_evaluation_reaching_it(cli, tmp_path)
 
 def test_a_finished_run_trains_on_with_more_steps(cli, tmp_path):
     out, whole = tmp_path / "run", tmp_path / "whole"
-    assert cli("train dqn CartPole-v1 --steps 2000", *QUICK, "--out", out).code == 0
+    # the learning rate decays over --steps unless fixed: fixed here, so both runs share it
+    decay = "lr_decay_steps=3000"
+    assert cli("train dqn CartPole-v1 --steps 2000", *QUICK, decay, "--out", out).code == 0
     refused = assert_usage_error(cli("train dqn --resume", out))
     assert refused.endswith(
         f"{out} finished at step 2000 of 2000: nothing to resume (give more steps to train on)"
     )
     assert cli("train dqn --resume", out, "--steps 3000").code == 0
-    assert cli("train dqn CartPole-v1 --steps 3000", *QUICK, "--out", whole).code == 0
+    assert cli("train dqn CartPole-v1 --steps 3000", *QUICK, decay, "--out", whole).code == 0
     assert_same_run(whole, out)
 
 
