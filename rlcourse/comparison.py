@@ -104,6 +104,7 @@ def compare(
     progress: bool = True,
     command: str | None = None,
     device: str | None = None,
+    threads: int = 1,
 ) -> Results:
     """Run every agent on the same ``runs`` independent problems and collect the results.
 
@@ -122,23 +123,29 @@ def compare(
         device: where the torch agents' networks run (``auto``, ``cpu``, ``cuda[:N]``; None:
             :func:`common.devices.current`); recorded in the manifest when an agent uses
             torch (or a device is named).
+        threads: torch (and BLAS) threads while agents that train networks run; 1, the
+            default, is the fastest for the course's small networks (as for ``train``);
+            recorded in the manifest beside the device.
 
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
         DeviceError: the device is not available.
     """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UsageError(f"threads must be a positive integer, not {threads!r}")
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
                                        seed=seed, env_kwargs=env_kwargs,
                                        wrappers=wrappers)  # fmt: skip
     recorded = {}
-    block: contextlib.AbstractContextManager = contextlib.nullcontext()
+    stack = contextlib.ExitStack()
     if device is not None or trains_networks(built.values()):
         from common import devices
+        from supervised.train import threads as using_threads
 
-        block = devices.using(device)
-    with block as chosen:
-        if chosen is not None:
-            recorded = {"device": devices.describe(chosen)}
+        chosen = stack.enter_context(devices.using(device))
+        stack.enter_context(using_threads(threads))
+        recorded = {"device": devices.describe(chosen), "threads": threads}
+    with stack:
         data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
                                                 progress)  # fmt: skip
     manifest = {

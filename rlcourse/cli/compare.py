@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--env-kwargs", nargs="+", metavar="K=V", help="env constructor arguments")
     add_wrapper_option(p)
     add_device_option(p)
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch threads for agents that train networks (default 1: fastest for small "
+        "networks on CPU)",
+    )
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument(
@@ -79,7 +86,7 @@ def cmd_compare(args) -> int:
     if device:
         announce_device(device)
     results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),
-                               device=device)  # fmt: skip
+                               device=device, threads=args.threads)  # fmt: skip
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0
