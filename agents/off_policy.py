@@ -368,6 +368,17 @@ class LearnerPerRun:
             ]
         )
 
+    def greedy_actions(self, obs, runs: np.ndarray) -> np.ndarray:
+        """Each row's action of highest Q under its run's learner (see ``HasGreedyPolicy``)."""
+        run_ids, starts = np.unique(runs, return_index=True)
+        ends = [*starts[1:], len(runs)]
+        return np.concatenate(
+            [
+                self.learners[i].greedy(batch_rows(obs, slice(start, end)))
+                for i, start, end in zip(run_ids, starts, ends, strict=True)
+            ]
+        )
+
     def update(self, obs, action, reward, next_obs, terminated, truncated, info) -> None:
         """Each run stores its transition and trains on its own schedule."""
         n = len(self.learners)

@@ -20,6 +20,12 @@ from agents import Agent, KeepsActionValues, SpecError
 from agents.base import trains_networks
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
+from rlcourse.evaluations import (
+    EVAL_EPISODES,
+    EVAL_SEED_OFFSET,
+    GreedyEvaluations,
+    check_evaluations,
+)
 from rlcourse.loop import HINT, check_budget, run
 from rlcourse.memory import check_fits, compare_memory
 from rlcourse.results import Results, provenance
@@ -75,17 +81,21 @@ def plan_comparison(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     wrappers: Sequence[str] = (),
+    eval_every: int | None = None,
+    eval_episodes: int = EVAL_EPISODES,
 ) -> tuple[EnvSource, dict[str, Agent], dict[str, int]]:
     """Check a comparison before it runs: the env, the agents, the memory it will need.
 
     Returns the env, the agents built for it, and the memory estimate by part.
 
     Raises:
-        UsageError: bad budget, env or agent, or more memory than is available.
+        UsageError: bad budget, env or agent, or more memory than is available; evaluations
+            (``eval_every``) of an agent without a greedy policy, or a bad count.
     """
     check_budget(runs, steps, episodes, seed)
     source = resolve_env(env, env_kwargs, wrappers=wrappers)
     built = make_agents(source, agents)
+    check_evaluations(built, eval_every, eval_episodes, steps or episodes)
     memory = compare_memory(source, built, runs, steps, episodes)
     check_fits(memory, HINT)
     return source, built, memory
@@ -105,6 +115,8 @@ def compare(
     command: str | None = None,
     device: str | None = None,
     threads: int = 1,
+    eval_every: int | None = None,
+    eval_episodes: int = EVAL_EPISODES,
 ) -> Results:
     """Run every agent on the same ``runs`` independent problems and collect the results.
 
@@ -126,6 +138,11 @@ def compare(
         threads: torch (and BLAS) threads while agents that train networks run; 1, the
             default, is the fastest for the course's small networks (as for ``train``);
             recorded in the manifest beside the device.
+        eval_every: evaluate each run's greedy policy every this many steps (a step budget) or
+            episodes of the run (an episode budget), recorded as the metric ``eval_return``,
+            ``(runs, budget // eval_every)`` (:mod:`rlcourse.evaluations`); None: none. Every
+            agent must have a greedy policy (:class:`agents.base.HasGreedyPolicy`).
+        eval_episodes: greedy episodes per run and evaluation, on envs of their own.
 
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
@@ -135,7 +152,8 @@ def compare(
         raise UsageError(f"threads must be a positive integer, not {threads!r}")
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
                                        seed=seed, env_kwargs=env_kwargs,
-                                       wrappers=wrappers)  # fmt: skip
+                                       wrappers=wrappers, eval_every=eval_every,
+                                       eval_episodes=eval_episodes)  # fmt: skip
     recorded = {}
     stack = contextlib.ExitStack()
     if device is not None or trains_networks(built.values()):
@@ -146,8 +164,11 @@ def compare(
         stack.enter_context(using_threads(threads))
         recorded = {"device": devices.describe(chosen), "threads": threads}
     with stack:
+        evaluations = (
+            {"every": eval_every, "episodes": eval_episodes} if eval_every is not None else None
+        )
         data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
-                                                progress)  # fmt: skip
+                                                progress, evaluations)  # fmt: skip
     manifest = {
         "command": command,
         "env": source.name,
@@ -159,6 +180,15 @@ def compare(
         "episodes": episodes,
         "seed": seed,
         "x": "step" if steps is not None else "episode",
+        **(
+            {
+                "eval_every": eval_every,
+                "eval_episodes": eval_episodes,
+                "eval_seed": EVAL_SEED_OFFSET + seed,
+            }
+            if eval_every is not None
+            else {}
+        ),
         "seconds": seconds,
         **recorded,
         **provenance(),
@@ -166,11 +196,17 @@ def compare(
     return Results(data, manifest, action_values)
 
 
-def _run_all(source, built, runs, steps, episodes, seed, progress) -> tuple[dict, dict, dict]:
-    """Each agent's metrics, seconds and (where it keeps them) action values."""
+def _run_all(
+    source, built, runs, steps, episodes, seed, progress, evaluations=None
+) -> tuple[dict, dict, dict]:
+    """Each agent's metrics (with ``eval_return`` where evaluated), seconds and action values."""
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
+        callbacks = []
+        if evaluations is not None:
+            callbacks = [GreedyEvaluations(source, runs, **evaluations, budget=steps or episodes,
+                                           seed=seed, by_episode=steps is None)]  # fmt: skip
         data[label] = run(
             source,
             agent,
@@ -180,7 +216,10 @@ def _run_all(source, built, runs, steps, episodes, seed, progress) -> tuple[dict
             seed=seed,
             progress=progress,
             desc=label,
+            callbacks=callbacks,
         )
+        for callback in callbacks:
+            data[label].update(callback.arrays())
         seconds[label] = round(time.perf_counter() - start, 4)
         if isinstance(agent, KeepsActionValues):
             action_values[label] = np.asarray(agent.values(), dtype=np.float32)

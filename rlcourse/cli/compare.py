@@ -55,6 +55,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="torch threads for agents that train networks (default 1: fastest for small "
         "networks on CPU)",
     )
+    p.add_argument(
+        "--eval-every",
+        type=positive_int,
+        metavar="N",
+        help="evaluate each run's greedy policy every N steps (or episodes of the run, with "
+        "--episodes) on evaluation envs of its own; recorded as eval_return",
+    )
+    p.add_argument(
+        "--eval-episodes",
+        type=positive_int,
+        metavar="K",
+        help="greedy episodes per run and evaluation (default 10)",
+    )
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument(
@@ -100,6 +113,8 @@ def _settings(args) -> dict:
         "seed": args.seed,
         "env_kwargs": parse_pairs(args.env_kwargs, "--env-kwargs"),
         "wrappers": args.wrapper,
+        "eval_every": args.eval_every,
+        **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}),
     }
 
 
