@@ -359,6 +359,14 @@ class LearnerPerRun:
         seeds = rng.integers(2**63 - 1, size=n_runs)
         self.learners = [self.make_learner(np.random.default_rng(s)) for s in seeds]
 
+    def reset_run(self, run: int, n_runs: int, rng: np.random.Generator) -> None:
+        """Run ``run`` of a batch of ``n_runs`` alone: its learner seeded as :meth:`reset` would.
+
+        A batch split into processes, one run each, then gives the numbers of the whole batch.
+        """
+        seeds = rng.integers(2**63 - 1, size=n_runs)
+        self.learners = [self.make_learner(np.random.default_rng(seeds[run]))]
+
     def act(self, obs) -> np.ndarray:
         """Each run's action (its own learner's choice)."""
         return np.concatenate(

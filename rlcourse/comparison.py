@@ -18,6 +18,7 @@ import numpy as np
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
 from agents.base import trains_networks
+from rlcourse.comparison_workers import RunUnit, run_in_processes, splits
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.evaluations import (
@@ -29,6 +30,7 @@ from rlcourse.evaluations import (
 from rlcourse.loop import HINT, check_budget, run
 from rlcourse.memory import check_fits, compare_memory
 from rlcourse.results import Results, provenance
+from rlcourse.sweep.backends import default_workers
 
 
 def _labelled(agents: Sequence[str | Agent] | Mapping[str, str | Agent]) -> dict[str, str | Agent]:
@@ -117,6 +119,7 @@ def compare(
     threads: int = 1,
     eval_every: int | None = None,
     eval_episodes: int = EVAL_EPISODES,
+    workers: int | None = None,
 ) -> Results:
     """Run every agent on the same ``runs`` independent problems and collect the results.
 
@@ -143,13 +146,18 @@ def compare(
             ``(runs, budget // eval_every)`` (:mod:`rlcourse.evaluations`); None: none. Every
             agent must have a greedy policy (:class:`agents.base.HasGreedyPolicy`).
         eval_episodes: greedy episodes per run and evaluation, on envs of their own.
+        workers: processes for the runs of agents with a learner per run (DQN), one run and one
+            torch thread each, with the numbers of one batch (:mod:`rlcourse.comparison_workers`;
+            agents given as spec strings, an env given by name whose runs are single envs);
+            None: every core this process may use; 1: all in this process. Recorded.
 
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
         DeviceError: the device is not available.
     """
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise UsageError(f"threads must be a positive integer, not {threads!r}")
+    for name, value in (("threads", threads), ("workers", 1 if workers is None else workers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{name} must be a positive integer, not {value!r}")
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
                                        seed=seed, env_kwargs=env_kwargs,
                                        wrappers=wrappers, eval_every=eval_every,
@@ -167,8 +175,16 @@ def compare(
         evaluations = (
             {"every": eval_every, "episodes": eval_episodes} if eval_every is not None else None
         )
+        if workers != 1 and splits(source, env, _labelled(agents), built, runs):
+            parallel = {"env": env, "env_kwargs": source.kwargs, "wrappers": tuple(wrappers),
+                        "device": device, "threads": threads,
+                        "workers": workers or default_workers(),
+                        "specs": _labelled(agents)}  # fmt: skip
+            recorded["workers"] = parallel["workers"]
+        else:
+            parallel = None
         data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
-                                                progress, evaluations)  # fmt: skip
+                                                progress, evaluations, parallel)  # fmt: skip
     manifest = {
         "command": command,
         "env": source.name,
@@ -197,12 +213,16 @@ def compare(
 
 
 def _run_all(
-    source, built, runs, steps, episodes, seed, progress, evaluations=None
+    source, built, runs, steps, episodes, seed, progress, evaluations=None, parallel=None
 ) -> tuple[dict, dict, dict]:
     """Each agent's metrics (with ``eval_return`` where evaluated), seconds and action values."""
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
+        if parallel is not None:
+            data[label] = _in_processes(label, runs, steps, episodes, seed, evaluations, parallel)
+            seconds[label] = round(time.perf_counter() - start, 4)
+            continue
         callbacks = []
         if evaluations is not None:
             callbacks = [GreedyEvaluations(source, runs, **evaluations, budget=steps or episodes,
@@ -224,3 +244,25 @@ def _run_all(
         if isinstance(agent, KeepsActionValues):
             action_values[label] = np.asarray(agent.values(), dtype=np.float32)
     return data, seconds, action_values
+
+
+def _in_processes(label, runs, steps, episodes, seed, evaluations, parallel) -> dict:
+    """One agent's runs, one per process (see :mod:`rlcourse.comparison_workers`)."""
+    units = [
+        RunUnit(
+            parallel["env"],
+            parallel["env_kwargs"],
+            parallel["wrappers"],
+            parallel["specs"][label],
+            run,
+            runs,
+            steps,
+            episodes,
+            seed,
+            evaluations,
+            parallel["device"],
+            parallel["threads"],
+        )  # fmt: skip
+        for run in range(runs)
+    ]
+    return run_in_processes(units, parallel["workers"])

@@ -76,9 +76,10 @@ class GreedyEvaluations:
     """Evaluates the greedy policy of each due run; ``returns`` is ``(runs, evaluations)``."""
 
     def __init__(self, source: EnvSource, runs: int, *, every: int, episodes: int, budget: int,
-                 seed: int, by_episode: bool):  # fmt: skip
+                 seed: int, by_episode: bool, first_run: int = 0):  # fmt: skip
         self.source, self.every, self.episodes = source, every, episodes
         self.seed, self.by_episode, self.budget = EVAL_SEED_OFFSET + seed, by_episode, budget
+        self.seed += first_run * episodes  # runs first_run, ... of a batch split into processes
         self.returns = np.full((runs, budget // every), np.nan)
         self.finished = np.zeros(runs, dtype=np.int64)
 

@@ -68,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="greedy episodes per run and evaluation (default 10)",
     )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        help="processes for the runs of agents with a learner per run (dqn), one run and one "
+        "torch thread each, same numbers as in one process (default: every core; 1: in this "
+        "process)",
+    )
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument(
@@ -99,7 +106,8 @@ def cmd_compare(args) -> int:
     if device:
         announce_device(device)
     results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),
-                               device=device, threads=args.threads)  # fmt: skip
+                               device=device, threads=args.threads,
+                               workers=args.workers)  # fmt: skip
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0

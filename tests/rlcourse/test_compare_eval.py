@@ -152,3 +152,32 @@ def test_compare_bad_evaluations_are_one_line_and_write_nothing(cli, tmp_path, a
     line = assert_usage_error(cli(f"compare FrozenLake-v1 {arguments} --runs 2 --out", out))
     assert line.endswith(expected) or expected in line
     assert not out.exists()
+
+
+# -- runs in processes -----------------------------------------------------------------------------
+def test_dqn_runs_in_processes_give_the_numbers_of_one_process(cli, tmp_path):
+    command = (f"compare CartPole-v1 --agents {DQN} --steps 120 --runs 3 --seed 2 "
+               "--eval-every 60 --eval-episodes 2 --out")  # fmt: skip
+    arrays = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        result = cli(f"{command} {out} --workers {workers}")
+        assert result.code == 0, result.err
+        with np.load(out / "runs.npz") as saved:
+            arrays[workers] = dict(saved)
+        manifest = rlcourse.load_results(out).manifest
+        assert manifest.get("workers") == (2 if workers == 2 else None)
+    assert set(arrays[1]) == {"agent0.reward", "agent0.eval_return"}
+    assert arrays[1]["agent0.eval_return"].shape == (3, 2)
+    for key, values in arrays[1].items():
+        assert np.array_equal(values, arrays[2][key]), key
+
+
+def test_compare_workers_zero_is_one_line_and_writes_nothing(cli, tmp_path):
+    out = tmp_path / "out"
+    line = assert_usage_error(cli("compare CartPole-v1 --agents dqn --steps 5 --workers 0 --out",
+                                  out))  # fmt: skip
+    assert "--workers" in line
+    assert not out.exists()
+    with pytest.raises(UsageError, match="workers must be a positive integer, not 0"):
+        rlcourse.compare("bandit", ["greedy"], steps=3, runs=2, progress=False, workers=0)
