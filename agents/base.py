@@ -75,6 +75,22 @@ def trains_networks(agents: Iterable[Any]) -> bool:
 
 
 @runtime_checkable
+class HasGreedyPolicy(Protocol):
+    """An agent whose every run has a greedy policy (table learners, DQN's learner per run).
+
+    ``rlcourse compare --eval-every`` evaluates these policies on evaluation envs of their own
+    (:mod:`rlcourse.evaluations`); agents without one are refused there.
+    """
+
+    def greedy_actions(self, obs: Any, runs: np.ndarray) -> np.ndarray:
+        """Row ``j``'s greedy action under run ``runs[j]``'s policy; learns and draws nothing.
+
+        ``runs`` is sorted, each run's rows side by side.
+        """
+        ...
+
+
+@runtime_checkable
 class EstimatesMemory(Protocol):
     """An agent whose memory grows with its settings or the env's size, and says how much first.
 

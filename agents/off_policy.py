@@ -419,12 +419,31 @@ class LearnerPerRun:
         seeds = rng.integers(2**63 - 1, size=n_runs)
         self.learners = [self.make_learner(np.random.default_rng(s)) for s in seeds]
 
+    def reset_run(self, run: int, n_runs: int, rng: np.random.Generator) -> None:
+        """Run ``run`` of a batch of ``n_runs`` alone: its learner seeded as :meth:`reset` would.
+
+        A batch split into processes, one run each, then gives the numbers of the whole batch.
+        """
+        seeds = rng.integers(2**63 - 1, size=n_runs)
+        self.learners = [self.make_learner(np.random.default_rng(seeds[run]))]
+
     def act(self, obs) -> np.ndarray:
         """Each run's action (its own learner's choice)."""
         return np.concatenate(
             [
                 learner.act(batch_rows(obs, slice(i, i + 1)))
                 for i, learner in enumerate(self.learners)
+            ]
+        )
+
+    def greedy_actions(self, obs, runs: np.ndarray) -> np.ndarray:
+        """Each row's action of highest Q under its run's learner (see ``HasGreedyPolicy``)."""
+        run_ids, starts = np.unique(runs, return_index=True)
+        ends = [*starts[1:], len(runs)]
+        return np.concatenate(
+            [
+                self.learners[i].greedy(batch_rows(obs, slice(start, end)))
+                for i, start, end in zip(run_ids, starts, ends, strict=True)
             ]
         )
 

@@ -89,4 +89,7 @@ class IndexedStates:
     def __getattr__(self, name: str):
         if name == "agent":  # not set yet (a copy being made): no recursion
             raise AttributeError(name)
+        if name == "greedy_actions":  # only where the agent inside has one (HasGreedyPolicy)
+            greedy = getattr(self.agent, name)
+            return lambda obs, runs: greedy(self.index.encode(obs), runs)
         return getattr(self.agent, name)  # values(), ... of the agent inside

@@ -106,6 +106,14 @@ class ActionValueAgent:
             self._at(self.q, states, rows), self.rng, self.t, self._at(self.counts, states, rows)
         )
 
+    def greedy_actions(self, obs, runs: np.ndarray) -> np.ndarray:
+        """The action of highest estimate (the first of ties) in row ``j``'s state, run ``runs[j]``.
+
+        See :class:`agents.base.HasGreedyPolicy`.
+        """
+        states = 0 if self.n_states == 1 else np.asarray(obs)
+        return self.q[runs, states].argmax(axis=-1)
+
     def act(self, obs) -> np.ndarray:
         """The strategy's choice over the current estimates (SARSA: the action it planned)."""
         planned, self.planned = self.planned, None

@@ -18,11 +18,19 @@ import numpy as np
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
 from agents.base import trains_networks
+from rlcourse.comparison_workers import RunUnit, run_in_processes, splits
 from rlcourse.environments import EnvLike, EnvSource, resolve_env
 from rlcourse.errors import UsageError
+from rlcourse.evaluations import (
+    EVAL_EPISODES,
+    EVAL_SEED_OFFSET,
+    GreedyEvaluations,
+    check_evaluations,
+)
 from rlcourse.loop import HINT, check_budget, run
 from rlcourse.memory import check_fits, compare_memory
 from rlcourse.results import Results, provenance
+from rlcourse.sweep.backends import default_workers
 
 
 def _labelled(agents: Sequence[str | Agent] | Mapping[str, str | Agent]) -> dict[str, str | Agent]:
@@ -75,17 +83,21 @@ def plan_comparison(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     wrappers: Sequence[str] = (),
+    eval_every: int | None = None,
+    eval_episodes: int = EVAL_EPISODES,
 ) -> tuple[EnvSource, dict[str, Agent], dict[str, int]]:
     """Check a comparison before it runs: the env, the agents, the memory it will need.
 
     Returns the env, the agents built for it, and the memory estimate by part.
 
     Raises:
-        UsageError: bad budget, env or agent, or more memory than is available.
+        UsageError: bad budget, env or agent, or more memory than is available; evaluations
+            (``eval_every``) of an agent without a greedy policy, or a bad count.
     """
     check_budget(runs, steps, episodes, seed)
     source = resolve_env(env, env_kwargs, wrappers=wrappers)
     built = make_agents(source, agents)
+    check_evaluations(built, eval_every, eval_episodes, steps or episodes)
     memory = compare_memory(source, built, runs, steps, episodes)
     check_fits(memory, HINT)
     return source, built, memory
@@ -104,6 +116,10 @@ def compare(
     progress: bool = True,
     command: str | None = None,
     device: str | None = None,
+    threads: int = 1,
+    eval_every: int | None = None,
+    eval_episodes: int = EVAL_EPISODES,
+    workers: int | None = None,
 ) -> Results:
     """Run every agent on the same ``runs`` independent problems and collect the results.
 
@@ -122,25 +138,53 @@ def compare(
         device: where the torch agents' networks run (``auto``, ``cpu``, ``cuda[:N]``; None:
             :func:`common.devices.current`); recorded in the manifest when an agent uses
             torch (or a device is named).
+        threads: torch (and BLAS) threads while agents that train networks run; 1, the
+            default, is the fastest for the course's small networks (as for ``train``);
+            recorded in the manifest beside the device.
+        eval_every: evaluate each run's greedy policy every this many steps (a step budget) or
+            episodes of the run (an episode budget), recorded as the metric ``eval_return``,
+            ``(runs, budget // eval_every)`` (:mod:`rlcourse.evaluations`); None: none. Every
+            agent must have a greedy policy (:class:`agents.base.HasGreedyPolicy`).
+        eval_episodes: greedy episodes per run and evaluation, on envs of their own.
+        workers: processes for the runs of agents with a learner per run (DQN), one run and one
+            torch thread each, with the numbers of one batch (:mod:`rlcourse.comparison_workers`;
+            agents given as spec strings, an env given by name whose runs are single envs);
+            None: every core this process may use; 1: all in this process. Recorded.
 
     Raises:
         UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
         DeviceError: the device is not available.
     """
+    for name, value in (("threads", threads), ("workers", 1 if workers is None else workers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{name} must be a positive integer, not {value!r}")
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
                                        seed=seed, env_kwargs=env_kwargs,
-                                       wrappers=wrappers)  # fmt: skip
+                                       wrappers=wrappers, eval_every=eval_every,
+                                       eval_episodes=eval_episodes)  # fmt: skip
     recorded = {}
-    block: contextlib.AbstractContextManager = contextlib.nullcontext()
+    stack = contextlib.ExitStack()
     if device is not None or trains_networks(built.values()):
         from common import devices
+        from supervised.train import threads as using_threads
 
-        block = devices.using(device)
-    with block as chosen:
-        if chosen is not None:
-            recorded = {"device": devices.describe(chosen)}
+        chosen = stack.enter_context(devices.using(device))
+        stack.enter_context(using_threads(threads))
+        recorded = {"device": devices.describe(chosen), "threads": threads}
+    with stack:
+        evaluations = (
+            {"every": eval_every, "episodes": eval_episodes} if eval_every is not None else None
+        )
+        if workers != 1 and splits(source, env, _labelled(agents), built, runs):
+            parallel = {"env": env, "env_kwargs": source.kwargs, "wrappers": tuple(wrappers),
+                        "device": device, "threads": threads,
+                        "workers": workers or default_workers(),
+                        "specs": _labelled(agents)}  # fmt: skip
+            recorded["workers"] = parallel["workers"]
+        else:
+            parallel = None
         data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
-                                                progress)  # fmt: skip
+                                                progress, evaluations, parallel)  # fmt: skip
     manifest = {
         "command": command,
         "env": source.name,
@@ -152,6 +196,15 @@ def compare(
         "episodes": episodes,
         "seed": seed,
         "x": "step" if steps is not None else "episode",
+        **(
+            {
+                "eval_every": eval_every,
+                "eval_episodes": eval_episodes,
+                "eval_seed": EVAL_SEED_OFFSET + seed,
+            }
+            if eval_every is not None
+            else {}
+        ),
         "seconds": seconds,
         **recorded,
         **provenance(),
@@ -159,11 +212,21 @@ def compare(
     return Results(data, manifest, action_values)
 
 
-def _run_all(source, built, runs, steps, episodes, seed, progress) -> tuple[dict, dict, dict]:
-    """Each agent's metrics, seconds and (where it keeps them) action values."""
+def _run_all(
+    source, built, runs, steps, episodes, seed, progress, evaluations=None, parallel=None
+) -> tuple[dict, dict, dict]:
+    """Each agent's metrics (with ``eval_return`` where evaluated), seconds and action values."""
     data, seconds, action_values = {}, {}, {}
     for label, agent in built.items():
         start = time.perf_counter()
+        if parallel is not None:
+            data[label] = _in_processes(label, runs, steps, episodes, seed, evaluations, parallel)
+            seconds[label] = round(time.perf_counter() - start, 4)
+            continue
+        callbacks = []
+        if evaluations is not None:
+            callbacks = [GreedyEvaluations(source, runs, **evaluations, budget=steps or episodes,
+                                           seed=seed, by_episode=steps is None)]  # fmt: skip
         data[label] = run(
             source,
             agent,
@@ -173,8 +236,33 @@ def _run_all(source, built, runs, steps, episodes, seed, progress) -> tuple[dict
             seed=seed,
             progress=progress,
             desc=label,
+            callbacks=callbacks,
         )
+        for callback in callbacks:
+            data[label].update(callback.arrays())
         seconds[label] = round(time.perf_counter() - start, 4)
         if isinstance(agent, KeepsActionValues):
             action_values[label] = np.asarray(agent.values(), dtype=np.float32)
     return data, seconds, action_values
+
+
+def _in_processes(label, runs, steps, episodes, seed, evaluations, parallel) -> dict:
+    """One agent's runs, one per process (see :mod:`rlcourse.comparison_workers`)."""
+    units = [
+        RunUnit(
+            parallel["env"],
+            parallel["env_kwargs"],
+            parallel["wrappers"],
+            parallel["specs"][label],
+            run,
+            runs,
+            steps,
+            episodes,
+            seed,
+            evaluations,
+            parallel["device"],
+            parallel["threads"],
+        )  # fmt: skip
+        for run in range(runs)
+    ]
+    return run_in_processes(units, parallel["workers"])

@@ -27,6 +27,7 @@ LABELS = {
     "optimal_action": "% Optimal action",
     "return": "Return per episode",
     "length": "Steps per episode",
+    "eval_return": "Greedy evaluation return",
 }
 KINDS = ("curves", "study", "values")
 ARROWS = {"up": (0, -1), "right": (1, 0), "down": (0, 1), "left": (-1, 0)}

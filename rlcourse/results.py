@@ -4,7 +4,8 @@ A results directory holds:
 
 - ``manifest.json``: command, env, agents (in order), budget, seed, x-axis, versions, git commit;
 - ``runs.npz``: the raw per-run arrays, ``agent<i>.<metric>`` with shape ``(runs, x)``;
-- ``curves.csv``: ``agent,metric,x,mean,ci_low,ci_high,n`` (x counts from 1);
+- ``curves.csv``: ``agent,metric,x,mean,ci_low,ci_high,n`` (x counts from 1; ``eval_return``,
+  the greedy evaluations of ``compare --eval-every N``, at x = N, 2N, …);
 - ``summary.csv``: ``agent,metric,mean,ci_low,ci_high,n`` over the final 10% of x
   (each run's mean over that window, then the mean and 95% t-interval across runs);
 - ``values.npz``: learned action values ``agent<i>``, ``(runs, states, actions)``, of the agents
@@ -78,7 +79,7 @@ class Results:
                         {
                             "agent": agent,
                             "metric": metric,
-                            "x": np.arange(1, values.shape[1] + 1),
+                            "x": np.arange(1, values.shape[1] + 1) * self._x_step(metric),
                             "mean": mean,
                             "ci_low": low,
                             "ci_high": high,
@@ -87,6 +88,13 @@ class Results:
                     )
                 )
         return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
+
+    def _x_step(self, metric: str) -> int:
+        """The x between two columns of ``metric``: ``eval_every`` for ``eval_return``, else 1."""
+        every = self.manifest.get("eval_every")
+        if metric == "eval_return" and isinstance(every, int) and every >= 1:
+            return every
+        return 1
 
     @cached_property
     def summary(self) -> pd.DataFrame:

@@ -50,6 +50,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_wrapper_option(p)
     add_gym_package_option(p)
     add_device_option(p)
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch threads for agents that train networks (default 1: fastest for small "
+        "networks on CPU)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=positive_int,
+        metavar="N",
+        help="evaluate each run's greedy policy every N steps (or episodes of the run, with "
+        "--episodes) on evaluation envs of its own; recorded as eval_return",
+    )
+    p.add_argument(
+        "--eval-episodes",
+        type=positive_int,
+        metavar="K",
+        help="greedy episodes per run and evaluation (default 10)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        help="processes for the runs of agents with a learner per run (dqn), one run and one "
+        "torch thread each, same numbers as in one process (default: every core; 1: in this "
+        "process)",
+    )
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument(
@@ -83,7 +110,8 @@ def cmd_compare(args) -> int:
     if device:
         announce_device(device)
     results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),
-                               device=device)  # fmt: skip
+                               device=device, threads=args.threads,
+                               workers=args.workers)  # fmt: skip
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0
@@ -97,6 +125,8 @@ def _settings(args) -> dict:
         "seed": args.seed,
         "env_kwargs": parse_pairs(args.env_kwargs, "--env-kwargs"),
         "wrappers": args.wrapper,
+        "eval_every": args.eval_every,
+        **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}),
     }
 
 

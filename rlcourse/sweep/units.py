@@ -10,12 +10,14 @@ fails before any work.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from agents.base import trains_networks
 from rlcourse.errors import UsageError
 from rlcourse.sweep.config import EnvEntry, SweepConfig, digest
 
@@ -100,15 +102,14 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     import_gym_packages(unit.gym_packages)
     source = resolve_env(unit.env, unit.env_kwargs, wrappers=unit.wrappers)
     agent = make_agents(source, [unit.agent])[unit.agent]
-    arrays = run(
-        source,
-        agent,
-        runs=unit.runs,
-        steps=unit.steps,
-        episodes=unit.episodes,
-        seed=unit.seed,
-        progress=False,
-    )
+    block: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if trains_networks([agent]):  # one torch thread per unit, as compare and train run
+        from supervised.train import single_thread
+
+        block = single_thread()
+    with block:
+        arrays = run(source, agent, runs=unit.runs, steps=unit.steps, episodes=unit.episodes,
+                     seed=unit.seed, progress=False)  # fmt: skip
     return arrays, time.perf_counter() - start
 
 
