@@ -183,12 +183,14 @@ def _train(args) -> int:
     return 0
 
 
-def _notes(settings, preset) -> None:
+def _notes(settings, preset, resumed: bool = False) -> None:
     """What a user may want to change before a long run (on stderr)."""
     config = settings.config
     if config["lr_end"] is not None and settings.steps > config["lr_decay_steps"]:
+        spread = ("a resume keeps it; a new run with --set lr_decay_steps=" if resumed
+                  else "--set lr_decay_steps=")  # fmt: skip
         print(f"note: the learning rate reaches lr_end={config['lr_end']} at step "
-              f"{config['lr_decay_steps']} of {settings.steps}; --set lr_decay_steps="
+              f"{config['lr_decay_steps']} of {settings.steps}; {spread}"
               f"{settings.steps} spreads it over the run", file=sys.stderr)  # fmt: skip
     if preset:
         print(f"preset {preset.name}: {preset.source} (--set overrides it; --preset none for "
@@ -221,6 +223,8 @@ def _resume_held(args, run_dir) -> int:
     )  # fmt: skip
     device = chosen_device(args)
     finished = run_finished(settings, saved)  # killed after its last checkpoint, before the swap
+    if not finished:
+        _notes(settings, None, resumed=True)  # training on past the learning rate's decay
     if args.dry_run:
         what = "finish" if finished else "resume"
         print(f"would {what} {held}/ at step {saved['position']['t']} of {settings.steps}")

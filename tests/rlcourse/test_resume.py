@@ -151,6 +151,17 @@ def test_stop_at_ends_the_run_at_the_first_evaluation_reaching_it(cli, tmp_path)
     assert torch.load(out / "resume.pt", weights_only=True)["position"]["t"] == 1000
 
 
+def test_training_on_past_the_learning_rates_decay_says_so(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("train dqn CartPole-v1 --steps 1000", *QUICK, "--out", out).code == 0
+    result = cli("train dqn --resume", out, "--steps 1500")
+    assert result.code == 0, result.err
+    assert (
+        "note: the learning rate reaches lr_end=0.0 at step 1000 of 1500; a resume keeps it; a "
+        "new run with --set lr_decay_steps=1500 spreads it over the run"
+    ) in result.err
+
+
 def test_a_finished_run_trains_on_with_more_steps(cli, tmp_path):
     out, whole = tmp_path / "run", tmp_path / "whole"
     # the learning rate decays over --steps unless fixed: fixed here, so both runs share it
