@@ -275,6 +275,8 @@ def collect(config: SweepConfig, store: UnitStore) -> SweepResults:
             "seed": config.seed,
             "x": "step" if config.steps is not None else "episode",
         }
+        if config.eval_every is not None:
+            manifest |= {"eval_every": config.eval_every, "eval_episodes": config.eval_episodes}
         joined = {
             agent: {metric: np.concatenate(parts) for metric, parts in per_agent.items()}
             for agent, per_agent in data[env.label].items()

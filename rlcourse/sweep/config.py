@@ -6,6 +6,8 @@ runs = 200
 steps = 500        # or: episodes = 300
 seed = 0           # optional (default 0)
 chunk = 500        # optional: runs per work unit (default 500)
+eval_every = 100   # optional: greedy evaluations every 100 steps (or episodes) of each run
+eval_episodes = 10 # optional: episodes per evaluation (default 10)
 [[env]]
 id = "bandit"      # any env `rlcourse compare` accepts
 kwargs = { value_mean = 4 }   # optional
@@ -42,7 +44,16 @@ DEFAULT_CHUNK = 500
 MAX_UNITS = 100_000
 """Units a sweep may have (Figure 2.6 has 104): a plan beyond it is a mistake, not a sweep."""
 SECTIONS = {
-    "sweep": ("runs", "steps", "episodes", "seed", "chunk", "gym_packages"),
+    "sweep": (
+        "runs",
+        "steps",
+        "episodes",
+        "seed",
+        "chunk",
+        "gym_packages",
+        "eval_every",
+        "eval_episodes",
+    ),
     "env": ("id", "kwargs", "wrappers"),
     "agent": ("name", "params", "grid"),
 }
@@ -94,14 +105,21 @@ class SweepConfig:
     """Expanded agent specs (``epsilon-greedy:epsilon=0.1``), in file and grid order."""
     gym_packages: tuple[str, ...] = ()
     """Installed packages imported (by every worker) to register their env ids."""
+    eval_every: int | None = None
+    """Greedy evaluations of each run every this many steps (or episodes); None: none."""
+    eval_episodes: int | None = None
+    """Episodes per greedy evaluation (set when ``eval_every`` is)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (what the hash covers).
 
         An env without wrappers has no ``wrappers`` key, a sweep without packages no
-        ``gym_packages``: older sweep directories keep their hash.
+        ``gym_packages``, one without evaluations no ``eval_every``/``eval_episodes``: older
+        sweep directories keep their hash.
         """
         data = asdict(self)
+        if data["eval_every"] is None:
+            del data["eval_every"], data["eval_episodes"]
         if data["gym_packages"]:
             data["gym_packages"] = list(data["gym_packages"])
         else:
@@ -187,7 +205,8 @@ def config_from_dict(data: Any, name: str) -> SweepConfig:
     """
     fail = _failure(_KeyLines(""), name)
     fields = (*SECTIONS["sweep"], "envs", "agents")
-    if not isinstance(data, dict) or set(data) | {"gym_packages"} != set(fields):
+    optional = {"gym_packages", "eval_every", "eval_episodes"}
+    if not isinstance(data, dict) or set(data) | optional != set(fields) | optional:
         raise UsageError(f"{name}: the configuration must have exactly the keys {fields}")
     agents = data["agents"]
     if (
@@ -219,7 +238,26 @@ def _config(sweep: dict, envs: list, agents: tuple[str, ...], fail) -> SweepConf
             f"({MAX_UNITS:,}); raise 'chunk' or split the sweep",
         )
     packages = _gym_packages(sweep, fail)
-    return SweepConfig(runs, steps, episodes, seed, chunk, checked, agents, packages)
+    every, episodes_per_evaluation = _evaluations(sweep, steps or episodes, fail)
+    return SweepConfig(runs, steps, episodes, seed, chunk, checked, agents, packages,
+                       every, episodes_per_evaluation)  # fmt: skip
+
+
+def _evaluations(sweep: dict, budget: int, fail) -> tuple[int | None, int | None]:
+    """``eval_every, eval_episodes`` of the ``[sweep]`` table (both None without evaluations)."""
+    from rlcourse.evaluations import EVAL_EPISODES
+
+    if "eval_every" not in sweep:
+        if "eval_episodes" in sweep:
+            raise fail(("sweep", "eval_episodes"), "'eval_episodes' needs 'eval_every'")
+        return None, None
+    every = _int(sweep, "eval_every", 1, ("sweep",), fail)
+    if every > budget:
+        raise fail(
+            ("sweep", "eval_every"),
+            f"eval_every {every} is more than the budget ({budget}): no evaluation",
+        )
+    return every, _int(sweep, "eval_episodes", 1, ("sweep",), fail, default=EVAL_EPISODES)
 
 
 def _failure(lines: _KeyLines, name: str) -> Callable[[tuple, str], UsageError]:

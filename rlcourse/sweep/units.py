@@ -51,16 +51,22 @@ class Unit:
     """The env's wrappers, in order."""
     gym_packages: tuple[str, ...] = ()
     """Installed packages to import before the env is made (they register its id)."""
+    eval_every: int | None = None
+    """Greedy evaluations every this many steps (or episodes) of each run; None: none."""
+    eval_episodes: int | None = None
+    """Episodes per greedy evaluation."""
 
     @property
     def digest(self) -> str:
         """Hash of everything that decides the unit's numbers (names its file).
 
-        A unit without wrappers hashes as it did before wrappers existed, so older sweep
-        directories resume.
+        A unit without wrappers or evaluations hashes as it did before they existed, so older
+        sweep directories resume.
         """
         about = asdict(self)
         del about["gym_packages"]  # they register ids: a unit's numbers do not depend on them
+        if about["eval_every"] is None:
+            del about["eval_every"], about["eval_episodes"]
         if not about["wrappers"]:
             del about["wrappers"]
         return digest({"format": UNIT_FORMAT, **about})
@@ -85,6 +91,8 @@ def plan(config: SweepConfig) -> list[Unit]:
             config.episodes,
             env.wrappers,
             config.gym_packages,
+            config.eval_every,
+            config.eval_episodes,
         )
         for env in config.envs
         for agent in config.agents
@@ -96,6 +104,7 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     """Run one unit (in whichever process or machine); return its per-run arrays and seconds."""
     from rlcourse.comparison import make_agents
     from rlcourse.environments import import_gym_packages, resolve_env
+    from rlcourse.evaluations import GreedyEvaluations
     from rlcourse.loop import run
 
     start = time.perf_counter()
@@ -107,9 +116,25 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
         from supervised.train import single_thread
 
         block = single_thread()
+    callbacks = []
+    if unit.eval_every is not None:  # numbered as compare numbers run `start` of the whole sweep
+        callbacks.append(
+            GreedyEvaluations(
+                source,
+                unit.runs,
+                every=unit.eval_every,
+                episodes=unit.eval_episodes,
+                budget=unit.steps or unit.episodes,
+                seed=unit.seed - unit.start,
+                by_episode=unit.steps is None,
+                first_run=unit.start,
+            )  # fmt: skip
+        )
     with block:
         arrays = run(source, agent, runs=unit.runs, steps=unit.steps, episodes=unit.episodes,
-                     seed=unit.seed, progress=False)  # fmt: skip
+                     seed=unit.seed, progress=False, callbacks=callbacks)  # fmt: skip
+    for callback in callbacks:
+        arrays.update(callback.arrays())
     return arrays, time.perf_counter() - start
 
 
@@ -156,6 +181,7 @@ def check_config(config: SweepConfig) -> dict[str, int]:
     """
     from rlcourse.comparison import make_agents
     from rlcourse.environments import resolve_env
+    from rlcourse.evaluations import check_evaluations
     from rlcourse.memory import compare_memory
 
     check_names(config)
@@ -167,6 +193,8 @@ def check_config(config: SweepConfig) -> dict[str, int]:
             built = make_agents(source, list(config.agents))
         except UsageError as err:
             raise UsageError(f"[[env]] {env.label}: {err}") from None
+        check_evaluations(built, config.eval_every, config.eval_episodes or 1,
+                          config.steps or config.episodes)  # fmt: skip
         for label, agent in built.items():
             unit = compare_memory(source, {label: agent}, runs, config.steps, config.episodes,
                                   analysis=False)  # fmt: skip

@@ -73,3 +73,74 @@ def test_a_dqn_sweep_unit_runs_torch_on_one_thread(tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert seen == {1}
+
+
+EVAL_SWEEP = """\
+[sweep]
+runs = 3
+steps = 60
+seed = 4
+chunk = 3
+eval_every = 30
+eval_episodes = 2
+[[env]]
+id = "gridworld"
+[[agent]]
+name = "epsilon-greedy"
+params = { alpha = 0.5, learner = "q-learning", gamma = 1 }
+"""
+AGENT = "epsilon-greedy:alpha=0.5,learner=q-learning,gamma=1"
+
+
+def _sweep(tmp_path, cli, text):
+    from rlcourse.sweep import load_sweep
+
+    config = tmp_path / "eval.toml"
+    config.write_text(text)
+    out = tmp_path / "sweep"
+    result = cli("sweep", config, "--out", out, "--workers", "1", "--no-plots", "--force")
+    assert result.code == 0, result.err
+    return out, load_sweep(out).results["gridworld"].data[AGENT]
+
+
+def test_sweep_evaluations_are_those_of_compare(tmp_path, cli):
+    """One unit of three runs is compare's batch of three, greedy evaluations included."""
+    from rlcourse import compare
+
+    out, swept = _sweep(tmp_path, cli, EVAL_SWEEP)
+    compared = compare("gridworld", [AGENT], runs=3, steps=60, seed=4, eval_every=30,
+                       eval_episodes=2, progress=False).data[AGENT]  # fmt: skip
+    assert swept["eval_return"].shape == (3, 2)
+    for metric in ("reward", "eval_return"):
+        np.testing.assert_array_equal(swept[metric], compared[metric])
+    curves = (out / "curves.csv").read_text().splitlines()
+    assert any(line.startswith(f'gridworld,"{AGENT}",eval_return,30,') for line in curves)
+    assert f'"{AGENT}",eval_return,' in (out / "summary.csv").read_text()
+
+    # chunks of one run: run 0 is compare's run of one; the others are evaluated on episodes of
+    # their own (numbered by run in the whole sweep), not on run 0's again
+    _, chunked = _sweep(tmp_path, cli, EVAL_SWEEP.replace("chunk = 3", "chunk = 1"))
+    alone = compare("gridworld", [AGENT], runs=1, steps=60, seed=4, eval_every=30,
+                    eval_episodes=2, progress=False).data[AGENT]  # fmt: skip
+    np.testing.assert_array_equal(chunked["eval_return"][:1], alone["eval_return"])
+    assert np.isfinite(chunked["eval_return"]).all()
+
+
+def test_sweep_evaluations_are_checked_before_any_work(tmp_path, cli):
+    config = tmp_path / "eval.toml"
+    config.write_text(EVAL_SWEEP.replace("eval_every = 30", "eval_every = 61"))
+    result = cli("sweep", config, "--out", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.strip().endswith(
+        "[sweep]: eval_every 61 is more than the budget (60): no evaluation"
+    )
+    config.write_text(EVAL_SWEEP.replace("eval_every = 30\n", ""))
+    result = cli("sweep", config, "--out", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.strip().endswith("[sweep]: 'eval_episodes' needs 'eval_every'")
+    config.write_text(EVAL_SWEEP.replace('name = "epsilon-greedy"', 'name = "random"').replace(
+        'params = { alpha = 0.5, learner = "q-learning", gamma = 1 }', ""))  # fmt: skip
+    result = cli("sweep", config, "--out", tmp_path / "out")
+    assert result.code == 2
+    assert "random has no greedy policy to evaluate" in result.err
+    assert not (tmp_path / "out").exists()
