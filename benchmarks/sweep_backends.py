@@ -1,7 +1,9 @@
-"""The Figure 2.6 sweep serially, on the local process pool, and on a local Ray.
+"""A sweep serially, on the local process pool, and on a local Ray (default: Figure 2.6).
 
     .venv/bin/python benchmarks/sweep_backends.py                 # the book's 2000 runs
     .venv/bin/python benchmarks/sweep_backends.py --runs 500      # quicker
+    .venv/bin/python benchmarks/sweep_backends.py --config docs/sweeps/dqn-variants-minatar.toml \
+        --runs 1 --steps 5000 --no-ray                            # DQN variants, shortened
 
 Each backend runs the same 26 configurations × runs × 1000 steps (docs/sweeps/fig2.6.toml) into a
 fresh directory; the three ``summary.csv`` files must be byte-identical. Reported: wall time of
@@ -40,25 +42,39 @@ def _sweep(config, out: Path, **backend) -> dict:
     }
 
 
+def _shortened(config, steps: int | None):
+    """The sweep with ``steps`` per run, its evaluations as many as before (None: as it is)."""
+    if steps is None:
+        return config
+    every = config.eval_every and max(1, config.eval_every * steps // config.steps)
+    return dataclasses.replace(config, steps=steps, eval_every=every)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the sweep (default fig2.6)")
     parser.add_argument("--runs", type=int, default=2000, help="runs per configuration")
+    parser.add_argument("--steps", type=int, default=None, help="steps per run (default: file)")
     parser.add_argument("--chunk", type=int, default=None, help="runs per unit (default: file)")
     parser.add_argument("--workers", type=int, default=2, help="pool and Ray workers")
+    parser.add_argument("--no-ray", action="store_true", help="serial and process pool only")
     args = parser.parse_args()
-    config = load_config(CONFIG)
+    config = _shortened(load_config(args.config), args.steps)
     config = dataclasses.replace(config, runs=args.runs, chunk=args.chunk or config.chunk)
     units = len(plan(config))
     print(
-        f"Figure 2.6 sweep: {len(config.agents)} configurations × {config.runs} runs × "
-        f"{config.steps} steps = {units} units of up to {config.chunk} runs; "
-        f"{args.workers} workers for the pool and Ray"
+        f"{args.config.name}: {len(config.envs)} env(s) × {len(config.agents)} configurations × "
+        f"{config.runs} runs × {config.steps} steps = {units} units of up to {config.chunk} "
+        f"runs; {args.workers} workers for the pool and Ray"
     )
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         results["serial"] = _sweep(config, tmp / "serial", workers=1)
         results["local"] = _sweep(config, tmp / "local", workers=args.workers)
+        if args.no_ray:
+            _report(results, units, startup=None)
+            return
         import ray
 
         start = time.perf_counter()
@@ -68,6 +84,10 @@ def main() -> None:
             results["ray"] = _sweep(config, tmp / "ray", backend="ray")
         finally:
             ray.shutdown()
+    _report(results, units, startup)
+
+
+def _report(results: dict, units: int, startup: float | None) -> None:
     same = len({r["summary"] for r in results.values()}) == 1
     serial = results["serial"]["wall"]
     print(
@@ -80,14 +100,15 @@ def main() -> None:
             f"{r['load']:12.2f}"
         )
     print(f"cores: {os.cpu_count()}; load = the 1-minute load average (other processes' demand)")
-    overhead = (results["ray"]["wall"] - results["local"]["wall"]) / units
-    print(f"Ray start-up (not in its wall time): {startup:.1f} s")
-    print(f"Ray overhead per unit vs the process pool: {overhead * 1000:+.1f} ms")
+    if startup is not None:
+        overhead = (results["ray"]["wall"] - results["local"]["wall"]) / units
+        print(f"Ray start-up (not in its wall time): {startup:.1f} s")
+        print(f"Ray overhead per unit vs the process pool: {overhead * 1000:+.1f} ms")
     print(
         "analysis after the units (bootstrap, curves; no plots): "
         f"{results['serial']['total'] - serial:.1f} s"
     )
-    print(f"summary.csv identical on all three: {same}")
+    print(f"summary.csv identical on all {len(results)}: {same}")
     if not same:
         raise SystemExit("backends disagree")
 
