@@ -260,5 +260,6 @@ def _preset(args):
 
 def _print(metrics: dict, out: str) -> None:
     for key, value in metrics.items():
-        print(f"{key:24s} {value}")
+        if key != "settings":  # the run's settings, saved in metrics.json for plot and aggregate
+            print(f"{key:24s} {value}")
     print(f"wrote {out}/", file=sys.stderr)
