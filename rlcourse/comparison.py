@@ -99,7 +99,8 @@ def plan_comparison(
     source = resolve_env(env, env_kwargs, wrappers=wrappers)
     built = make_agents(source, agents)
     check_evaluations(built, eval_every, eval_episodes, steps or episodes)
-    memory = compare_memory(source, built, runs, steps, episodes)
+    memory = compare_memory(source, built, runs, steps, episodes, eval_every=eval_every,
+                            eval_episodes=eval_episodes)  # fmt: skip
     check_fits(memory, HINT)
     return source, built, memory
 
