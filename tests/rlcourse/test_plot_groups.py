@@ -98,6 +98,6 @@ def test_two_envs_are_two_panels_with_one_legend(saved_settings, tmp_path):
 
 
 def test_one_env_is_one_axes(saved_settings, tmp_path):
-    inputs = [_train_dir(tmp_path / f"s{seed}", saved_settings, seed, [1.0, 2.0]) for seed in (0, 1)]
+    inputs = [_train_dir(tmp_path / f"s{s}", saved_settings, s, [1.0, 2.0]) for s in (0, 1)]
     fig = overlay_figure(gather(inputs))
     assert len(fig.axes) == 1 and fig.axes[0].get_legend() is not None
