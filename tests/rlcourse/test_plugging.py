@@ -564,3 +564,13 @@ def test_a_resume_checks_the_saved_package_names_as_given_ones(
     )
     assert not marker.exists()
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_compare_workers_import_the_gym_packages(site_package):
+    """A comparison's run on a worker (a Ray task has imported nothing) imports them first."""
+    from rlcourse.comparison_workers import RunUnit, run_unit
+
+    unit = RunUnit("plug/MyEnv-v0", {}, (), "dqn:learning_starts=5,hidden=8", 0, 2, 10, None, 0,
+                   None, None, 1, ("rlcourse_plug_site",))  # fmt: skip
+    arrays, _ = run_unit(unit)
+    assert site_package.exists() and arrays["reward"].shape == (1, 10)
