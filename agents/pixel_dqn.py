@@ -37,6 +37,7 @@ from gymnasium import spaces
 from agents.off_policy import LearnerPerRun, OffPolicyLearner, buffer_options
 from agents.pixel_dqn_config import PixelDQNConfig, check_spaces
 from agents.replay import ReplayBuffer
+from agents.sum_tree import SumTree
 from supervised.dncnn import QMapNet, TrunkConfig
 
 
@@ -251,8 +252,15 @@ class PixelDQNAgent(LearnerPerRun):
         super().__init__(lambda rng: PixelDQNLearner(config, self.shape, self.n_actions, rng))
 
     def memory_bytes(self, n_runs: int) -> dict[str, int]:
-        """A full replay buffer per run (see :class:`~agents.base.EstimatesMemory`)."""
-        extra = int(self.config.memory or self.config.estimate)
-        layout = buffer_layout(self.config, self.shape, self.n_actions, extra)
-        return {"replay buffers": n_runs * ReplayBuffer.bytes_needed(self.config.buffer_size,
-                                                                     **layout)}  # fmt: skip
+        """A full replay buffer per run (see :class:`~agents.base.EstimatesMemory`).
+
+        With n-step returns, the buffer's discounts; with prioritized replay, its sum tree.
+        """
+        cfg = self.config
+        extra = int(cfg.memory or cfg.estimate)
+        layout = buffer_layout(cfg, self.shape, self.n_actions, extra)
+        one = ReplayBuffer.bytes_needed(cfg.buffer_size, **layout, discounts=cfg.n_step > 1)
+        memory = {"replay buffers": n_runs * one}
+        if cfg.prioritized:
+            memory["sum trees"] = n_runs * SumTree.bytes_needed(cfg.buffer_size)
+        return memory

@@ -2,7 +2,8 @@
 
 Each run's score is its mean over the final 10% of its curve (:func:`rlcourse.stats.final_scores`).
 IQM with stratified-bootstrap 95% intervals and performance profiles are those of
-:mod:`rlcourse.sweep.analysis`; the probability of improvement P(X > Y) of label X over Y is the
+:mod:`rlcourse.sweep.analysis` (the intervals by rliable where it imports and works:
+:mod:`rlcourse.aggregate_rliable`); the probability of improvement P(X > Y) of label X over Y is the
 Mann-Whitney U statistic over all pairs of runs divided by their number (ties count half),
 averaged over envs, with a 95% bootstrap interval resampling each label's runs per env.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from itertools import permutations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,8 +59,42 @@ def improvement(x: np.ndarray, y: np.ndarray) -> float:
     return float((x > y).mean() + 0.5 * (x == y).mean())
 
 
-def probability_of_improvement(scores, seed: int = 0) -> pd.DataFrame:
-    """Every ordered pair of labels present in every env, per metric."""
+def improvement_interval(
+    pairs: list[tuple[np.ndarray, np.ndarray]], seed: int = 0
+) -> tuple[float, float, float]:
+    """P(X > Y) averaged over envs (``pairs``: X's and Y's scores per env), 95% interval.
+
+    The interval is scipy's percentile bootstrap resampling each label's runs per env.
+    """
+    samples = [s for pair in pairs for s in pair]
+
+    def statistic(*s):
+        return np.mean([improvement(s[i], s[i + 1]) for i in range(0, len(s), 2)])
+
+    estimate = float(statistic(*samples))
+    if min(len(s) for s in samples) < 2:
+        return estimate, estimate, estimate
+    result = stats.bootstrap(
+        samples,
+        statistic,
+        n_resamples=N_RESAMPLES,
+        vectorized=False,
+        paired=False,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return estimate, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def probability_of_improvement(
+    scores, seed: int = 0, interval=improvement_interval
+) -> pd.DataFrame:
+    """Every ordered pair of labels present in every env, per metric.
+
+    ``interval(pairs, seed)``: the estimate and its interval (:func:`improvement_interval`, or
+    rliable's in :mod:`rlcourse.aggregate_rliable`).
+    """
     envs = list(scores.values())
     rows = []
     labels = [a for a in envs[0] if all(a in e for e in envs)]
@@ -68,39 +104,35 @@ def probability_of_improvement(scores, seed: int = 0) -> pd.DataFrame:
             pairs = [(e[x][metric], e[y][metric]) for e in envs if metric in e[x].keys() & e[y]]
             if not pairs:
                 continue
-            samples = [s for pair in pairs for s in pair]
-
-            def statistic(*s):
-                return np.mean([improvement(s[i], s[i + 1]) for i in range(0, len(s), 2)])
-
-            estimate = statistic(*samples)
-            if min(len(s) for s in samples) < 2:
-                low = high = estimate
-            else:
-                result = stats.bootstrap(
-                    samples,
-                    statistic,
-                    n_resamples=N_RESAMPLES,
-                    vectorized=False,
-                    paired=False,
-                    confidence_level=CONFIDENCE,
-                    method="percentile",
-                    rng=np.random.default_rng(seed + len(rows)),
-                )
-                low, high = result.confidence_interval.low, result.confidence_interval.high
-            rows.append((metric, x, y, estimate, float(low), float(high), len(pairs)))
+            estimate, low, high = interval(pairs, seed + len(rows))
+            rows.append((metric, x, y, estimate, low, high, len(pairs)))
     return pd.DataFrame(rows, columns=IMPROVEMENT_COLUMNS)
 
 
-def aggregate(runs: list[Run], per_env: bool, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """``summary``, ``iqm`` and ``improvement`` tables of the runs' final scores."""
+def aggregate(
+    runs: list[Run], per_env: bool, seed: int = 0, use_rliable: bool = True
+) -> dict[str, Any]:
+    """``summary``, ``iqm`` and ``improvement`` tables of the runs' final scores.
+
+    Estimated by rliable where it imports and works (:mod:`rlcourse.aggregate_rliable`), else by
+    scipy (``use_rliable=False``: scipy always); ``implementation`` names the one used.
+    """
+    from rlcourse.aggregate_rliable import SCIPY, load
+
     scores = scores_of(runs, per_env)
-    summary, intervals = final_performance(scores, seed=seed)
+    found, implementation = load() if use_rliable else (None, SCIPY)
+    if found is None:
+        summary, intervals = final_performance(scores, seed=seed)
+        improvements = probability_of_improvement(scores, seed=seed)
+    else:
+        summary, intervals = final_performance(scores, seed=seed, estimate=found.mean_iqm)
+        improvements = probability_of_improvement(scores, seed=seed, interval=found.improvement)
     return {
         "summary": summary,
         "iqm": intervals,
-        "improvement": probability_of_improvement(scores, seed=seed),
+        "improvement": improvements,
         "scores": scores,
+        "implementation": implementation,
     }
 
 

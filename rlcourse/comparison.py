@@ -9,6 +9,7 @@ random numbers that keep an agent's results independent of its neighbours.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,8 +19,8 @@ import numpy as np
 import agents as agent_registry
 from agents import Agent, KeepsActionValues, SpecError
 from agents.base import trains_networks
-from rlcourse.comparison_workers import RunUnit, run_in_processes, splits
-from rlcourse.environments import EnvLike, EnvSource, resolve_env
+from rlcourse.comparison_workers import RunUnit, check_backend, run_in_processes, why_not_split
+from rlcourse.environments import EnvLike, EnvSource, import_gym_packages, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.evaluations import (
     EVAL_EPISODES,
@@ -30,7 +31,7 @@ from rlcourse.evaluations import (
 from rlcourse.loop import HINT, check_budget, run
 from rlcourse.memory import check_fits, compare_memory
 from rlcourse.results import Results, provenance
-from rlcourse.sweep.backends import default_workers
+from rlcourse.sweep.backends import connect, default_workers
 
 
 def _labelled(agents: Sequence[str | Agent] | Mapping[str, str | Agent]) -> dict[str, str | Agent]:
@@ -98,9 +99,31 @@ def plan_comparison(
     source = resolve_env(env, env_kwargs, wrappers=wrappers)
     built = make_agents(source, agents)
     check_evaluations(built, eval_every, eval_episodes, steps or episodes)
-    memory = compare_memory(source, built, runs, steps, episodes)
+    memory = compare_memory(source, built, runs, steps, episodes, eval_every=eval_every,
+                            eval_episodes=eval_episodes)  # fmt: skip
     check_fits(memory, HINT)
     return source, built, memory
+
+
+def check_parallel(
+    source: EnvSource,
+    env: EnvLike,
+    agents: Sequence[str | Agent] | Mapping[str, str | Agent],
+    built: dict[str, Agent],
+    backend: str = "local",
+    address: str | None = None,
+) -> str | None:
+    """Refuse a backend that cannot run the comparison; say why its runs stay in one batch.
+
+    Returns:
+        None when every agent's runs can go one per process or task, else the reason.
+
+    Raises:
+        UsageError: see :func:`rlcourse.comparison_workers.check_backend`.
+    """
+    reason = why_not_split(source, env, _labelled(agents), built)
+    check_backend(backend, address, reason)
+    return reason
 
 
 def compare(
@@ -120,6 +143,9 @@ def compare(
     eval_every: int | None = None,
     eval_episodes: int = EVAL_EPISODES,
     workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    gym_packages: Sequence[str] = (),
 ) -> Results:
     """Run every agent on the same ``runs`` independent problems and collect the results.
 
@@ -149,19 +175,33 @@ def compare(
         workers: processes for the runs of agents with a learner per run (DQN), one run and one
             torch thread each, with the numbers of one batch (:mod:`rlcourse.comparison_workers`;
             agents given as spec strings, an env given by name whose runs are single envs);
-            None: every core this process may use; 1: all in this process. Recorded.
+            None: every core this process may use; 1: all in this process. Recorded. With
+            ``backend="ray"``: the CPUs of the local Ray it starts.
+        backend: where those runs go: ``local`` (the processes above) or ``ray``, one Ray task
+            per run (:func:`rlcourse.sweep.backends.connect`: a local Ray on 127.0.0.1 alone,
+            started and stopped here, or the cluster at ``address``), with the same numbers.
+            Every agent must then have a learner per run. Recorded.
+        address: a Ray cluster (``HOST:PORT``, ``ray://HOST:PORT``, ``auto``; default
+            ``RAY_ADDRESS``, else a local Ray); only with ``backend="ray"``.
+        gym_packages: installed packages to import first, here and in every worker, so that
+            they register the env's id (:func:`rlcourse.environments.import_gym_packages`).
 
     Raises:
-        UsageError: bad env, agent spec, budget, or an agent that does not fit the env.
+        UsageError: bad env, agent spec, budget, or an agent that does not fit the env; the ray
+            backend with an agent without a learner per run, or Ray missing or unreachable;
+            an address without the ray backend.
         DeviceError: the device is not available.
     """
     for name, value in (("threads", threads), ("workers", 1 if workers is None else workers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UsageError(f"{name} must be a positive integer, not {value!r}")
+    gym_packages = tuple(gym_packages)
+    import_gym_packages(gym_packages)
     source, built, _ = plan_comparison(env, agents, runs=runs, steps=steps, episodes=episodes,
                                        seed=seed, env_kwargs=env_kwargs,
                                        wrappers=wrappers, eval_every=eval_every,
                                        eval_episodes=eval_episodes)  # fmt: skip
+    reason = check_parallel(source, env, agents, built, backend, address)
     recorded = {}
     stack = contextlib.ExitStack()
     if device is not None or trains_networks(built.values()):
@@ -175,14 +215,18 @@ def compare(
         evaluations = (
             {"every": eval_every, "episodes": eval_episodes} if eval_every is not None else None
         )
-        if workers != 1 and splits(source, env, _labelled(agents), built, runs):
+        parallel = None
+        if backend == "ray" or (workers != 1 and runs > 1 and reason is None):
             parallel = {"env": env, "env_kwargs": source.kwargs, "wrappers": tuple(wrappers),
-                        "device": device, "threads": threads,
-                        "workers": workers or default_workers(),
+                        "device": device, "threads": threads, "gym_packages": gym_packages,
                         "specs": _labelled(agents)}  # fmt: skip
-            recorded["workers"] = parallel["workers"]
-        else:
-            parallel = None
+            # one backend for every agent: a Ray is started (and checked) once
+            parallel["runner"] = stack.enter_context(connect(backend, workers, address))
+            if backend == "ray":
+                recorded["backend"] = "ray"
+                recorded["address"] = address or os.environ.get("RAY_ADDRESS")
+            else:
+                recorded["workers"] = workers or default_workers()
         data, seconds, action_values = _run_all(source, built, runs, steps, episodes, seed,
                                                 progress, evaluations, parallel)  # fmt: skip
     manifest = {
@@ -262,7 +306,8 @@ def _in_processes(label, runs, steps, episodes, seed, evaluations, parallel) -> 
             evaluations,
             parallel["device"],
             parallel["threads"],
+            parallel["gym_packages"],
         )  # fmt: skip
         for run in range(runs)
     ]
-    return run_in_processes(units, parallel["workers"])
+    return run_in_processes(units, parallel["runner"])

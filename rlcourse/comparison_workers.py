@@ -1,10 +1,12 @@
-"""Deep-agent runs of a comparison in parallel: one process per run, one torch thread each.
+"""Deep-agent runs of a comparison in parallel: one process (or Ray task) per run, one torch thread.
 
 A run of an agent with a learner per run (DQN: :class:`agents.off_policy.LearnerPerRun`) depends
 only on its own env seed (``seed + run``), its learner's seed (drawn for the whole batch) and its
 evaluation seeds, so run ``r`` alone in a process gives the numbers of run ``r`` of the batch.
-:func:`rlcourse.compare` sends such runs through the sweeps' local process pool
-(:func:`rlcourse.sweep.backends.execute`, whose workers end with their parent).
+:func:`rlcourse.compare` sends such runs through a sweep backend
+(:func:`rlcourse.sweep.backends.connect`): the local process pool, whose workers end with their
+parent, or Ray (a local Ray on 127.0.0.1, or a cluster's address), whose tasks import nothing
+from the working folder.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from rlcourse.environments import EnvSource
+from rlcourse.errors import UsageError
+from rlcourse.sweep.backends import Runner
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class RunUnit:
     evaluations: dict[str, int] | None
     device: str | None
     threads: int
+    gym_packages: tuple[str, ...] = ()
+    """Installed packages that register the env's id, imported before the env is made (a Ray
+    worker has not imported them)."""
 
 
 class OneRunOf:
@@ -59,31 +66,57 @@ class OneRunOf:
         return self.agent.greedy_actions(obs, runs)
 
 
-def splits(source: EnvSource, env: Any, agents: dict[str, Any], built: dict, runs: int) -> bool:
-    """Whether every agent's runs can go one per process with the batch's numbers.
+def why_not_split(source: EnvSource, env: Any, agents: dict[str, Any], built: dict) -> str | None:
+    """Why the runs cannot go one per process with the batch's numbers (None: they can).
 
     They can for agents given as spec strings with a learner per run, on an env named by a string
     whose runs are single envs (a native rlcourse batch draws every run from one generator).
     """
-    return (
-        runs > 1
-        and isinstance(env, str)
-        and not source.native_vector
-        and all(isinstance(spec, str) for spec in agents.values())
-        and all(hasattr(agent, "reset_run") for agent in built.values())
-    )
+    for label, agent in built.items():
+        if not hasattr(agent, "reset_run"):
+            return f"{label} has no learner per run (only agents such as dqn have one)"
+        if not isinstance(agents[label], str):
+            return f"{label} is given as an object, not as a spec"
+    if not isinstance(env, str):
+        return "the env is given as an object, not by name"
+    if source.native_vector:
+        return f"{source.name} is a native batch (its runs share one generator)"
+    return None
+
+
+def check_backend(backend: str, address: str | None, reason: str | None) -> None:
+    """Refuse Ray settings that cannot apply: an address without Ray, Ray with nothing to split.
+
+    ``reason``: :func:`why_not_split`'s answer for the comparison.
+
+    Raises:
+        UsageError: ``address`` with the local backend, or the ray backend with runs that must
+            stay in one batch.
+    """
+    from rlcourse.sweep.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
+    if address is not None and backend != "ray":
+        raise UsageError(f"address {address!r} names a Ray cluster: it needs the ray backend")
+    if backend == "ray" and reason is not None:
+        raise UsageError(
+            f"the ray backend runs each run of an agent with a learner per run (dqn) as a task: "
+            f"{reason}; use the local backend"
+        )
 
 
 def run_unit(unit: RunUnit) -> tuple[dict[str, np.ndarray], float]:
     """Run one run in this process; return its ``(1, x)`` arrays and seconds."""
     import agents
     from common import devices
-    from rlcourse.environments import resolve_env
+    from rlcourse.environments import import_gym_packages, resolve_env
     from rlcourse.evaluations import GreedyEvaluations
     from rlcourse.loop import run
     from supervised.train import threads
 
     start = time.perf_counter()
+    import_gym_packages(unit.gym_packages)
     with devices.using(unit.device), threads(unit.threads):
         source = resolve_env(unit.env, unit.env_kwargs, wrappers=unit.wrappers)
         probe = source.make_one()  # the spec was checked on these spaces before the units ran
@@ -104,11 +137,8 @@ def run_unit(unit: RunUnit) -> tuple[dict[str, np.ndarray], float]:
     return arrays, time.perf_counter() - start
 
 
-def run_in_processes(units: list[RunUnit], workers: int) -> dict[str, np.ndarray]:
-    """The units (the runs of one agent, in order) on ``workers`` processes; arrays stacked."""
-    from rlcourse.sweep.backends import execute
-
-    finished = {unit.run: arrays for unit, (arrays, _) in execute(run_unit, units, "local",
-                                                                  workers)}  # fmt: skip
+def run_in_processes(units: list[RunUnit], runner: Runner) -> dict[str, np.ndarray]:
+    """The units (the runs of one agent, in order) on a backend's ``runner``; arrays stacked."""
+    finished = {unit.run: arrays for unit, (arrays, _) in runner(run_unit, units)}
     ordered = [finished[unit.run] for unit in units]
     return {name: np.concatenate([a[name] for a in ordered]) for name in ordered[0]}

@@ -107,20 +107,30 @@ def total(*estimates: dict[str, int]) -> dict[str, int]:
 
 def compare_memory(
     source: EnvSource, agents: Mapping[str, Any], runs: int, steps: int | None,
-    episodes: int | None, analysis: bool = True,
+    episodes: int | None, analysis: bool = True, eval_every: int | None = None,
+    eval_episodes: int = 0,
 ) -> dict[str, int]:  # fmt: skip
     """Bytes ``agents``, run one after the other on ``runs`` runs of ``source``, hold at most.
 
     Every agent's metric arrays (kept to the end) and, with ``analysis``, their curves; the env's
     runs; what every agent holds (replay buffers, networks, tables: its runs' learners stay until
-    the end).
+    the end). With greedy evaluations (``eval_every``), their batch of ``runs × eval_episodes``
+    single envs side by side with their observations and returns, and each agent's
+    ``eval_return`` array (and its curve).
     """
     held = [a.memory_bytes(runs) for a in agents.values() if isinstance(a, EstimatesMemory)]
     x = steps if steps is not None else episodes
+    evaluations: list[dict[str, int]] = []
+    if eval_every is not None:
+        evaluations = [
+            evaluation_memory(source, runs * eval_episodes),
+            {"results": len(agents) * runs * (x // eval_every) * 8},  # eval_return, float64
+        ]
     return total(
         results_bytes(runs, steps, episodes, len(agents)),
-        analysis_bytes(runs, x, len(agents)) if analysis else {},
+        analysis_bytes(runs, x, len(agents), metrics=3 if evaluations else 2) if analysis else {},
         envs_bytes(runs, source.bytes_per_run()),
+        *evaluations,
         *held,
     )
 

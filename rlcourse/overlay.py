@@ -1,12 +1,14 @@
-"""One figure of runs of any kind (:mod:`rlcourse.run_readers`): a line per label.
+"""One figure of runs of any kind (:mod:`rlcourse.run_readers`): a line per label, a panel per env.
 
-Runs sharing a label (the seeds of one setting) are drawn as their mean with a 95% band
+Runs sharing a label (the seeds of one setting: without ``--label``, the runs whose saved
+settings are equal, :func:`label_by_settings`) are drawn as their mean with a 95% band
 (:func:`rlcourse.stats.mean_ci`); when their x differ, each curve is first interpolated
 linearly onto the x of all of them, within the range every run covers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -88,33 +90,120 @@ def gather(
                 chosen.append(run)
     if not chosen:
         raise UsageError(f"no {metric or 'return'} recorded yet in {', '.join(map(str, inputs))}")
+    if not labels:
+        label_by_settings(chosen)
     return chosen
 
 
-def plot_overlay(runs: list[Run], path: str | os.PathLike, title: str | None = None) -> Path:
-    """Draw every label's mean (a band where it has several runs) on one axis; save a PNG."""
+def _flat(settings: dict, prefix: str = "") -> dict[str, str]:
+    """``{"config.lr": "0.001", …}``: nested settings as dotted keys and JSON values."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+    return flat
+
+
+def label_by_settings(runs: list[Run]) -> None:
+    """Label the runs that carry saved settings by them: equal settings, one label (in place).
+
+    Runs whose settings are equal (the seeds of one setting) are one group. With several
+    groups, each is labelled by the settings that differ between them (``agent`` by its value,
+    the others as ``key=value``, a learner's parameters without their ``config.`` prefix; the
+    env is told by its panel, not its label); a group that differs by its env alone keeps its
+    first run's label, as does a single group. Runs without settings keep their labels.
+    """
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.settings is not None:
+            key = json.dumps(run.settings, sort_keys=True, default=str)
+            groups.setdefault(key, []).append(run)
+    flats = {key: _flat(json.loads(key)) for key in groups}
+    names = set().union(*flats.values()) if flats else set()
+    differ = sorted(
+        name for name in names - {"env"} if len({flat.get(name) for flat in flats.values()}) > 1
+    )
+    for key, members in groups.items():
+        parts = []
+        for name in differ:
+            value = flats[key].get(name)
+            value = "-" if value is None else value.strip('"')
+            parts.append(value if name == "agent" else f"{name.removeprefix('config.')}={value}")
+        label = ", ".join(parts) or members[0].label
+        for run in members:
+            run.label = label
+
+
+def panels(runs: list[Run]) -> dict[str, list[Run]]:
+    """``{env: runs}``: a panel per env, in the order envs first appear.
+
+    Runs of an unknown env (SB3's ``evaluations.npz`` without ``monitor.csv``) join the panel of
+    the one known env when there is one, else have a panel of their own.
+    """
+    known = list(dict.fromkeys(r.env for r in runs if r.env != UNKNOWN))
+    out: dict[str, list[Run]] = {}
+    for run in runs:
+        env = known[0] if run.env == UNKNOWN and len(known) == 1 else run.env
+        out.setdefault(env, []).append(run)
+    return out
+
+
+def overlay_figure(runs: list[Run], title: str | None = None):
+    """Every label's mean (a band where it has several runs): one panel per env, one legend."""
     from matplotlib.figure import Figure
 
-    from common.figures import save_figure
     from rlcourse.plots import LABELS
 
-    groups = group(runs)
-    fig = Figure(figsize=(8, 4.8), layout="constrained")
-    ax = fig.add_subplot()
-    for label, g in groups.items():
-        name = f"{label} ({g['n']} runs)" if g["n"] > 1 else label
-        (line,) = ax.plot(g["x"], g["mean"], label=name, linewidth=1.2)
-        if g["n"] > 1:
-            ax.fill_between(
-                g["x"], g["low"], g["high"], color=line.get_color(), alpha=0.25, linewidth=0
-            )
+    by_env = panels(runs)
+    columns = min(len(by_env), 3)
+    rows = -(-len(by_env) // columns)
+    fig = Figure(figsize=(8 if columns == 1 else 4.6 * columns, 4.8 if rows == 1 else 3.6 * rows),
+                 layout="constrained")  # fmt: skip
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    colours: dict[str, str] = {}
+    counts: dict[str, set[int]] = {}
+    lines = {}
     metrics = list(dict.fromkeys(r.metric for r in runs))
-    x_names = list(dict.fromkeys(r.x_name for r in runs))
-    ax.set_xlabel(" / ".join(n.capitalize() + "s" for n in x_names))
     names = AXIS_LABELS | LABELS
-    ax.set_ylabel(", ".join(names.get(m, m) for m in metrics))
-    envs = sorted({r.env for r in runs if r.env != UNKNOWN})
-    ax.set_title(title or f"{', '.join(envs) or 'runs'}: {', '.join(metrics)} (mean, 95% CI)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return save_figure(fig, path, dpi=110)
+    for ax, (env, members) in zip(axes, by_env.items(), strict=False):
+        for label, g in group(members).items():
+            colour = colours.setdefault(label, f"C{len(colours) % 10}")
+            counts.setdefault(label, set()).add(g["n"])
+            (lines[label],) = ax.plot(g["x"], g["mean"], color=colour, linewidth=1.2)
+            if g["n"] > 1:
+                ax.fill_between(g["x"], g["low"], g["high"], color=colour, alpha=0.25,
+                                linewidth=0)  # fmt: skip
+        x_names = list(dict.fromkeys(r.x_name for r in members))
+        ax.set_xlabel(" / ".join(n.capitalize() + "s" for n in x_names))
+        ax.set_ylabel(", ".join(names.get(m, m) for m in metrics))
+        ax.grid(alpha=0.3)
+        if len(by_env) > 1:
+            ax.set_title(env, fontsize="medium")
+    for ax in axes[len(by_env) :]:
+        ax.set_visible(False)
+    legend = [f"{label} ({_runs(counts[label])})" if max(counts[label]) > 1 else label
+              for label in lines]  # fmt: skip
+    known = [env for env in by_env if env != UNKNOWN]
+    heading = title or f"{', '.join(known) or 'runs'}: {', '.join(metrics)} (mean, 95% CI)"
+    if len(by_env) == 1:
+        axes[0].set_title(heading)
+        axes[0].legend(list(lines.values()), legend, fontsize="small")
+    else:
+        fig.suptitle(title or f"{', '.join(metrics)} (mean, 95% CI)")
+        fig.legend(list(lines.values()), legend, loc="outside lower center", fontsize="small",
+                   ncols=min(len(legend), 4))  # fmt: skip
+    return fig
+
+
+def _runs(counts: set[int]) -> str:
+    low, high = min(counts), max(counts)
+    return f"{high} runs" if low == high else f"{low}-{high} runs"
+
+
+def plot_overlay(runs: list[Run], path: str | os.PathLike, title: str | None = None) -> Path:
+    """Save :func:`overlay_figure` of the runs as a PNG."""
+    from common.figures import save_figure
+
+    return save_figure(overlay_figure(runs, title), path, dpi=110)

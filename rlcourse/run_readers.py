@@ -28,6 +28,12 @@ from rlcourse.reading import parse_json
 KINDS = ("results", "train", "sweep", "sb3")
 UNKNOWN = "unknown"
 """The env of runs whose files do not name it (SB3's ``evaluations.npz`` without a monitor)."""
+NOT_SETTINGS = frozenset({
+    "seed", "eval_seed", "runs", "command", "seconds", "versions", "git_commit", "device",
+    "threads", "workers", "backend", "address", "agents", "gym_packages",
+})  # fmt: skip
+"""Keys of a manifest or of a train run's settings that do not make one setting differ from
+another: the seed (and the seeds derived from it), how many runs, and how and where it ran."""
 SEED_SUFFIX = re.compile(r"(?:[-_.](?:seed|s|run)?|(?:seed|run))[-_]?\d+$", re.IGNORECASE)
 """A trailing seed in a folder name (``dqn-s0``, ``dqn_seed1``, ``PPO_1``), not in labels."""
 
@@ -42,6 +48,9 @@ class Run:
     y: np.ndarray
     env: str = UNKNOWN
     x_name: str = "step"
+    settings: dict | None = None
+    """What the run was asked to do, its seed left out (:data:`NOT_SETTINGS`): runs whose settings
+    are equal are seeds of one setting. None: its files do not say (SB3's logs)."""
 
 
 def kind_of(path: Path) -> str:
@@ -103,13 +112,22 @@ def _from_results(path: Path, kind: str, label: str | None) -> list[Run]:
     for env_label, results in tables.items():
         env = str(results.manifest.get("env", env_label or UNKNOWN))
         x_name = str(results.manifest.get("x", "x"))
+        shared = settings_of(results.manifest)
         for agent, per_agent in results.data.items():
             name = f"{label} {agent}" if label and len(results.data) > 1 else label or agent
             name = name if len(tables) == 1 else f"{name} ({env})"
+            settings = {**shared, "env": env, "agent": agent}
             for metric, values in per_agent.items():
                 x = np.arange(1, values.shape[1] + 1, dtype=np.float64)
-                runs += [Run(name, metric, x, row, env, x_name) for row in values]
+                runs += [Run(name, metric, x, row, env, x_name, settings) for row in values]
     return runs
+
+
+def settings_of(saved) -> dict | None:
+    """The settings in a manifest or a train run's saved settings, without :data:`NOT_SETTINGS`."""
+    if not isinstance(saved, dict):
+        return None
+    return {key: value for key, value in saved.items() if key not in NOT_SETTINGS}
 
 
 def _read_csv(path: Path, columns: tuple[str, ...], skip: int = 0) -> dict[str, np.ndarray]:
@@ -126,20 +144,23 @@ def _read_csv(path: Path, columns: tuple[str, ...], skip: int = 0) -> dict[str, 
 
 
 def _from_train(path: Path, label: str) -> list[Run]:
-    env = UNKNOWN
+    env, settings = UNKNOWN, None
     if (path / "metrics.json").is_file():
         try:
             about = parse_json((path / "metrics.json").read_text(encoding="utf-8"), "metrics")
-            env = str(about.get("env", UNKNOWN)) if isinstance(about, dict) else UNKNOWN
         except (UsageError, OSError):
-            env = UNKNOWN
+            about = None
+        if isinstance(about, dict):
+            env = str(about.get("env", UNKNOWN))
+            settings = settings_of(about.get("settings"))  # runs trained since it is saved
     runs = []
     if (path / "evaluations.csv").is_file():
         table = _read_csv(path / "evaluations.csv", ("step", "mean_return"))
-        runs.append(Run(label, "eval_return", table["step"], table["mean_return"], env))
+        runs.append(Run(label, "eval_return", table["step"], table["mean_return"], env,
+                        settings=settings))  # fmt: skip
     if (path / "episodes.csv").is_file():
         table = _read_csv(path / "episodes.csv", ("step", "return"))
-        runs.append(Run(label, "return", table["step"], table["return"], env))
+        runs.append(Run(label, "return", table["step"], table["return"], env, settings=settings))
     return runs
 
 

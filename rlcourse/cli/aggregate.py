@@ -41,7 +41,8 @@ def cmd_aggregate(args) -> int:
 
     Prints and, with --out, saves the mean and IQM per env and label with stratified-bootstrap
     95% intervals, the probability of improvement of every label over every other, and draws
-    performance profiles.
+    performance profiles. The estimates are rliable's where rliable imports and works, else
+    scipy's; the first line printed names the one used.
     """
     from common.atomic import write_text
     from rlcourse.aggregate import IMPROVEMENT_COLUMNS, aggregate, draw_profiles
@@ -52,6 +53,7 @@ def cmd_aggregate(args) -> int:
     tables = aggregate(runs, args.per_env)
     staged = prepare_output(args.out, args.force, "aggregate") if args.out else None
     with_floats = {"float_format": lambda v: f"{v:.4g}", "index": False}
+    print(f"intervals by {tables['implementation']}")
     print(tables["iqm"].to_string(**with_floats))
     if len(tables["improvement"]):
         print()

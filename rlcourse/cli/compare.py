@@ -20,6 +20,7 @@ from rlcourse.cli.common import (
     print_summary,
     seed_int,
 )
+from rlcourse.sweep.backends import BACKENDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +76,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="processes for the runs of agents with a learner per run (dqn), one run and one "
         "torch thread each, same numbers as in one process (default: every core; 1: in this "
-        "process)",
+        "process); with --backend ray: the CPUs of the local Ray",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="where those runs go: local processes (default) or ray, one Ray task per run "
+        "(every agent must have a learner per run, such as dqn)",
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster address HOST:PORT for --backend ray (default RAY_ADDRESS; else a local "
+        "Ray on 127.0.0.1)",
     )
     p.add_argument("--out", help="results directory (default results/ENV-TIMESTAMP)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
@@ -100,18 +113,22 @@ def cmd_compare(args) -> int:
     device = chosen_device(args) if args.device else None
     if args.dry_run:
         return print_plan(args, out)
+
     from agents.base import trains_networks
-    from rlcourse.comparison import plan_comparison
+    from rlcourse.comparison import check_parallel, plan_comparison
 
     # refused before it says anything; the agents built say whether they train networks
-    _, built, _ = plan_comparison(args.env, args.agents, **_settings(args))
+    source, built, _ = plan_comparison(args.env, args.agents, **_settings(args))
+    check_parallel(source, args.env, args.agents, built, args.backend, args.address)
     if device is None and trains_networks(built.values()):
         device = chosen_device(args)
     if device:
         announce_device(device)
     results = rlcourse.compare(args.env, args.agents, **_settings(args), command=command_line(args),
                                device=device, threads=args.threads,
-                               workers=args.workers)  # fmt: skip
+                               workers=args.workers, backend=args.backend,
+                               address=args.address,
+                               gym_packages=args.gym_package or ())  # fmt: skip
     save_and_plot(results, out, staged)
     print_results_summary(results)
     return 0
@@ -132,10 +149,11 @@ def _settings(args) -> dict:
 
 def print_plan(args, out: Path) -> int:
     """What ``compare`` would run and the memory it would need (``--dry-run``)."""
-    from rlcourse.comparison import plan_comparison
+    from rlcourse.comparison import check_parallel, plan_comparison
     from rlcourse.memory import describe
 
     source, built, memory = plan_comparison(args.env, args.agents, **_settings(args))
+    check_parallel(source, args.env, args.agents, built, args.backend, args.address)
     budget = f"{args.steps} steps" if args.steps else f"{args.episodes} episodes"
     print(f"would compare {', '.join(built)} on {source.name}: {args.runs} runs of {budget} "
           f"each, into {out}/")  # fmt: skip

@@ -111,7 +111,7 @@ def cmd_train_dqn(args) -> int:
                 f"--resume continues with the saved settings; {' '.join(given) or '--force'} "
                 "cannot change them (only --steps and --stop-at can)"
             )
-        import_gym_packages(args.gym_package)  # the run's id may be one they register
+        import_gym_packages(args.gym_package)  # with the run's own: see prepare_resume
         return _resume(args)
     if args.env is None:
         raise UsageError("name the env to train on (or --resume a run)")
@@ -155,6 +155,7 @@ def _train(args) -> int:
         stop_at=args.stop_at,
         wrappers=[*(preset.wrappers if preset else []), *args.wrapper],
         preset=preset.name if preset else None,
+        gym_packages=args.gym_package,
     )
     if args.tensorboard:
         require_tensorboard()
@@ -219,7 +220,7 @@ def _resume_held(args, run_dir) -> int:
     settings, source, saved = prepare_resume(  # everything checked before anything is written
         held, steps=args.steps, stop_at=stop_at, env=args.env, wrappers=args.wrapper,
         preset=None if args.preset == "auto" else args.preset,
-        finished_ok=held == run_dir.partial,
+        finished_ok=held == run_dir.partial, gym_packages=args.gym_package,
     )  # fmt: skip
     device = chosen_device(args)
     finished = run_finished(settings, saved)  # killed after its last checkpoint, before the swap
@@ -260,5 +261,6 @@ def _preset(args):
 
 def _print(metrics: dict, out: str) -> None:
     for key, value in metrics.items():
-        print(f"{key:24s} {value}")
+        if key != "settings":  # the run's settings, saved in metrics.json for plot and aggregate
+            print(f"{key:24s} {value}")
     print(f"wrote {out}/", file=sys.stderr)

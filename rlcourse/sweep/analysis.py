@@ -15,7 +15,7 @@ being independent, the count above τ is binomial).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -89,19 +89,23 @@ def mean_iqm_intervals(strata: Sequence[np.ndarray], seed: int = 0) -> dict[str,
 
 
 def final_performance(
-    scores: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], seed: int = 0
+    scores: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
+    seed: int = 0,
+    estimate: Callable[..., dict[str, float]] = mean_iqm_intervals,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``summary.csv`` and ``iqm.csv`` tables from ``scores[env][agent][metric]``.
 
     With more than one env, ``iqm.csv`` also has a row per agent and metric over all envs
     (``env`` = :data:`ALL_ENVS`): each env's scores are min-max normalized by the lowest and
     highest run score of any agent in that env, then bootstrapped stratified by env.
+    ``estimate(strata, seed=…)``: what :func:`mean_iqm_intervals` returns (rliable's, in
+    :mod:`rlcourse.aggregate_rliable`).
     """
     summary, intervals = [], []
     for env, per_env in scores.items():
         for agent, per_agent in per_env.items():
             for metric, values in per_agent.items():
-                row = mean_iqm_intervals([values], seed=seed + len(summary))
+                row = estimate([values], seed=seed + len(summary))
                 summary.append(
                     (env, agent, metric, row["mean"], row["mean_low"], row["mean_high"])
                     + (row["n"], row["iqm"])
@@ -112,7 +116,7 @@ def final_performance(
     if len(scores) > 1:
         normalized = normalize_per_env(scores)
         for (agent, metric), strata in normalized.items():
-            row = mean_iqm_intervals(strata, seed=seed + len(intervals))
+            row = estimate(strata, seed=seed + len(intervals))
             intervals.append(
                 (ALL_ENVS, agent, metric, row["iqm"], row["iqm_low"], row["iqm_high"], row["n"])
             )

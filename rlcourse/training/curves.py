@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from common.atomic import atomic_path, write_text
@@ -29,6 +29,7 @@ def metrics(settings, steps: int, train_seconds: float, curves: Curves) -> dict:
     solved = next((e for e in rows if e[1] >= SOLVED.get(settings.env, math.inf)), None)
     return {
         "env": settings.env,
+        "settings": asdict(settings),
         "steps": steps,
         "seed": settings.seed,
         "train_seconds": round(train_seconds, 3),

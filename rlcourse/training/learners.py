@@ -84,8 +84,8 @@ def _pixel_dqn(config, observation_space, action_space, rng):
 def _pixel_memory(config, observation_space, action_space) -> dict[str, int]:
     from agents.pixel_dqn import PixelDQNAgent
 
-    return {"replay buffer": PixelDQNAgent(config, observation_space, action_space)
-            .memory_bytes(1)["replay buffers"]}  # fmt: skip
+    runs = PixelDQNAgent(config, observation_space, action_space).memory_bytes(1)
+    return {part.removesuffix("s"): size for part, size in runs.items()}  # one run: one of each
 
 
 LEARNERS = {

@@ -76,6 +76,9 @@ def saved_settings(saved: dict, path: Path) -> TrainingConfig:
             raise TypeError("env is not a name with kwargs")
         if not isinstance(settings.preset, str | None):
             raise TypeError("preset is not a name")
+        packages = settings.gym_packages
+        if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+            raise TypeError("gym_packages is not a list of names")
         check_stop_at(settings.stop_at)
         Position.from_dict(saved["position"])
         settings.learner_config()

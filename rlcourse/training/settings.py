@@ -57,6 +57,9 @@ class TrainingConfig:
     algorithm: str = "dqn"
     """The learner trained (:data:`rlcourse.training.learners.LEARNERS`; runs saved without it
     trained DQN)."""
+    gym_packages: list[str] = field(default_factory=list)
+    """Installed packages imported to register the env's id (``--gym-package``), imported again
+    by a resume (checked as the command line's names are; runs saved without it named none)."""
 
     @property
     def every(self) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from agents.off_policy_config import OffPolicyConfig
 from common.atomic import write_text
 from rlcourse.checkpoints import resolve_saved_env, single_envs
-from rlcourse.environments import EnvSource, resolve_env
+from rlcourse.environments import EnvSource, import_gym_packages, resolve_env
 from rlcourse.errors import UsageError
 from rlcourse.loop import Position, run
 from rlcourse.outputs import listed_as_written
@@ -79,6 +79,7 @@ def prepare_training(
     wrappers: list[str] | tuple[str, ...] = (),
     preset: str | None = None,
     algorithm: str = "dqn",
+    gym_packages: list[str] | tuple[str, ...] = (),
 ) -> tuple[TrainingConfig, EnvSource]:
     """Validate a training run before anything is written: its settings and its env.
 
@@ -96,14 +97,20 @@ def prepare_training(
         preset: the name of the rlcourse preset the settings came from (saved with the run).
         algorithm: the learner (:data:`rlcourse.training.learners.LEARNERS`): ``dqn`` or
             ``pixel-dqn``.
+        gym_packages: installed packages to import first, so that they register the env's id
+            (:func:`rlcourse.environments.import_gym_packages`); saved with the run, whose
+            resume imports them again.
 
     Raises:
-        UsageError: an unknown learner, a bad env, spaces the learner cannot use,
+        UsageError: an unknown learner, a bad env, a ``gym_packages`` name that is not an
+            installed package, spaces the learner cannot use,
             ``learning_starts`` >= ``steps`` (it would never learn), or a replay buffer that
             does not fit in memory.
     """
     kind = learner_kind(algorithm)
     config = config or kind.config()
+    gym_packages = list(dict.fromkeys(gym_packages))
+    import_gym_packages(gym_packages)
     source = resolve_env(env, env_kwargs, wrappers=wrappers)
     probe = source.make_one()
     try:
@@ -114,7 +121,7 @@ def prepare_training(
         probe.close()
     settings = TrainingConfig(source.name, source.kwargs, steps, seed, plain(config), eval_every,
                         eval_episodes, checkpoint_every, stop_at, list(source.wrappers), preset,
-                        kind.name)  # fmt: skip
+                        kind.name, gym_packages)  # fmt: skip
     check_run(settings)
     check_training_memory(settings, source)
     return settings, source
@@ -193,6 +200,7 @@ def prepare_resume(
     wrappers: list[str] | tuple[str, ...] = (),
     preset: str | None = None,
     finished_ok: bool = False,
+    gym_packages: list[str] | tuple[str, ...] = (),
 ) -> tuple[TrainingConfig, EnvSource, dict]:
     """Read and check the run saved in ``out/resume.pt`` before anything is written.
 
@@ -207,6 +215,9 @@ def prepare_resume(
         preset: a preset's name (``none``: none) that must be the run's (None: not checked).
         finished_ok: accept a run with nothing left to do (:func:`run_finished`), to complete
             one killed between its last checkpoint and its swap (:func:`finished_metrics`).
+        gym_packages: packages to import besides the run's own (saved, imported again: names
+            read from the file are checked as given ones are, and only installed packages are
+            imported); they join the run's.
 
     Raises:
         UsageError: no resumable run in ``out``, a file that is not one, code the user did not
@@ -219,6 +230,12 @@ def prepare_resume(
     if stop_at != "saved":
         settings.stop_at = check_stop_at(stop_at)
     _check_same_run(out, settings, wrappers, preset)
+    try:  # the run's own names are data: checked, and imported from installed packages only
+        import_gym_packages(settings.gym_packages)
+    except UsageError as err:
+        raise UsageError(f"{Path(out) / 'resume.pt'} names a package to import: {err}") from None
+    settings.gym_packages = list(dict.fromkeys([*settings.gym_packages, *gym_packages]))
+    import_gym_packages(gym_packages)
     position = Position.from_dict(saved["position"])
     if not finished_ok and run_finished(settings, saved):
         if position.t >= settings.steps:

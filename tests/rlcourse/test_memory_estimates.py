@@ -306,3 +306,48 @@ def test_the_per_pixel_dqn_estimates_the_buffers_it_makes(spec):
     estimate = agent.memory_bytes(2)["replay buffers"]
     agent.reset(2, np.random.default_rng(0))
     assert estimate == sum(learner.buffer.nbytes for learner in agent.learners)
+
+
+def test_the_per_pixel_dqn_estimates_its_sum_trees_and_discounts():
+    import agents
+
+    image, per_pixel = spaces.Box(0, 1, (1, 6, 5)), spaces.MultiDiscrete(np.full((6, 5), 9))
+    spec = "pixel-dqn:channels=4,depth=2,buffer_size=300,prioritized=true,n_step=3"
+    agent = agents.make(spec, image, per_pixel)
+    estimate = agent.memory_bytes(2)
+    agent.reset(2, np.random.default_rng(0))
+    assert estimate["replay buffers"] == sum(learner.buffer.nbytes for learner in agent.learners)
+    trees = [learner.buffer.priorities.tree for learner in agent.learners]
+    assert estimate["sum trees"] == sum(t.nodes.nbytes + t.mins.nbytes for t in trees)
+    from rlcourse.training.learners import learner_kind
+
+    one = learner_kind("pixel-dqn").memory(agent.config, image, per_pixel)
+    assert one == {"replay buffer": estimate["replay buffers"] // 2,
+                   "sum tree": estimate["sum trees"] // 2}  # fmt: skip
+
+
+# -- greedy evaluations of a comparison -------------------------------------------------------
+
+
+def test_compare_counts_its_evaluation_batch():
+    from rlcourse.comparison import plan_comparison
+    from rlcourse.memory import evaluation_memory
+
+    settings = {"runs": 10, "steps": None, "episodes": 20, "seed": 0}
+    source, _, plain = plan_comparison("FrozenLake-v1", ["epsilon-greedy", "greedy"], **settings)
+    _, _, evaluated = plan_comparison("FrozenLake-v1", ["epsilon-greedy", "greedy"], **settings,
+                                      eval_every=5, eval_episodes=7)  # fmt: skip
+    batch = evaluation_memory(source, 10 * 7)  # every run's 7 episodes side by side
+    assert evaluated["envs"] == plain["envs"] + batch["envs"]
+    eval_return = 2 * 10 * (20 // 5) * 8  # two agents' (runs, evaluations) float64
+    assert evaluated["results"] == plain["results"] + batch["results"] + eval_return
+    assert evaluated["analysis"] > plain["analysis"]  # a third metric's curve
+
+
+def test_compare_refuses_evaluations_that_will_not_fit(cli, tmp_path):
+    out = tmp_path / "out"
+    command = ("compare FrozenLake-v1 --agents greedy --episodes 10 --runs 10 --eval-every 5 "
+               "--eval-episodes 100000000 --dry-run --out")  # fmt: skip
+    line = refused(cli(command, out))
+    assert "envs " in line and "GB" in line  # 10^9 evaluation envs side by side
+    assert list(tmp_path.iterdir()) == []

@@ -504,3 +504,73 @@ def test_sweep_workers_import_the_files_gym_packages(cli, tmp_path, site_package
     assert result.code == 0, result.err
     recorded = json.loads((tmp_path / "out" / "sweep.json").read_text())["config"]
     assert recorded["gym_packages"] == ["rlcourse_plug_site"]
+
+
+TRAIN_PLUG = ("train dqn plug/MyEnv-v0 --gym-package rlcourse_plug_site --steps 60 --eval-every 30 "
+              "--eval-episodes 1 --set learning_starts=20 hidden=8 --out")  # fmt: skip
+
+
+def _forget_plug(marker) -> None:
+    """As a new process starts: plug/MyEnv-v0 unregistered, its package not imported."""
+    gym.registry.pop("plug/MyEnv-v0", None)
+    sys.modules.pop("rlcourse_plug_site", None)
+    marker.unlink()
+
+
+def test_a_resume_imports_the_packages_the_run_was_started_with(cli, tmp_path, site_package):
+    out = tmp_path / "run"
+    assert cli(TRAIN_PLUG, out).code == 0
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["gym_packages"] == ["rlcourse_plug_site"]
+    _forget_plug(site_package)
+    result = cli("train dqn --resume", out, "--steps 90")  # no --gym-package given again
+    assert result.code == 0, result.err
+    assert site_package.exists()
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 90
+
+
+@pytest.mark.parametrize(
+    ("saved", "expected"),
+    [
+        (["rlcourse_no_such_package"],
+         "--gym-package 'rlcourse_no_such_package': no installed package of that name (pip "
+         "install it; one in the working folder is not imported)"),
+        (["os; import this"], "--gym-package 'os; import this' is not a package name (such as "
+                              "highway_env)"),
+        (["rlcourse_plug_here"],
+         "--gym-package 'rlcourse_plug_here': no installed package of that name (pip install it; "
+         "one in the working folder is not imported)"),
+    ],
+    ids=["not-installed", "not-a-name", "working-folder"],
+)  # fmt: skip
+def test_a_resume_checks_the_saved_package_names_as_given_ones(
+    cli, tmp_path, site_package, monkeypatch, saved, expected
+):
+    import torch
+
+    out = tmp_path / "run"
+    assert cli(TRAIN_PLUG, out).code == 0
+    state = torch.load(out / "resume.pt", weights_only=True)
+    state["settings"]["gym_packages"] = saved
+    torch.save(state, out / "resume.pt")
+    here = tmp_path / "here"
+    marker = _plug_package(here, "rlcourse_plug_here")
+    monkeypatch.chdir(here)
+    monkeypatch.syspath_prepend(str(here))  # as `python -m` puts the working folder first
+    before = sorted(p.name for p in out.iterdir())
+    line = assert_usage_error(cli("train dqn --resume", out, "--steps 90"))
+    assert (
+        line == f"rlcourse train: error: {out / 'resume.pt'} names a package to import: {expected}"
+    )
+    assert not marker.exists()
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_compare_workers_import_the_gym_packages(site_package):
+    """A comparison's run on a worker (a Ray task has imported nothing) imports them first."""
+    from rlcourse.comparison_workers import RunUnit, run_unit
+
+    unit = RunUnit("plug/MyEnv-v0", {}, (), "dqn:learning_starts=5,hidden=8", 0, 2, 10, None, 0,
+                   None, None, 1, ("rlcourse_plug_site",))  # fmt: skip
+    arrays, _ = run_unit(unit)
+    assert site_package.exists() and arrays["reward"].shape == (1, 10)
