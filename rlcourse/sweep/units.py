@@ -197,7 +197,8 @@ def check_config(config: SweepConfig) -> dict[str, int]:
                           config.steps or config.episodes)  # fmt: skip
         for label, agent in built.items():
             unit = compare_memory(source, {label: agent}, runs, config.steps, config.episodes,
-                                  analysis=False)  # fmt: skip
+                                  analysis=False, eval_every=config.eval_every,
+                                  eval_episodes=config.eval_episodes or 0)  # fmt: skip
             if sum(unit.values()) > sum(largest.values()):
                 largest = unit
     return largest

@@ -144,3 +144,15 @@ def test_sweep_evaluations_are_checked_before_any_work(tmp_path, cli):
     assert result.code == 2
     assert "random has no greedy policy to evaluate" in result.err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_counts_the_memory_of_its_evaluations():
+    from rlcourse.sweep.config import parse_config
+    from rlcourse.sweep.units import check_config
+
+    plain = check_config(parse_config(EVAL_SWEEP.replace("eval_every = 30\n", "").replace(
+        "eval_episodes = 2\n", "")))  # fmt: skip
+    evaluated = check_config(parse_config(EVAL_SWEEP.replace("eval_episodes = 2",
+                                                             "eval_episodes = 1000")))  # fmt: skip
+    assert evaluated["envs"] > plain["envs"]  # 3 runs × 1000 evaluation envs side by side
+    assert evaluated["results"] > plain["results"]  # eval_return
