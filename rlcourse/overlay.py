@@ -121,6 +121,11 @@ def label_by_settings(runs: list[Run]) -> None:
             key = json.dumps(run.settings, sort_keys=True, default=str)
             groups.setdefault(key, []).append(run)
     flats = {key: _flat(json.loads(key)) for key in groups}
+    specs = [json.loads(flat["agent"]) for flat in flats.values() if "agent" in flat]
+    short = short_specs(specs)
+    for flat in flats.values():
+        if "agent" in flat:
+            flat["agent"] = json.dumps(short[json.loads(flat["agent"])])
     names = set().union(*flats.values()) if flats else set()
     differ = sorted(
         name for name in names - {"env"} if len({flat.get(name) for flat in flats.values()}) > 1
@@ -134,6 +139,25 @@ def label_by_settings(runs: list[Run]) -> None:
         label = ", ".join(parts) or members[0].label
         for run in members:
             run.label = label
+
+
+def short_specs(specs: list[str]) -> dict[str, str]:
+    """Each agent spec without the parameters every spec sets alike: ``{spec: short}``.
+
+    ``dqn:lr=0.001,double=true`` and ``dqn:lr=0.001`` read ``dqn:double=true`` and ``dqn``:
+    what sets each apart, as the plots and tables of a sweep of variants want it.
+    """
+    from agents.specs import format_spec, parse_spec
+
+    parsed = {spec: parse_spec(spec) for spec in dict.fromkeys(specs)}
+    if len(parsed) < 2:
+        return {spec: spec for spec in parsed}
+    items = [set(params.items()) for _, params in parsed.values()]
+    common = set.intersection(*items)
+    return {
+        spec: format_spec(name, {k: v for k, v in params.items() if (k, v) not in common})
+        for spec, (name, params) in parsed.items()
+    }
 
 
 def panels(runs: list[Run]) -> dict[str, list[Run]]:

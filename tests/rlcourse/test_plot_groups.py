@@ -101,3 +101,24 @@ def test_one_env_is_one_axes(saved_settings, tmp_path):
     inputs = [_train_dir(tmp_path / f"s{s}", saved_settings, s, [1.0, 2.0]) for s in (0, 1)]
     fig = overlay_figure(gather(inputs))
     assert len(fig.axes) == 1 and fig.axes[0].get_legend() is not None
+
+
+def test_agents_of_one_input_are_labelled_by_the_parameters_that_set_them_apart(tmp_path, cli):
+    """A comparison of variants reads dqn, dqn:double=true, not the specs in full."""
+    from rlcourse.overlay import short_specs
+
+    specs = ["dqn:lr=0.001,hidden=8", "dqn:lr=0.001,hidden=8,double=true",
+             "dqn:lr=0.001,hidden=8,double=true,n_step=3"]  # fmt: skip
+    assert short_specs(specs) == {
+        specs[0]: "dqn",
+        specs[1]: "dqn:double=true",
+        specs[2]: "dqn:double=true,n_step=3",
+    }
+    assert short_specs(["ucb:c=2", "greedy"]) == {"ucb:c=2": "ucb:c=2", "greedy": "greedy"}
+    out = tmp_path / "results"
+    agents = ["epsilon-greedy:epsilon=0.1,alpha=0.5", "epsilon-greedy:epsilon=0.01,alpha=0.5"]
+    result = cli("compare", "bandit", "--agents", *agents, "--steps", "5", "--runs", "3",
+                 "--out", out)  # fmt: skip
+    assert result.code == 0, result.err
+    labels = {run.label for run in gather([out], metric="reward")}
+    assert labels == {"epsilon-greedy:epsilon=0.1", "epsilon-greedy:epsilon=0.01"}
