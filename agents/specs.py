@@ -56,6 +56,23 @@ def format_spec(name: str, params: dict[str, Any]) -> str:
     return name + ":" + ",".join(f"{key}={value}" for key, value in params.items())
 
 
+def short_specs(specs: list[str]) -> dict[str, str]:
+    """Each agent spec without the parameters every spec sets alike: ``{spec: short}``.
+
+    ``dqn:lr=0.001,double=true`` and ``dqn:lr=0.001`` read ``dqn:double=true`` and ``dqn``:
+    what sets each apart, as the plots and tables of a sweep of variants want it.
+    """
+    parsed = {spec: parse_spec(spec) for spec in dict.fromkeys(specs)}
+    if len(parsed) < 2:
+        return {spec: spec for spec in parsed}
+    items = [set(params.items()) for _, params in parsed.values()]
+    common = set.intersection(*items)
+    return {
+        spec: format_spec(name, {k: v for k, v in params.items() if (k, v) not in common})
+        for spec, (name, params) in parsed.items()
+    }
+
+
 def parse_number(text: str) -> float:
     """A float, also written as a fraction (``1/128``) or a power of two (``2^-7``)."""
     text = text.strip()

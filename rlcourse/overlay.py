@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.specs import short_specs
 from rlcourse.errors import UsageError
 from rlcourse.run_readers import UNKNOWN, Run, read_runs
 from rlcourse.stats import mean_ci
@@ -139,25 +140,6 @@ def label_by_settings(runs: list[Run]) -> None:
         label = ", ".join(parts) or members[0].label
         for run in members:
             run.label = label
-
-
-def short_specs(specs: list[str]) -> dict[str, str]:
-    """Each agent spec without the parameters every spec sets alike: ``{spec: short}``.
-
-    ``dqn:lr=0.001,double=true`` and ``dqn:lr=0.001`` read ``dqn:double=true`` and ``dqn``:
-    what sets each apart, as the plots and tables of a sweep of variants want it.
-    """
-    from agents.specs import format_spec, parse_spec
-
-    parsed = {spec: parse_spec(spec) for spec in dict.fromkeys(specs)}
-    if len(parsed) < 2:
-        return {spec: spec for spec in parsed}
-    items = [set(params.items()) for _, params in parsed.values()]
-    common = set.intersection(*items)
-    return {
-        spec: format_spec(name, {k: v for k, v in params.items() if (k, v) not in common})
-        for spec, (name, params) in parsed.items()
-    }
 
 
 def panels(runs: list[Run]) -> dict[str, list[Run]]:

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
-from agents.specs import format_spec, parse_number, parse_spec
+from agents.specs import format_spec, parse_number, parse_spec, short_specs
 from common.figures import figure_path, save_figure
 from rlcourse.errors import UsageError
 from rlcourse.results import Results, load_results
@@ -65,8 +65,9 @@ def plot_panels(results: Results, metrics: list[str], path: str | os.PathLike) -
 def _draw_curves(ax, results: Results, metric: str, legend: bool = True) -> None:
     scale = 100.0 if metric == "optimal_action" else 1.0
     curves = results.curves[results.curves.metric == metric]
+    names = short_specs(list(curves.agent.unique()))  # what sets each apart
     for agent, rows in curves.groupby("agent", sort=False):
-        (line,) = ax.plot(rows.x, rows["mean"] * scale, label=agent, linewidth=1.2)
+        (line,) = ax.plot(rows.x, rows["mean"] * scale, label=names[agent], linewidth=1.2)
         ax.fill_between(
             rows.x,
             rows.ci_low * scale,

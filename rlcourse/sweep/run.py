@@ -158,16 +158,18 @@ def _draw(swept: SweepResults, directory: Path) -> tuple[list[Path], dict[str, s
     Returns:
         The PNGs written, and ``{env: why}`` for the envs whose agents make no study.
     """
+    from agents.specs import short_specs
     from rlcourse.plots import plot_curves, plot_study, study_families
 
     written, skipped = [], {}
     for env, results in swept.results.items():
+        names = short_specs(list(swept.scores[env]))  # the agents by what sets them apart
         slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", env)
         for metric in results.metrics:
             written.append(plot_curves(results, metric, directory / f"{slug}-{metric}.png"))
             written.append(
                 plot_profiles(
-                    {a: s[metric] for a, s in swept.scores[env].items()},
+                    {names[a]: s[metric] for a, s in swept.scores[env].items()},
                     metric,
                     f"{env}: performance profiles ({results.manifest['runs']} runs, 95% CI)",
                     directory / f"{slug}-profile-{metric}.png",

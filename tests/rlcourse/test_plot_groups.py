@@ -105,7 +105,7 @@ def test_one_env_is_one_axes(saved_settings, tmp_path):
 
 def test_agents_of_one_input_are_labelled_by_the_parameters_that_set_them_apart(tmp_path, cli):
     """A comparison of variants reads dqn, dqn:double=true, not the specs in full."""
-    from rlcourse.overlay import short_specs
+    from agents.specs import short_specs
 
     specs = ["dqn:lr=0.001,hidden=8", "dqn:lr=0.001,hidden=8,double=true",
              "dqn:lr=0.001,hidden=8,double=true,n_step=3"]  # fmt: skip
