@@ -159,6 +159,7 @@ def panels(runs: list[Run]) -> dict[str, list[Run]]:
 def overlay_figure(runs: list[Run], title: str | None = None):
     """Every label's mean (a band where it has several runs): one panel per env, one legend."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     from rlcourse.plots import LABELS
 
@@ -185,6 +186,7 @@ def overlay_figure(runs: list[Run], title: str | None = None):
         ax.set_xlabel(" / ".join(n.capitalize() + "s" for n in x_names))
         ax.set_ylabel(", ".join(names.get(m, m) for m in metrics))
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # 50000-wide ticks do not collide
         if len(by_env) > 1:
             ax.set_title(env, fontsize="medium")
     for ax in axes[len(by_env) :]:
@@ -198,8 +200,10 @@ def overlay_figure(runs: list[Run], title: str | None = None):
         axes[0].legend(list(lines.values()), legend, fontsize="small")
     else:
         fig.suptitle(title or f"{', '.join(metrics)} (mean, 95% CI)")
+        width = fig.get_figwidth()  # about 14 small characters an inch
+        fits = max(1, int(width * 14 // (max(map(len, legend)) + 6)))
         fig.legend(list(lines.values()), legend, loc="outside lower center", fontsize="small",
-                   ncols=min(len(legend), 4))  # fmt: skip
+                   ncols=min(len(legend), 4, fits))  # fmt: skip
     return fig
 
 

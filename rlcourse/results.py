@@ -79,7 +79,7 @@ class Results:
                         {
                             "agent": agent,
                             "metric": metric,
-                            "x": np.arange(1, values.shape[1] + 1) * self._x_step(metric),
+                            "x": np.arange(1, values.shape[1] + 1) * self.x_step(metric),
                             "mean": mean,
                             "ci_low": low,
                             "ci_high": high,
@@ -89,7 +89,7 @@ class Results:
                 )
         return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
 
-    def _x_step(self, metric: str) -> int:
+    def x_step(self, metric: str) -> int:
         """The x between two columns of ``metric``: ``eval_every`` for ``eval_return``, else 1."""
         every = self.manifest.get("eval_every")
         if metric == "eval_return" and isinstance(every, int) and every >= 1:

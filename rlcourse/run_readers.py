@@ -118,7 +118,7 @@ def _from_results(path: Path, kind: str, label: str | None) -> list[Run]:
             name = name if len(tables) == 1 else f"{name} ({env})"
             settings = {**shared, "env": env, "agent": agent}
             for metric, values in per_agent.items():
-                x = np.arange(1, values.shape[1] + 1, dtype=np.float64)
+                x = np.arange(1, values.shape[1] + 1, dtype=np.float64) * results.x_step(metric)
                 runs += [Run(name, metric, x, row, env, x_name, settings) for row in values]
     return runs
 

@@ -122,3 +122,13 @@ def test_agents_of_one_input_are_labelled_by_the_parameters_that_set_them_apart(
     assert result.code == 0, result.err
     labels = {run.label for run in gather([out], metric="reward")}
     assert labels == {"epsilon-greedy:epsilon=0.1", "epsilon-greedy:epsilon=0.01"}
+
+
+def test_greedy_evaluations_of_a_results_directory_are_drawn_at_their_steps(tmp_path, cli):
+    out = tmp_path / "results"
+    result = cli("compare", "gridworld", "--agents", "epsilon-greedy:alpha=0.5,learner=q-learning",
+                 "--steps", "40", "--runs", "2", "--eval-every", "20", "--eval-episodes", "1",
+                 "--out", out)  # fmt: skip
+    assert result.code == 0, result.err
+    runs = gather([out], metric="eval_return")
+    assert [run.x.tolist() for run in runs] == [[20.0, 40.0]] * 2
