@@ -41,6 +41,10 @@ bench: install
 	$(BIN)/python benchmarks/sweep_backends.py
 	$(BIN)/python benchmarks/faces_vs_lbp.py
 	$(BIN)/python benchmarks/pixel_dqn_ablations.py
+	$(BIN)/rlcourse sweep docs/sweeps/dqn-variants-minatar.toml --out results/dqn-variants
+	$(BIN)/rlcourse aggregate results/dqn-variants --per-env --out results/dqn-variants-aggregate --force
+	$(BIN)/python benchmarks/sweep_backends.py --config docs/sweeps/dqn-variants-minatar.toml --runs 1 --steps 5000 --no-ray
+	cd benchmarks && ../$(BIN)/python dqn_presets_vs_sb3.py --envs LunarLander-v3 --seeds 3
 
 lint: install
 	$(BIN)/ruff check .
