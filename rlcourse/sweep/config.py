@@ -29,7 +29,6 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from agents.specs import format_spec
 from rlcourse.errors import UsageError
 from rlcourse.memory import check_count
 from rlcourse.reading import parse_toml
+from rlcourse.sweep.key_lines import KeyLines, failure
 
 DEFAULT_CHUNK = 500
 """Runs per work unit unless ``[sweep] chunk`` says otherwise."""
@@ -177,7 +177,7 @@ def read_text(path: str | Path) -> str:
 def parse_config(text: str, name: str = "sweep.toml") -> SweepConfig:
     """Parse and check the TOML text of a sweep (``name`` is used in error messages)."""
     data = parse_toml(text, name)
-    fail = _failure(_KeyLines(text), name)
+    fail = failure(KeyLines(text), name)
     for key in data:
         if key not in SECTIONS:
             raise fail((key,), f"unknown table {key!r} (expected [sweep], [[env]], [[agent]])")
@@ -203,7 +203,7 @@ def config_from_dict(data: Any, name: str) -> SweepConfig:
     Raises:
         UsageError: a missing key or one of the wrong type or value, naming ``name``.
     """
-    fail = _failure(_KeyLines(""), name)
+    fail = failure(KeyLines(""), name)
     fields = (*SECTIONS["sweep"], "envs", "agents")
     optional = {"gym_packages", "eval_every", "eval_episodes"}
     if not isinstance(data, dict) or set(data) | optional != set(fields) | optional:
@@ -258,22 +258,6 @@ def _evaluations(sweep: dict, budget: int, fail) -> tuple[int | None, int | None
             f"eval_every {every} is more than the budget ({budget}): no evaluation",
         )
     return every, _int(sweep, "eval_episodes", 1, ("sweep",), fail, default=EVAL_EPISODES)
-
-
-def _failure(lines: _KeyLines, name: str) -> Callable[[tuple, str], UsageError]:
-    """``fail(path, message)``: the error that names the file, the line and the table."""
-
-    def fail(path: tuple, message: str) -> UsageError:
-        line = lines.find(path)
-        where = f"{name}, line {line}" if line else name
-        table = path[0]
-        if table in ("env", "agent") and len(path) > 1 and isinstance(path[1], int):
-            context = f"[[{table}]] {path[1] + 1}"
-        else:
-            context = f"[{table}]"
-        return UsageError(f"{where}: {context}: {message}")
-
-    return fail
 
 
 def _budget(sweep: dict, fail) -> tuple[int, int | None, int | None, int, int]:
@@ -480,50 +464,3 @@ def _table(table, key, where, fail, arrays=False, allow_any=False) -> dict[str, 
                     f"{key}.{name} takes numbers, booleans or plain strings, got {element!r}",
                 )
     return value
-
-
-class _KeyLines:
-    """Where each key of a TOML text is written: ``(table, index, key, ...) -> line``.
-
-    tomllib returns values without positions, so errors find their line by scanning the text:
-    table headers (``[sweep]``, ``[[agent]]``, ``[agent.grid]``), ``key = value`` lines and the
-    keys of inline tables (``grid = { epsilon = [...] }``).
-    """
-
-    HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    KEY = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
-    INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
-
-    def __init__(self, text: str):
-        self.lines: dict[tuple, int] = {}
-        counts: dict[str, int] = {}
-        prefix: tuple = ()
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = self.HEADER.match(line)
-            if header:
-                parts = [p.strip().strip("\"'") for p in header.group(2).split(".")]
-                if header.group(1) == "[[":
-                    counts[parts[0]] = counts.get(parts[0], 0) + 1
-                    prefix = (parts[0], counts[parts[0]] - 1, *parts[1:])
-                elif parts[0] in counts and len(parts) > 1:  # [agent.grid] of the last [[agent]]
-                    prefix = (parts[0], counts[parts[0]] - 1, *parts[1:])
-                else:
-                    prefix = tuple(parts)
-                self.lines.setdefault(prefix, number)
-                self.lines.setdefault((parts[0],), number)
-                continue
-            key = self.KEY.match(line)
-            if not key:
-                continue
-            path = prefix + (key.group(1).strip("\"'"),)
-            self.lines.setdefault(path, number)
-            for inner in self.INLINE_KEY.finditer(line, key.end()):
-                self.lines.setdefault(path + (inner.group(1).strip("\"'"),), number)
-
-    def find(self, path: tuple) -> int | None:
-        """The line of ``path``, or of its closest written ancestor."""
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return None

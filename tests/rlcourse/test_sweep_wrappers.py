@@ -48,8 +48,12 @@ def test_wrapped_envs_are_their_own_rows(cli, tmp_path):
 def test_a_unit_without_wrappers_keeps_its_digest():
     unit = Unit("bandit", {}, "ucb", 0, 2, 0, 5, None)
     about = asdict(unit)
-    del about["wrappers"], about["gym_packages"]  # the fields a unit's hash leaves out
+    # the fields a unit's hash leaves out when unset: units of older sweeps keep their files
+    del about["wrappers"], about["gym_packages"], about["eval_every"], about["eval_episodes"]
     assert unit.digest == digest({"format": UNIT_FORMAT, **about})
+    assert Unit("bandit", {}, "ucb", 0, 2, 0, 5, None, eval_every=5, eval_episodes=1).digest != (
+        unit.digest
+    )
     assert Unit("bandit", {}, "ucb", 0, 2, 0, 5, None, ("m:W",)).digest != unit.digest
     assert Unit("bandit", {}, "ucb", 0, 2, 0, 5, None, (), ("pkg",)).digest == unit.digest
 
