@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument(
         "--factor",
-        type=int_at_least(2, "--factor"),
+        type=int_at_least(2, ">= 2"),
         default=2,
         help="upres: the up-sizing factor (default 2; the crop of 64 must divide by it)",
     )

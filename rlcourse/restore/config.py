@@ -12,10 +12,11 @@ from rlcourse.errors import UsageError
 REPORT_TASKS = ("inpaint", "upres")
 """The tasks this report measures (``denoise`` has ``rlcourse denoise report``)."""
 
-RESTORE_PIXEL_DQN = PixelDQNConfig(lr=1e-3, gamma=0.0, gradient_steps=4, estimate=True)
-"""The report's per-pixel DQN: each step's expected reward per pixel (γ = 0) through the
-estimate head, the whole Q-map network learnt from the rewards (no pretrained trunk). The
-fields that follow from the report's other settings are filled in by
+RESTORE_PIXEL_DQN = PixelDQNConfig(lr=1e-3, gamma=0.0, gradient_steps=4, all_actions=True)
+"""The report's per-pixel DQN: every action's one-step reward at every pixel regressed (γ = 0,
+``all_actions``: the env's reward map of each action), its head seeing what each action makes
+of the image (the lookahead), the whole Q-map network learnt from the rewards (no pretrained
+trunk). The fields that follow from the report's other settings are filled in by
 :meth:`RestoreConfig.pixel_dqn_config`."""
 
 
@@ -35,9 +36,9 @@ class RestoreConfig:
     """Episode length T: actions per pixel per crop."""
     seed: int = 0
     """Seeds the crops, the masks, the weights and the exploration."""
-    eval_per_image: int = 16
+    eval_per_image: int = 12
     """Evaluation crops per test image."""
-    unet_pairs: int = 1200
+    unet_pairs: int = 800
     """(input, target) training crops of the U-Net (one more tenth for validation)."""
     unet_epochs: int = 6
     """U-Net training epochs."""
@@ -45,13 +46,13 @@ class RestoreConfig:
     """The U-Net's feature maps at full size (doubled at each of its 2 halvings)."""
     pixel_envs: int = 8
     """Crops the per-pixel DQN steps together."""
-    pixel_episodes: int = 40
+    pixel_episodes: int = 30
     """Episodes of ``pixel_envs`` crops each the per-pixel DQN trains on."""
     pixel_dqn: PixelDQNConfig = field(default=RESTORE_PIXEL_DQN)
     """The per-pixel DQN's hyperparameters (see :data:`RESTORE_PIXEL_DQN`)."""
-    channels: int = 32
+    channels: int = 24
     """Feature maps of the Q-map network."""
-    depth: int = 7
+    depth: int = 5
     """Hidden convolution layers of the Q-map network."""
 
     def __post_init__(self):
