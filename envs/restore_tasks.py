@@ -26,10 +26,11 @@ of the squared error against the clean crop (:mod:`envs.denoise`).
 - ``upres``: the crop is reduced ``factor`` times by averaging ``factor × factor`` blocks and
   brought back to full size by repeating each pixel (nearest neighbour), as the course up-sizes.
   Actions (:data:`UPRES_ACTIONS`), from the current image: 0 ``keep``; 1 ``bilinear`` and
-  2 ``bicubic``: the image's block means interpolated back to full size (linear and cubic
-  splines, ``scipy.ndimage.zoom``; at the first step exactly the bilinear and bicubic up-sizing of
-  the low-resolution image); 3 ``unsharp``: ``x + (x − G₁·x)`` (Gaussian σ = 1, 5×5);
-  4 ``smooth``: Gaussian σ = 0.5 (5×5). Observation ``(1, H, W)``.
+  2 ``bicubic``: the image's block means (the low-resolution image) interpolated back to full
+  size (linear and cubic splines, ``scipy.ndimage.zoom``); 3 ``unsharp``: ``x + (x − G₁·x)``
+  (Gaussian σ = 1, 5×5); 4 ``smooth``: Gaussian σ = 0.5 (5×5). Each result is then shifted,
+  block by block, to the image's block means (back-projection), so the low-resolution image
+  never changes. Observation ``(1, H, W)``.
 
 Borders are mirrored (``scipy.ndimage``'s ``mirror``), results clipped to [0, 1].
 """
@@ -143,8 +144,22 @@ def interpolate(low: np.ndarray, factor: int, order: int) -> np.ndarray:
     return np.clip(np.stack(out), 0.0, 1.0).astype(np.float32)
 
 
+def back_project(images: np.ndarray, low: np.ndarray, factor: int) -> np.ndarray:
+    """``images`` corrected to have the block means ``low``: each block shifted by its difference.
+
+    Clipped to [0, 1] (so exact where clipping does not bite).
+    """
+    shifted = images + nearest_up(low - block_means(images, factor), factor)
+    return np.clip(shifted, 0.0, 1.0).astype(np.float32)
+
+
 def upres_bank(images: np.ndarray, factor: int) -> np.ndarray:
-    """What every up-resing action makes of a batch ``(n, H, W)``: ``(A, n, H, W)``."""
+    """What every up-resing action makes of a batch ``(n, H, W)``: ``(A, n, H, W)``.
+
+    Every result is back-projected (:func:`back_project`) onto the image's block means, so the
+    low-resolution image stays what it was at reset and an action taken again changes nothing
+    more (``bilinear`` and ``bicubic`` interpolate the same block means).
+    """
     from scipy import ndimage
 
     images = np.asarray(images, np.float32)
@@ -154,9 +169,9 @@ def upres_bank(images: np.ndarray, factor: int) -> np.ndarray:
         return ndimage.gaussian_filter(x, (0, sigma, sigma), mode="mirror", radius=(0, 2, 2))
 
     sharp = 2.0 * images - gaussian(images, 1.0)
-    bank = [images, interpolate(low, factor, 1), interpolate(low, factor, 3), sharp]
+    bank = [interpolate(low, factor, 1), interpolate(low, factor, 3), sharp]
     bank.append(gaussian(images, 0.5))
-    return np.clip(np.stack(bank), 0.0, 1.0).astype(np.float32)
+    return np.stack([images, *(back_project(x, low, factor) for x in bank)])
 
 
 @dataclass(frozen=True)

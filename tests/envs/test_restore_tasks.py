@@ -137,19 +137,35 @@ def test_upres_env_starts_from_the_nearest_up_sized_block_means():
 
 
 def test_upres_actions_on_a_tiny_image():
-    start = rt.nearest_up(np.array([[[0.0, 1.0], [0.0, 1.0]]], np.float32), 2)
+    low = np.array([[0.0, 1.0], [0.0, 1.0]])
+    start = rt.nearest_up(low[None].astype(np.float32), 2)
     np.testing.assert_array_equal(
         start[0], [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
     )
     bank = rt.upres_bank(start, 2)
     np.testing.assert_array_equal(bank[0], start)
-    np.testing.assert_allclose(bank[1, 0], np.tile([0.0, 0.25, 0.75, 1.0], (4, 1)), atol=1e-6)
-    cubic = ndimage.zoom(np.array([[0.0, 1.0]] * 2), 2, order=3, mode="nearest", grid_mode=True)
-    np.testing.assert_allclose(bank[2, 0], np.clip(cubic, 0, 1), atol=1e-6)
+
+    def projected(x):  # shifted block by block to the block means of the start: `low`
+        means = x.reshape(2, 2, 2, 2).mean(axis=(1, 3))
+        return np.clip(x + np.kron(low - means, np.ones((2, 2))), 0, 1)
+
+    # bilinear [0, .25, .75, 1] has block means [.125, .875]: shifted by ∓.125, clipped
+    np.testing.assert_allclose(bank[1, 0], np.tile([0.0, 0.125, 0.875, 1.0], (4, 1)), atol=1e-6)
+    cubic = ndimage.zoom(low, 2, order=3, mode="nearest", grid_mode=True)
+    np.testing.assert_allclose(bank[2, 0], projected(np.clip(cubic, 0, 1)), atol=1e-6)
     blur = ndimage.gaussian_filter(start[0], 1.0, mode="mirror", radius=2)
-    np.testing.assert_allclose(bank[3, 0], np.clip(2 * start[0] - blur, 0, 1), atol=1e-6)
+    np.testing.assert_allclose(bank[3, 0], projected(2 * start[0] - blur), atol=1e-6)
     smooth = ndimage.gaussian_filter(start[0], 0.5, mode="mirror", radius=2)
-    np.testing.assert_allclose(bank[4, 0], smooth, atol=1e-6)
+    np.testing.assert_allclose(bank[4, 0], projected(smooth), atol=1e-6)
+
+
+def test_upres_actions_keep_the_low_resolution_image():
+    rng = np.random.default_rng(0)
+    low = rng.uniform(0.2, 0.8, (2, 9, 9)).astype(np.float32)  # away from the clipping
+    bank = rt.upres_bank(rt.nearest_up(low, 2), 2)
+    for action in bank[1:3]:  # the interpolations: no clipping there
+        np.testing.assert_allclose(rt.block_means(action, 2), low, atol=1e-6)
+        np.testing.assert_allclose(rt.upres_bank(action, 2)[[1, 2]], bank[[1, 2]], atol=1e-6)
 
 
 @pytest.mark.parametrize("task", ["inpaint", "upres"])
