@@ -246,13 +246,14 @@ class PixelDenoiseEnv(_DenoiseEnv):
     chosen filter gives there. All 9 filtered crops are computed once per step and gathered.
 
     ## Action Space
-    `MultiDiscrete` of shape `(crop, crop)`, 9 values each (the filters of `ImageDenoiseEnv`).
+    `MultiDiscrete` of shape `(crop, crop)`, 9 values each (the filters of `ImageDenoiseEnv`;
+    another `task`'s actions: `envs.restore_tasks`).
 
     ## Rewards
     `(MSE_before − MSE_after) × 255²`, the sum of the per-pixel reward map
     `info["reward_map"]` (`(crop, crop)` float32): each pixel's drop of its squared error, in
     grey levels², divided by the number of pixels. `info["action_reward_maps"]`
-    (`(9, crop, crop)`) holds the reward map every action would have given at every pixel (the
+    (`(A, crop, crop)`, A actions) holds the reward map every action would have given at every pixel (the
     taken action's is `reward_map`): the per-pixel DQN can learn from all of them.
     """
 
