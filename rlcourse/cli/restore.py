@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--factor",
         type=int_at_least(2, ">= 2"),
         default=2,
-        help="upres: the up-sizing factor (default 2; the crop of 64 must divide by it)",
+        help="upres: the up-sizing factor (default 2; the crop of 48 must divide by it)",
     )
     r.add_argument("--out", help="output directory (default results/restore-TASK)")
     r.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of seconds")

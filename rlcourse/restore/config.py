@@ -30,23 +30,23 @@ class RestoreConfig:
     """In-painting's hole: the course's centre square or one at a random place per crop."""
     factor: int = 2
     """Up-resing's factor."""
-    crop: int = 64
+    crop: int = 48
     """Side of the crops (training and evaluation)."""
     steps: int = 5
     """Episode length T: actions per pixel per crop."""
     seed: int = 0
     """Seeds the crops, the masks, the weights and the exploration."""
-    eval_per_image: int = 12
+    eval_per_image: int = 8
     """Evaluation crops per test image."""
-    unet_pairs: int = 800
+    unet_pairs: int = 600
     """(input, target) training crops of the U-Net (one more tenth for validation)."""
-    unet_epochs: int = 6
+    unet_epochs: int = 5
     """U-Net training epochs."""
     unet_base: int = 16
     """The U-Net's feature maps at full size (doubled at each of its 2 halvings)."""
     pixel_envs: int = 8
     """Crops the per-pixel DQN steps together."""
-    pixel_episodes: int = 30
+    pixel_episodes: int = 24
     """Episodes of ``pixel_envs`` crops each the per-pixel DQN trains on."""
     pixel_dqn: PixelDQNConfig = field(default=RESTORE_PIXEL_DQN)
     """The per-pixel DQN's hyperparameters (see :data:`RESTORE_PIXEL_DQN`)."""
