@@ -33,6 +33,7 @@ def plot_report(
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
+    heading = title or f"Denoising held-out crops, σ = {config.sigma:g}"
     rows = [names.index(name) for name in dict.fromkeys(names)]  # the first crop of each image
     columns = 1 + len(outputs) + config.steps
     fig = Figure(figsize=(1.55 * columns, 1.7 * len(rows) + 0.9), layout="constrained")
@@ -59,8 +60,7 @@ def plot_report(
         ax.set_yticks([])
     handles = [Patch(color=colors(a), label=name) for a, name in enumerate(action_names)]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(action_names), fontsize=7)
-    title = title or f"Denoising held-out crops, σ = {config.sigma:g}"
-    fig.suptitle(f"{title} (PSNR of each crop)", fontsize=9)
+    fig.suptitle(f"{heading} (PSNR of each crop)", fontsize=9)
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=120)
     return path
