@@ -106,7 +106,7 @@ def test_the_cli_writes_the_report(cli, tmp_path, monkeypatch):
     [
         ("--task colour", "argument --task: invalid choice: 'colour'"),
         ("--task upres --factor 1", "argument --factor: must be a >= 2 integer, got 1"),
-        ("--task upres --factor 3", "upres needs a crop divisible by factor 3, got 48"),
+        ("--task upres --factor 5", "upres needs a crop divisible by factor 5, got 48"),
         ("--task inpaint --mask ring", "argument --mask: invalid choice: 'ring'"),
         ("--task inpaint --seed -1", "argument --seed: must be a non-negative integer, got -1"),
         ("--mask centre", "the following arguments are required: --task"),
