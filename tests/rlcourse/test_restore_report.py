@@ -137,3 +137,18 @@ def test_the_config_refuses_what_the_task_cannot_do():
     with pytest.raises(ValueError, match="upres needs a crop divisible by factor 2, got 37"):
         RestoreConfig(task="upres", crop=37)
     assert np.all(RestoreConfig().env_task().masks(1, 8, None)[0, 2:6, 2:6] == 0)
+
+
+def test_bad_input_with_force_leaves_the_old_report_byte_identical(cli, tmp_path):
+    from rlcourse_helpers import snapshot
+
+    from rlcourse.outputs import write_stamp
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "metrics.csv").write_text("method,psnr,ssim\n")
+    write_stamp(old)
+    before = snapshot(old)
+    line = assert_usage_error(cli("restore report --task upres --factor 5 --force --out", old))
+    assert line == "rlcourse restore: error: upres needs a crop divisible by factor 5, got 48"
+    assert snapshot(old) == before
