@@ -69,18 +69,24 @@ class PixelDQNLearner(OffPolicyLearner):
         n_actions: int,
         rng: np.random.Generator,
         lookahead: Callable[[np.ndarray], np.ndarray] | None = None,
+        channels: int = 1,
     ):
         """One learner; ``lookahead`` gives the Q-network extra input channels.
 
         ``lookahead(images (n, H, W) in [0, 1]) -> (n, E, H, W)``, e.g. what each action would
-        make of the image (the filters are known and deterministic).
+        make of the image (the filters are known and deterministic). ``channels``: of the
+        observations; the image is the first, the others (e.g. in-painting's pixel states) go
+        to the lookahead, which then gets the whole observation ``(n, channels, H, W)``, or
+        without one to the network as input channels.
         """
         self.n_actions, self.lookahead = int(n_actions), lookahead
+        self.channels = int(channels)
         if config.estimate and lookahead is None:
             raise ValueError("estimate needs a lookahead: what each action makes of the image")
         # the network's input: the trunk's image, the current one (with memory or an estimate
         # head, where the trunk's image may be the episode's first), the lookahead channels
-        looked = 0 if lookahead is None else len(lookahead(np.zeros((1, *shape), np.float32))[0])
+        blank = np.zeros((1, *shape) if channels == 1 else (1, channels, *shape), np.float32)
+        looked = channels - 1 if lookahead is None else len(lookahead(blank)[0])
         extra = int(config.memory or config.estimate) + looked
         trunk = TrunkConfig(config.channels, config.depth)
         # Q in reward units: squared errors of images in [0, 1] times 255² and reward_scale
@@ -132,10 +138,10 @@ class PixelDQNLearner(OffPolicyLearner):
             self.new_episodes()
             return
         first, ended = np.asarray(state["first"]), np.asarray(state["ended"])
-        if first.shape[1:] != (1, *self.shape) or ended.shape != first.shape[:1]:
+        if first.shape[1:] != (self.channels, *self.shape) or ended.shape != first.shape[:1]:
             height, width = self.shape
-            raise ValueError(f"the saved episodes have shape {first.shape}, not (n, 1, {height}, "
-                             f"{width})")  # fmt: skip
+            raise ValueError(f"the saved episodes have shape {first.shape}, not (n, "
+                             f"{self.channels}, {height}, {width})")  # fmt: skip
         self.first, self.ended = first.copy(), ended.astype(bool)
         self._cached = self._first_trunk = None
 
@@ -172,7 +178,8 @@ class PixelDQNLearner(OffPolicyLearner):
         """
         obs = np.asarray(obs)
         cfg = self.config
-        if self.lookahead is None and not (cfg.freeze_trunk or cfg.memory or cfg.estimate):
+        plain = not (cfg.freeze_trunk or cfg.memory or cfg.estimate or self.channels > 1)
+        if self.lookahead is None and plain:
             return obs
         first = self._memory(obs) if cfg.memory else None
         if (
@@ -181,11 +188,13 @@ class PixelDQNLearner(OffPolicyLearner):
             or (first is not None and not np.array_equal(self._cached[1], first))
         ):
             unit = obs.astype(np.float32) / 255.0
-            parts = [unit if first is None else first.astype(np.float32) / 255.0]
+            parts = [unit[:, :1] if first is None else first[:, :1].astype(np.float32) / 255.0]
             if cfg.memory or cfg.estimate:
-                parts.append(unit)
+                parts.append(unit[:, :1])
             if self.lookahead is not None:
-                parts.append(self.lookahead(unit[:, 0]))
+                parts.append(self.lookahead(unit[:, 0] if self.channels == 1 else unit))
+            elif self.channels > 1:
+                parts.append(unit[:, 1:])
             x = np.concatenate(parts, axis=1)
             if cfg.freeze_trunk:
                 with torch.inference_mode():
@@ -199,7 +208,7 @@ class PixelDQNLearner(OffPolicyLearner):
     def _trunk_of_first(self, first: np.ndarray) -> torch.Tensor:
         """The frozen trunk's features of the episodes' first images, computed once per episode."""
         if self._first_trunk is None or not np.array_equal(self._first_trunk[0], first):
-            unit = torch.as_tensor(first.astype(np.float32) / 255.0).to(self.device)
+            unit = torch.as_tensor(first[:, :1].astype(np.float32) / 255.0).to(self.device)
             self._first_trunk = (first.copy(), self.online.trunk(unit))
         return self._first_trunk[1]
 
@@ -249,7 +258,12 @@ class PixelDQNAgent(LearnerPerRun):
         self.config = config
         self.shape = tuple(action_space.shape)
         self.n_actions = int(action_space.nvec.flat[0])
-        super().__init__(lambda rng: PixelDQNLearner(config, self.shape, self.n_actions, rng))
+        self.channels = int(observation_space.shape[0])
+        super().__init__(
+            lambda rng: PixelDQNLearner(
+                config, self.shape, self.n_actions, rng, channels=self.channels
+            )
+        )
 
     def memory_bytes(self, n_runs: int) -> dict[str, int]:
         """A full replay buffer per run (see :class:`~agents.base.EstimatesMemory`).
@@ -257,7 +271,7 @@ class PixelDQNAgent(LearnerPerRun):
         With n-step returns, the buffer's discounts; with prioritized replay, its sum tree.
         """
         cfg = self.config
-        extra = int(cfg.memory or cfg.estimate)
+        extra = int(cfg.memory or cfg.estimate) + self.channels - 1
         layout = buffer_layout(cfg, self.shape, self.n_actions, extra)
         one = ReplayBuffer.bytes_needed(cfg.buffer_size, **layout, discounts=cfg.n_step > 1)
         memory = {"replay buffers": n_runs * one}

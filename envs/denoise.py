@@ -49,23 +49,31 @@ from envs.images import (  # noqa: F401
     to_gray,
     to_uint8,
 )
+from envs.restore_tasks import Task
 from envs.vector import NativeVectorEnv
 
 # -- the batch state shared by all four envs ---------------------------------------------------
 
 
 class DenoiseState:
-    """Clean and current crops of a batch, their PSNR at reset; steps apply actions."""
+    """Clean and current crops of a batch, their PSNR at reset; steps apply the task's actions.
 
-    def __init__(self, source: CropSource, n: int, per_pixel: bool):
-        self.source, self.per_pixel = source, per_pixel
+    ``states``: in-painting's pixel states (``envs.restore_tasks``), None for the other tasks.
+    """
+
+    def __init__(self, source: CropSource, n: int, per_pixel: bool, task: Task = Task()):
+        self.source, self.per_pixel, self.task = source, per_pixel, task
         shape = (n, source.crop, source.crop)
         self.clean = np.zeros(shape, np.float32)
         self.current = np.zeros(shape, np.float32)
+        self.states = np.zeros(shape, np.uint8) if task.name == "inpaint" else None
         self.start_psnr = np.zeros(n)
 
     def reset(self, rng, mask: np.ndarray, options: dict | None) -> None:
-        """New crops where ``mask``; ``options["clean"]`` (and ``"noisy"``) give them instead."""
+        """New crops where ``mask``; ``options`` ``"clean"``, ``"noisy"``, ``"mask"`` give them.
+
+        ``"noisy"`` is the degraded start image of any task; ``"mask"`` in-painting's masks.
+        """
         n = int(mask.sum())
         options = options or {}
         shape = (n, self.source.crop, self.source.crop)
@@ -73,10 +81,18 @@ class DenoiseState:
             clean = np.asarray(options["clean"], np.float32).reshape(shape)
         else:
             clean = self.source.clean(rng, n)
+        masks = None
+        if self.task.name == "inpaint":
+            given = options.get("mask")
+            masks = self.task.masks(n, shape[1], rng) if given is None else given
+            masks = np.asarray(masks, np.float32).reshape(shape)
+            self.states[mask] = self.task.start_states(masks)
         if "noisy" in options:
             noisy = np.asarray(options["noisy"], np.float32).reshape(shape)
-        else:
+        elif self.task.name == "denoise":
             noisy = self.source.noisy(clean, rng)
+        else:
+            noisy = self.task.degrade(clean, masks)
         self.clean[mask], self.current[mask] = clean, noisy
         self.start_psnr[mask] = psnr(noisy, clean)
 
@@ -85,13 +101,12 @@ class DenoiseState:
         before = (self.current - self.clean) ** 2
         scale = 255.0**2 / (self.clean.shape[1] * self.clean.shape[2])
         extra = {}
+        self.current, self.states, bank = self.task.step(
+            self.current, self.states, actions, self.per_pixel
+        )
         if self.per_pixel:
-            bank = filter_bank(self.current)
             every = before[:, None] - (bank.transpose(1, 0, 2, 3) - self.clean[:, None]) ** 2
             extra["action_reward_maps"] = every * scale
-            self.current = apply_per_pixel(self.current, actions, bank)
-        else:
-            self.current = apply_per_image(self.current, actions)
         after = (self.current - self.clean) ** 2
         reward_map = (before - after) * scale
         rewards = reward_map.sum(axis=(1, 2), dtype=np.float64)
@@ -103,28 +118,28 @@ class DenoiseState:
         return {"psnr": now, "psnr_gain": now - self.start_psnr}
 
     def obs(self) -> np.ndarray:
-        """The current crops as uint8, channel-first ``(n, 1, H, W)``."""
-        return to_uint8(self.current)[:, None]
+        """The observations, uint8 channel-first ``(n, C, H, W)`` (C = 1, inpaint's 2)."""
+        return self.task.observe(self.current, self.states)
 
 
-def _spaces(source: CropSource, per_pixel: bool) -> tuple[spaces.Box, spaces.Space]:
-    c = source.crop
-    observation = spaces.Box(0, 255, (1, c, c), np.uint8)
+def _spaces(source: CropSource, per_pixel: bool, task: Task) -> tuple[spaces.Box, spaces.Space]:
+    c, n = source.crop, len(task.actions)
+    observation = spaces.Box(0, 255, (task.channels, c, c), np.uint8)
     if per_pixel:
-        return observation, spaces.MultiDiscrete(np.full((c, c), len(ACTIONS)))
-    return observation, spaces.Discrete(len(ACTIONS))
+        return observation, spaces.MultiDiscrete(np.full((c, c), n))
+    return observation, spaces.Discrete(n)
 
 
-def _check_actions(actions: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _check_actions(actions: np.ndarray, shape: tuple[int, ...], n: int) -> np.ndarray:
     actions = np.asarray(actions)
     if (
         actions.shape != shape
         or not np.issubdtype(actions.dtype, np.integer)
         or actions.min() < 0
-        or actions.max() >= len(ACTIONS)
+        or actions.max() >= n
     ):
         raise ValueError(
-            f"actions must be integers in 0..{len(ACTIONS) - 1} of shape {shape}, "
+            f"actions must be integers in 0..{n - 1} of shape {shape}, "
             f"got {actions.dtype} {actions.shape}"
         )
     return actions
@@ -140,16 +155,22 @@ class _DenoiseEnv(gym.Env):
         crop: int = 64,
         sigma: float = 25.0,
         render_mode: str | None = None,
+        task: str = "denoise",
+        mask: str = "centre",
+        scale: float = 0.25,
+        factor: int = 2,
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        self.task = Task(task, sigma, mask, scale, factor)
         self.source = CropSource(images, crop, sigma)
-        self.observation_space, self.action_space = _spaces(self.source, self.per_pixel)
-        self.state = DenoiseState(self.source, 1, self.per_pixel)
+        self.task.check_crop(self.source.crop)
+        self.observation_space, self.action_space = _spaces(self.source, self.per_pixel, self.task)
+        self.state = DenoiseState(self.source, 1, self.per_pixel, self.task)
         self.render_mode = render_mode
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """A new noisy crop (or ``options["clean"]``, ``options["noisy"]``: 2-D images)."""
+        """A new degraded crop (or ``options`` ``"clean"``, ``"noisy"``, ``"mask"``: 2-D)."""
         super().reset(seed=seed)
         self.state.reset(self.np_random, np.ones(1, bool), options)
         return self.state.obs()[0], self._info(self.state.info())
@@ -157,7 +178,7 @@ class _DenoiseEnv(gym.Env):
     def step(self, action):
         """Apply the filter(s); reward = (MSE before − MSE after) × 255²."""
         shape = () if not self.per_pixel else self.action_space.shape
-        actions = _check_actions(action, shape)[None]
+        actions = _check_actions(action, shape, len(self.task.actions))[None]
         rewards, reward_map, info = self.state.step(actions)
         info = self._info(info)
         if self.per_pixel:
@@ -177,7 +198,8 @@ class _DenoiseEnv(gym.Env):
 
 _DOC_COMMON = """
     ## Observation Space
-    `Box(0, 255, (1, crop, crop), uint8)`: the current crop, channel-first.
+    `Box(0, 255, (1, crop, crop), uint8)`: the current crop, channel-first; `task="inpaint"`:
+    `(2, crop, crop)`, the crop and its pixel states (0 empty, 128 filled, 255 given).
 
     ## Episode End
     Never terminates; truncated after `max_episode_steps` = T (registered: 5). Change it with
@@ -191,7 +213,11 @@ _DOC_COMMON = """
     `images`: `"train"` (default), `"test"` (the bundled splits, see `envs.images`), a folder of
     images, or a sequence of 2-D arrays; `crop` (default 64, at least 36); `sigma`: the noise
     standard deviation in grey levels of 255 (default 25); `render_mode` (`"rgb_array"`).
-    `reset(options={"clean": image, "noisy": image})` starts from given crops (in [0, 1]).
+    `task`: `"denoise"` (default), `"inpaint"` or `"upres"` (`envs.restore_tasks`: the
+    degradation and the actions; the reward is the same); in-painting's `mask` (`"centre"`,
+    the course's, or `"random"`) and `scale` (0.25), up-resing's `factor` (2).
+    `reset(options={"clean": image, "noisy": image})` starts from given crops (in [0, 1]; `noisy`
+    is the degraded start of any task; in-painting also takes `"mask"`, 1 given, 0 hole).
 """
 
 
@@ -220,13 +246,14 @@ class PixelDenoiseEnv(_DenoiseEnv):
     chosen filter gives there. All 9 filtered crops are computed once per step and gathered.
 
     ## Action Space
-    `MultiDiscrete` of shape `(crop, crop)`, 9 values each (the filters of `ImageDenoiseEnv`).
+    `MultiDiscrete` of shape `(crop, crop)`, 9 values each (the filters of `ImageDenoiseEnv`;
+    another `task`'s actions: `envs.restore_tasks`).
 
     ## Rewards
     `(MSE_before − MSE_after) × 255²`, the sum of the per-pixel reward map
     `info["reward_map"]` (`(crop, crop)` float32): each pixel's drop of its squared error, in
     grey levels², divided by the number of pixels. `info["action_reward_maps"]`
-    (`(9, crop, crop)`) holds the reward map every action would have given at every pixel (the
+    (`(A, crop, crop)`, A actions) holds the reward map every action would have given at every pixel (the
     taken action's is `reward_map`): the per-pixel DQN can learn from all of them.
     """
 
@@ -250,14 +277,19 @@ class _DenoiseVectorEnv(NativeVectorEnv):
         max_episode_steps: int | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        task: str = "denoise",
+        mask: str = "centre",
+        scale: float = 0.25,
+        factor: int = 2,
     ):
         if render_mode is not None:
             raise ValueError(f"{type(self).__name__} does not render")
+        self.task = Task(task, sigma, mask, scale, factor)
         self.source = CropSource(images, crop, sigma)
-        super().__init__(
-            num_envs, *_spaces(self.source, self.per_pixel), max_episode_steps, autoreset_mode
-        )
-        self.state = DenoiseState(self.source, self.num_envs, self.per_pixel)
+        self.task.check_crop(self.source.crop)
+        spaces_ = _spaces(self.source, self.per_pixel, self.task)
+        super().__init__(num_envs, *spaces_, max_episode_steps, autoreset_mode)
+        self.state = DenoiseState(self.source, self.num_envs, self.per_pixel, self.task)
         self._options: dict | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -266,7 +298,9 @@ class _DenoiseVectorEnv(NativeVectorEnv):
         ``options["clean"]`` (and ``options["noisy"]``): crops ``(k, H, W)`` in [0, 1] for the
         ``k`` sub-environments reset.
         """
-        self._options = {k: v for k, v in (options or {}).items() if k in ("clean", "noisy")}
+        self._options = {
+            k: v for k, v in (options or {}).items() if k in ("clean", "noisy", "mask")
+        }
         try:
             return super().reset(seed=seed, options=options)
         finally:
@@ -285,7 +319,8 @@ class _DenoiseVectorEnv(NativeVectorEnv):
 
     def _step_runs(self, actions):
         shape = (self.num_envs, *(self.single_action_space.shape if self.per_pixel else ()))
-        rewards, reward_map, info = self.state.step(_check_actions(actions, shape))
+        actions = _check_actions(actions, shape, len(self.task.actions))
+        rewards, reward_map, info = self.state.step(actions)
         if self.per_pixel:
             info["reward_map"] = reward_map
         return self.state.obs(), rewards, np.zeros(self.num_envs, bool), info

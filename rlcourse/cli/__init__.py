@@ -23,6 +23,7 @@ from rlcourse.cli import (
     figure,
     listing,
     plot,
+    restore,
     supervised,
     sweep,
     train,
@@ -43,6 +44,7 @@ COMMANDS = (
     supervised,
     faces,
     denoise,
+    restore,
 )
 """The command modules, in the order ``rlcourse --help`` lists them."""
 

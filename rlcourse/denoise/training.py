@@ -149,11 +149,13 @@ def _evaluations(config: ReportConfig, learner, out: Path, episodes: int) -> lis
     return [EpisodeLog(curves), Evaluations(learner, source, out, settings, curves, Clock())]
 
 
-def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: bool, rng=None):
+def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: bool, rng=None,
+            env_kwargs: dict | None = None, masks: np.ndarray | None = None):  # fmt: skip
     """Run ``agent`` for ``steps`` steps from the given crops, one run each.
 
     Returns the final images and the actions of every step, ``(steps, n, ...)``. ``rng`` is the
-    agent's generator (a random agent's draws).
+    agent's generator (a random agent's draws). ``env_kwargs``: the env's task arguments
+    (``task``, ``mask``, ``factor``); ``masks``: in-painting's masks of the crops.
     """
     from gymnasium.vector import AutoresetMode
 
@@ -161,8 +163,9 @@ def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: 
     source = VectorSource(
         "denoising evaluation crops",
         lambda n: vector(n, images=list(clean), crop=clean.shape[-1], sigma=1.0,
-                         autoreset_mode=AutoresetMode.DISABLED),
+                         autoreset_mode=AutoresetMode.DISABLED, **(env_kwargs or {})),
     )  # fmt: skip
+    options = {"clean": clean, "noisy": noisy} | ({} if masks is None else {"mask": masks})
     taken, final = [], []
 
     def record(step: Step) -> None:
@@ -171,5 +174,5 @@ def rollout(agent, clean: np.ndarray, noisy: np.ndarray, steps: int, per_pixel: 
             final.append(step.env.images())
 
     run(source, agent, runs=len(clean), steps=steps, seed=0, progress=False, callbacks=[record],
-        rng=rng, reset_options={"clean": clean, "noisy": noisy})  # fmt: skip
+        rng=rng, reset_options=options)  # fmt: skip
     return final[0], np.stack(taken)

@@ -247,3 +247,36 @@ def test_a_greedy_evaluation_starts_new_episodes_for_a_learner_with_memory():
     np.testing.assert_array_equal(lrn.first, crops)
     SharedLearner(lrn).reset(2, np.random.default_rng(0))
     assert lrn.first is None  # training starts its episodes afresh too
+
+
+def test_two_channel_observations_train_without_and_with_a_lookahead():
+    """In-painting's (image, pixel states) observations: the states are network input channels,
+    or the lookahead's input; the stored encodings and the Q-maps have the right shapes."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from envs.restore_tasks import Task
+
+    y, x = np.mgrid[0:40, 0:40] / 40.0
+    vec = gym.make_vec("rlcourse/PixelDenoise-v0", num_envs=2, images=[x.astype(np.float32)],
+                       crop=36, task="inpaint")  # fmt: skip
+    config = PixelDQNConfig(learning_starts=2, batch_size=2, buffer_size=8, channels=4, depth=2,
+                            all_actions=True, gamma=0.0)  # fmt: skip
+    agent = PixelDQNAgent(config, vec.single_observation_space, vec.single_action_space)
+    agent.reset(1, np.random.default_rng(0))
+    lookahead = PixelDQNLearner(config, (36, 36), 5, np.random.default_rng(0),
+                                lookahead=Task("inpaint").lookahead, channels=2)  # fmt: skip
+    obs, _ = vec.reset(seed=0)
+    for _ in range(3):
+        for learner in (agent, lookahead):
+            action = learner.act(obs[:1]) if learner is agent else learner.act(obs)
+            assert action.shape[-2:] == (36, 36) and action.max() < 5
+        both = lookahead.act(obs)
+        next_obs, reward, terminated, truncated, info = vec.step(both)
+        lookahead.update(obs, both, reward, next_obs, terminated, truncated, info)
+        one = {k: v[:1] for k, v in info.items()}
+        agent.update(obs[:1], both[:1], reward[:1], next_obs[:1], terminated[:1], truncated[:1],
+                     one)  # fmt: skip
+        obs = next_obs
+    assert lookahead.encode(obs).shape == (2, 1 + 5, 36, 36)  # the image, each action's result
+    assert lookahead.action_values(obs).shape == (2, 36, 36, 5)

@@ -139,7 +139,7 @@ def test_every_command_module_registers_the_same_way(module):
 def test_the_commands_in_help_order():
     help_text = build_parser().format_help()
     order = ["envs", "agents", "compare", "plot", "figure", "train", "evaluate", "sweep"]
-    order += ["supervised", "faces", "denoise"]
+    order += ["supervised", "faces", "denoise", "restore"]
     positions = [help_text.index(f"\n    {name}") for name in order]
     assert positions == sorted(positions)
 
