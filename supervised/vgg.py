@@ -56,10 +56,15 @@ def vgg19_features() -> nn.Sequential:
 
 def expected_shapes() -> dict[str, tuple[int, ...]]:
     """``features.N.weight|bias`` → shape, of every parameter of :func:`vgg19_features`."""
-    return {
-        f"features.{key}": tuple(value.shape)
-        for key, value in vgg19_features().state_dict().items()
-    }
+    shapes, channels, index = {}, 3, 0
+    for item in CONFIG:
+        if item == "M":
+            index += 1
+            continue
+        shapes[f"features.{index}.weight"] = (item, channels, 3, 3)
+        shapes[f"features.{index}.bias"] = (item,)
+        channels, index = item, index + 2
+    return shapes
 
 
 def check_state(state: object, source: str = "the weights") -> dict[str, torch.Tensor]:
