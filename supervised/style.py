@@ -43,7 +43,7 @@ from supervised.train import single_thread
 
 SIZE = 256
 """Default length in pixels of the images' longer side."""
-STEPS = 100
+STEPS = 50
 """Default L-BFGS iterations."""
 MIN_SIDE = 32
 """Fewest pixels an image's shorter side may have (the networks pool it 3 to 4 times)."""
@@ -94,19 +94,18 @@ class StyleLoss:
             at_content = net.features(content)
             style_grams = {i: gram(f) for i, f in net.features(style).items()}
         self.content = {i: at_content[i] for i in net.content_layers}
-        self.content_norm = {i: at_content[i].pow(2).mean() for i in net.content_layers}
+        self.content_norm = {i: _nonzero(at_content[i].pow(2).mean()) for i in net.content_layers}
         self.grams = {i: style_grams[i] for i in net.style_layers}
-        # 1.0 at the content image; a tiny floor keeps identical images from dividing by 0.
+        # 1.0 at the content image, whatever the scale of the layer's activations
         self.style_norm = {
-            i: F.mse_loss(gram(at_content[i]), self.grams[i]).clamp_min(1e-12)
-            for i in net.style_layers
+            i: _nonzero(F.mse_loss(gram(at_content[i]), self.grams[i])) for i in net.style_layers
         }
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(content loss, style loss)`` of ``image`` ``(1, 3, h, w)``."""
         features = self.net.features(image)
         content = sum(
-            F.mse_loss(features[i], self.content[i]) / self.content_norm[i].clamp_min(1e-12)
+            F.mse_loss(features[i], self.content[i]) / self.content_norm[i]
             for i in self.net.content_layers
         )
         style = sum(
@@ -114,6 +113,11 @@ class StyleLoss:
             for i in self.net.style_layers
         ) / len(self.net.style_layers)
         return content, style
+
+
+def _nonzero(norm: torch.Tensor) -> torch.Tensor:
+    """``norm``, or 1 where it is 0 (identical images, or a layer that is all zeros)."""
+    return torch.where(norm > 0, norm, torch.ones_like(norm))
 
 
 def transfer(

@@ -66,7 +66,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
         type=int_at_least(32, "≥ 32"),
         help="style: pixels of the images' longer side (default 256)",
     )
-    g.add_argument("--steps", type=positive_int, help="style: L-BFGS iterations (default 100)")
+    g.add_argument("--steps", type=positive_int, help="style: L-BFGS iterations (default 50)")
     g.add_argument(
         "--network",
         choices=("random", "mtcnn", "vgg19"),

@@ -102,6 +102,11 @@ def test_a_vgg19_state_dict_loads_and_measures(vgg_file):
     features = net.features(torch.rand(1, 3, 32, 32))
     assert sorted(features) == [1, 6, 11, 20, 22, 29]
     assert features[29].shape == (1, 512, 2, 2)
+    # its deep layers' activations are tiny (1e-20 for Gram matrices): the losses still start at
+    # 0 and 1
+    content, style = as_tensor(image(0)), as_tensor(image(1))
+    content_loss, style_loss = StyleLoss(net, content, style)(content)
+    assert float(content_loss) == 0.0 and float(style_loss) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(
