@@ -15,13 +15,14 @@ matrices that is left (1.0 at the start). So the weights mean the same for every
 the losses of two networks can be put side by side.
 
 ``rlcourse supervised style [--content IMG] [--style IMG] [--size N] [--steps N]
-[--network random|mtcnn|vgg19] [--weights FILE] --out DIR`` runs :func:`experiment` (defaults:
-scikit-image's astronaut photograph and its immunohistochemistry slide, a colourful texture)
-and writes into ``DIR``:
+[--network random|mtcnn|vgg19] [--weights FILE] [--style-weight W] --out DIR`` runs
+:func:`experiment` (defaults: scikit-image's astronaut photograph and its immunohistochemistry
+slide, a colourful texture) and writes into ``DIR``:
 
 - ``metrics.json`` with ``style_loss_before|after``, ``content_loss_before|after`` (the terms
   above, at the content image and at the result), ``network`` and ``network_source`` (which
-  network measured them), ``size``, ``steps``, ``evaluations``, ``seconds``;
+  network measured them), ``size``, ``steps``, ``style_weight``, ``evaluations`` (loss and
+  gradient computations L-BFGS made) and ``seconds`` (of the transfer);
 - ``style.png``: content, style and result side by side; ``result.png``: the result alone.
 """
 
