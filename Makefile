@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/dqn_vs_sb3.py --seeds 10
 	$(BIN)/python benchmarks/sweep_backends.py
 	$(BIN)/python benchmarks/faces_vs_lbp.py
+	$(BIN)/python benchmarks/style_networks.py
 	$(BIN)/python benchmarks/pixel_dqn_ablations.py
 	$(BIN)/rlcourse sweep docs/sweeps/dqn-variants-minatar.toml --out results/dqn-variants
 	$(BIN)/rlcourse aggregate results/dqn-variants --per-env --out results/dqn-variants-aggregate --force

@@ -41,6 +41,10 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
         "supervised.rnn:experiment",
         "a character GRU/LSTM on stdlib docstrings (or --corpus FILE)",
     ),
+    "style": (
+        "supervised.style:experiment",
+        "neural style transfer: --content IMG restyled after --style IMG",
+    ),
 }
 """``name: ("module:function", description)`` of every experiment."""
 
@@ -62,6 +66,11 @@ def check_inputs(name: str, **options: Any) -> None:
         from supervised.rnn import corpus_splits
 
         corpus_splits(options["corpus"])
+    if name == "style":
+        from supervised.style import style_inputs
+
+        keys = ("content", "style", "size", "network", "weights", "seed")
+        style_inputs(**{key: options[key] for key in keys if options.get(key) is not None})
 
 
 def run(

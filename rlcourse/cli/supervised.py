@@ -11,6 +11,8 @@ from rlcourse.cli.common import (
     add_device_option,
     announce_device,
     chosen_device,
+    int_at_least,
+    positive_float,
     positive_int,
     seed_int,
 )
@@ -43,7 +45,43 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="gan: train the discriminator toward 1 on real images (default: 0.9, one-sided)",
     )
+    add_style_options(p)
     p.set_defaults(func=cmd_supervised)
+
+
+STYLE_FLAGS = ("content", "style", "size", "steps", "network", "weights", "style_weight")
+"""The style experiment's options (``args`` attributes); the other experiments refuse them."""
+
+
+def add_style_options(p: argparse.ArgumentParser) -> None:
+    """The style experiment's options."""
+    g = p.add_argument_group("style (neural style transfer)")
+    g.add_argument("--content", help="style: the image to restyle (default: skimage's astronaut)")
+    g.add_argument(
+        "--style",
+        help="style: the image whose style to copy (default: skimage's immunohistochemistry)",
+    )
+    g.add_argument(
+        "--size",
+        type=int_at_least(32, "≥ 32"),
+        help="style: pixels of the images' longer side (default 256)",
+    )
+    g.add_argument("--steps", type=positive_int, help="style: L-BFGS iterations (default 50)")
+    g.add_argument(
+        "--network",
+        choices=("random", "mtcnn", "vgg19"),
+        help="style: the feature network (default: vgg19 with --weights, else random "
+        "convolutions; mtcnn: the face detector's pretrained O-Net)",
+    )
+    g.add_argument(
+        "--weights",
+        help="style: a VGG-19 state dict file in torchvision's layout (features.N.weight/bias)",
+    )
+    g.add_argument(
+        "--style-weight",
+        type=positive_float,
+        help="style: weight of the style loss against the content loss's 1 (default 10)",
+    )
 
 
 def cmd_supervised(args) -> int:
@@ -93,4 +131,12 @@ def experiment_options(args) -> dict[str, Any]:
         options.update(label_smoothing=args.label_smoothing)
     elif not args.label_smoothing:
         raise UsageError("--no-label-smoothing is an option of the gan experiment")
+    given = [flag for flag in STYLE_FLAGS if getattr(args, flag) is not None]
+    if args.name == "style":
+        if args.epochs is not None:
+            raise UsageError("style has no --epochs; its budget is --steps (L-BFGS iterations)")
+        options.update({flag: getattr(args, flag) for flag in given})
+    elif given:
+        flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
+        raise UsageError(f"{flags}: options of the style experiment")
     return options
