@@ -125,7 +125,7 @@ def mtcnn_net() -> FeatureNet:
     # The O-Net was trained on (rgb * 255 - 127.5) / 128.
     return FeatureNet(
         "mtcnn",
-        f"MTCNN O-Net convolutions ({path.parent})",
+        "MTCNN O-Net convolutions (facenet_pytorch/data/onet.pt)",
         net.body,
         prelus,
         (prelus[2],),
