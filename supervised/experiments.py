@@ -41,6 +41,10 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
         "supervised.rnn:experiment",
         "a character GRU/LSTM on stdlib docstrings (or --corpus FILE)",
     ),
+    "transformer": (
+        "supervised.transformer:experiment",
+        "a character Transformer against the GRU, same parameters and seconds (--corpus FILE)",
+    ),
 }
 """``name: ("module:function", description)`` of every experiment."""
 
@@ -58,7 +62,7 @@ def check_inputs(name: str, **options: Any) -> None:
         from supervised.classifiers import cnn_data
 
         cnn_data(options.get("seed", 0), options.get("mnist_images"), options.get("mnist_labels"))
-    if name == "rnn" and options.get("corpus") is not None:
+    if name in ("rnn", "transformer") and options.get("corpus") is not None:
         from supervised.rnn import corpus_splits
 
         corpus_splits(options["corpus"])
