@@ -45,6 +45,10 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
         "supervised.style:experiment",
         "neural style transfer: --content IMG restyled after --style IMG",
     ),
+    "transformer": (
+        "supervised.transformer:experiment",
+        "a character Transformer against the GRU, same parameters and seconds (--corpus FILE)",
+    ),
 }
 """``name: ("module:function", description)`` of every experiment."""
 
@@ -62,7 +66,7 @@ def check_inputs(name: str, **options: Any) -> None:
         from supervised.classifiers import cnn_data
 
         cnn_data(options.get("seed", 0), options.get("mnist_images"), options.get("mnist_labels"))
-    if name == "rnn" and options.get("corpus") is not None:
+    if name in ("rnn", "transformer") and options.get("corpus") is not None:
         from supervised.rnn import corpus_splits
 
         corpus_splits(options["corpus"])

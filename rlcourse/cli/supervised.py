@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "supervised",
-        help="train a supervised model (regression ... GAN, RNN)",
+        help="train a supervised model (regression ... GAN, RNN, Transformer)",
         description=cmd_supervised.__doc__,
         epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
     )
@@ -37,8 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_device_option(p)
     p.add_argument("--mnist-images", help="cnn: an MNIST IDX image file (plain or .gz)")
     p.add_argument("--mnist-labels", help="cnn: the matching IDX label file")
-    p.add_argument("--corpus", help="rnn: a UTF-8 text file (default: stdlib docstrings)")
+    p.add_argument(
+        "--corpus", help="rnn, transformer: a UTF-8 text file (default: stdlib docstrings)"
+    )
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="rnn: recurrent cell")
+    p.add_argument(
+        "--seconds",
+        type=positive_float,
+        help="transformer: CPU seconds each network trains (default 30; --epochs caps it too)",
+    )
     p.add_argument(
         "--no-label-smoothing",
         dest="label_smoothing",
@@ -125,8 +132,14 @@ def experiment_options(args) -> dict[str, Any]:
         options.update(mnist_images=args.mnist_images, mnist_labels=args.mnist_labels)
     if args.name == "rnn":
         options.update(corpus=args.corpus, cell=args.cell)
-    elif args.corpus or args.cell != "gru":
-        raise UsageError("--corpus and --cell are options of the rnn experiment")
+    elif args.cell != "gru":
+        raise UsageError("--cell is an option of the rnn experiment")
+    if args.name == "transformer":
+        options.update(corpus=args.corpus, seconds=args.seconds)
+    elif args.seconds is not None:
+        raise UsageError("--seconds is an option of the transformer experiment")
+    if args.corpus and args.name not in ("rnn", "transformer"):
+        raise UsageError("--corpus is an option of the rnn and transformer experiments")
     if args.name == "gan":
         options.update(label_smoothing=args.label_smoothing)
     elif not args.label_smoothing:

@@ -151,7 +151,7 @@ CASES = {
     "supervised cnn --cell": (
         "supervised",
         "supervised cnn --cell lstm --force --out {old}",
-        "rlcourse supervised: error: --corpus and --cell are options of the rnn experiment",
+        "rlcourse supervised: error: --cell is an option of the rnn experiment",
     ),
     "supervised missing corpus": (
         "supervised",
