@@ -126,7 +126,8 @@ def load_folder(
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 images[path.name] = convert(imread(path))
         except Exception as err:  # any decoder error, a decompression bomb: name the file
-            raise ValueError(f"cannot read image {path}: {type(err).__name__}: {err}") from None
+            first = (str(err).splitlines() or [""])[0]  # decoders' messages run to many lines
+            raise ValueError(f"cannot read image {path}: {type(err).__name__}: {first}") from None
     return images
 
 
