@@ -68,11 +68,13 @@ class TaskConfig:
     """``conv`` or ``residual`` blocks."""
     residual_output: bool = True
     """Predict a correction of the input's first channels."""
+    augment: bool = False
+    """Train ``upres``/``inpaint`` on crops inverted, turned, mirrored (:func:`augmented`)."""
 
 
 CONFIGS = {
     "upres": TaskConfig(),
-    "inpaint": TaskConfig(crop=48, train_crops=2048, depth=3),
+    "inpaint": TaskConfig(crop=48, train_crops=2048, epochs=4, depth=3, augment=True),
     "colorize": TaskConfig(eval_crop=64, epochs=4, residual_output=False),
     "interpolate": TaskConfig(),
 }
@@ -115,20 +117,43 @@ def make_batch(
     rng: np.random.Generator,
     factor: int = 2,
     mask: str = "centre",
+    augment: bool = False,
 ) -> Batch:
-    """``n`` random examples of ``task`` from crops of ``images`` (colour ones for colorize)."""
+    """``n`` random examples of ``task`` from crops of ``images`` (colour ones for colorize).
+
+    ``augment``: the crops of ``upres`` and ``inpaint`` go through :func:`augmented` first.
+    """
     from common.images import random_crops
 
     if task == "interpolate":
         frames = tasks.moving_frames(images, n, crop, rng)
         return Batch(*tasks.interpolate_pairs(frames), clean=frames)
     clean = random_crops(images, n, crop, rng)
+    if augment and task in ("upres", "inpaint"):
+        clean = augmented(clean, rng)
     if task == "upres":
         return Batch(*tasks.upres_pairs(clean, factor), clean=clean)
     if task == "inpaint":
         masks = tasks.make_masks(mask, clean.shape, rng)
         return Batch(*tasks.inpaint_pairs(clean, masks), clean=clean, masks=masks)
     return Batch(*tasks.colorize_pairs(clean), clean=clean)
+
+
+def augmented(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Grey crops ``(n, H, W)`` inverted, turned and mirrored at random.
+
+    Each is inverted (1 − x) with probability 1/2, turned by a random multiple of 90° and
+    mirrored with probability 1/2.
+    """
+    out = np.where(rng.random(len(crops))[:, None, None] < 0.5, 1.0 - crops, crops)
+    turns, mirrors = rng.integers(4, size=len(crops)), rng.random(len(crops)) < 0.5
+    out = np.stack(
+        [
+            np.rot90(c, k)[:, ::-1] if m else np.rot90(c, k)
+            for c, k, m in zip(out, turns, mirrors, strict=True)
+        ]
+    )
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def split_images(
@@ -233,8 +258,9 @@ def train_unet(
     if not isinstance(images, dict):
         images = split_images(task, images, config)[0]
     rng = np.random.default_rng([seed, 1])
-    train = make_batch(task, images, config.train_crops, config.crop, rng, factor, mask)
-    val = make_batch(task, images, config.val_crops, config.crop, rng, factor, mask)
+    size = config.crop
+    train = make_batch(task, images, config.train_crops, size, rng, factor, mask, config.augment)
+    val = make_batch(task, images, config.val_crops, size, rng, factor, mask)
     seed_torch(seed)
     n_in, n_out = CHANNELS[task]
     model = UNet(n_in, n_out, config.base, config.depth, config.block, config.residual_output)

@@ -193,3 +193,20 @@ def test_unknown_task_factor_and_mask_are_refused():
         i2i.check_task("inpaint", mask="ring")
     with pytest.raises(DataError, match="does not exist"):
         i2i.split_images("upres", "/no/such/folder")
+
+
+def test_augmented_crops_are_turned_mirrored_or_inverted_copies():
+    crops = np.random.default_rng(7).uniform(size=(40, 6, 6)).astype(np.float32)
+    out = i2i.augmented(crops, np.random.default_rng(8))
+    inverted = 0
+    for crop, new in zip(crops, out, strict=True):
+        variants = [
+            np.rot90(c, k)[:, ::-1] if m else np.rot90(c, k)
+            for c in (crop, 1 - crop)
+            for k in range(4)
+            for m in (False, True)
+        ]
+        matches = [i for i, v in enumerate(variants) if np.array_equal(v, new)]
+        assert matches
+        inverted += matches[0] >= 8
+    assert 5 < inverted < 35
