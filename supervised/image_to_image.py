@@ -13,7 +13,10 @@ and ``history.png`` (losses per epoch). Metrics: ``<method>_psnr`` and ``<method
 ``unet`` and each baseline (mean over the held-out crops, dB and [0, 1]); ``best_baseline``;
 ``unet_gain_db`` (the U-Net's PSNR minus the best baseline's); in-painting measures PSNR
 inside the hole (``<method>_psnr_hole``, what its gain is over), colorization the
-colourfulness (Hasler & Süsstrunk) of each method and of the targets.
+colourfulness (Hasler & Süsstrunk) of each method and of the targets. Also the settings
+(``task``, ``crop``, ``eval_crop``, ``epochs``, ``factor`` or ``mask``, ``train_crops``,
+``held_out_crops``), ``parameters`` (the U-Net's), ``best_epoch`` (the one kept) and ``seconds``
+(wall time of the whole experiment).
 """
 
 from __future__ import annotations
