@@ -61,8 +61,8 @@ class DenoiseState:
     ``states``: in-painting's pixel states (``envs.restore_tasks``), None for the other tasks.
     """
 
-    def __init__(self, source: CropSource, n: int, per_pixel: bool, task: Task = Task()):
-        self.source, self.per_pixel, self.task = source, per_pixel, task
+    def __init__(self, source: CropSource, n: int, per_pixel: bool, task: Task | None = None):
+        self.source, self.per_pixel, self.task = source, per_pixel, task or Task()
         shape = (n, source.crop, source.crop)
         self.clean = np.zeros(shape, np.float32)
         self.current = np.zeros(shape, np.float32)
@@ -253,8 +253,8 @@ class PixelDenoiseEnv(_DenoiseEnv):
     `(MSE_before − MSE_after) × 255²`, the sum of the per-pixel reward map
     `info["reward_map"]` (`(crop, crop)` float32): each pixel's drop of its squared error, in
     grey levels², divided by the number of pixels. `info["action_reward_maps"]`
-    (`(A, crop, crop)`, A actions) holds the reward map every action would have given at every pixel (the
-    taken action's is `reward_map`): the per-pixel DQN can learn from all of them.
+    (`(A, crop, crop)`, A actions) holds the reward map every action would have given at every
+    pixel (the taken action's is `reward_map`): the per-pixel DQN can learn from all of them.
     """
 
     per_pixel = True

@@ -49,15 +49,33 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
         "supervised.transformer:experiment",
         "a character Transformer against the GRU, same parameters and seconds (--corpus FILE)",
     ),
+    "upres": (
+        "supervised.image_to_image:upres_experiment",
+        "a U-Net up-sizes x2 or x4 (--factor), against nearest/bilinear/bicubic",
+    ),
+    "inpaint": (
+        "supervised.image_to_image:inpaint_experiment",
+        "a U-Net fills a centre or random hole (--mask), against mean fill and biharmonic",
+    ),
+    "colorize": (
+        "supervised.image_to_image:colorize_experiment",
+        "a U-Net colours a lightness image, against gray and the mean chroma",
+    ),
+    "interpolate": (
+        "supervised.image_to_image:interpolate_experiment",
+        "a U-Net makes frame 2 from frames 1 and 3, against averaging and repeating",
+    ),
 }
 """``name: ("module:function", description)`` of every experiment."""
+IMAGE_TASKS = ("upres", "inpaint", "colorize", "interpolate")
+"""The U-Net's image-to-image experiments (:mod:`supervised.image_to_image`); ``--images DIR``."""
 
 
 def check_inputs(name: str, **options: Any) -> None:
     """Read and check the files experiment ``name`` is given, as it will read them.
 
     A command calls this before it claims its output directory, so that a bad MNIST file or
-    corpus is refused before anything is written (or replaced).
+    corpus, or an image folder, is refused before anything is written (or replaced).
 
     Raises:
         DataError: naming the file and what is wrong with it.
@@ -75,6 +93,10 @@ def check_inputs(name: str, **options: Any) -> None:
 
         keys = ("content", "style", "size", "network", "weights", "seed")
         style_inputs(**{key: options[key] for key in keys if options.get(key) is not None})
+    if name in IMAGE_TASKS and options.get("images") is not None:
+        from supervised.image_to_image import split_images
+
+        split_images(name, options["images"])
 
 
 def run(

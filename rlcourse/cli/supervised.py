@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "supervised",
-        help="train a supervised model (regression ... GAN, RNN, Transformer)",
+        help="train a supervised model (regression ... GAN, RNN, Transformer, U-Nets, style)",
         description=cmd_supervised.__doc__,
         epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()),
     )
@@ -53,6 +53,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="gan: train the discriminator toward 1 on real images (default: 0.9, one-sided)",
     )
     add_style_options(p)
+    p.add_argument(
+        "--images",
+        help="upres, inpaint, colorize, interpolate: a folder of images, its last quarter by "
+        "file name held out (default: scikit-image's pictures, split as the denoise env's)",
+    )
+    p.add_argument("--factor", type=int, choices=(2, 4), help="upres: up-sizing factor (default 2)")
+    p.add_argument(
+        "--mask",
+        choices=("centre", "random"),
+        help="inpaint: the course's centre square (default) or random rectangles",
+    )
     p.set_defaults(func=cmd_supervised)
 
 
@@ -152,4 +163,28 @@ def experiment_options(args) -> dict[str, Any]:
     elif given:
         flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
         raise UsageError(f"{flags}: options of the style experiment")
+    return options | image_options(args)
+
+
+def image_options(args) -> dict[str, Any]:
+    """``--images``, ``--factor``, ``--mask``: options of the image-to-image experiments.
+
+    Raises:
+        UsageError: one of them given to an experiment that does not take it.
+    """
+    from supervised.experiments import IMAGE_TASKS
+
+    options: dict[str, Any] = {}
+    if args.images is not None:
+        if args.name not in IMAGE_TASKS:
+            raise UsageError(f"--images is an option of the {', '.join(IMAGE_TASKS)} experiments")
+        options["images"] = args.images
+    if args.factor is not None:
+        if args.name != "upres":
+            raise UsageError("--factor is an option of the upres experiment")
+        options["factor"] = args.factor
+    if args.mask is not None:
+        if args.name != "inpaint":
+            raise UsageError("--mask is an option of the inpaint experiment")
+        options["mask"] = args.mask
     return options

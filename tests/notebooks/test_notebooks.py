@@ -21,6 +21,7 @@ INSTALL_CELL = (NOTEBOOKS / "install_cell.py").read_text(encoding="utf-8").strip
 
 
 def test_there_is_a_notebook_per_topic_and_the_readme_lists_each():
+    assert [p.name[:3] for p in PATHS] == [f"{i:02d}-" for i in range(1, len(PATHS) + 1)]
     assert len(PATHS) >= 13
     readme = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"\]\((\d\d-[\w-]+\.ipynb)\)", readme))
