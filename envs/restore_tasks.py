@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.masks import centre_masks
 from envs.filters import ACTIONS as DENOISE_ACTIONS
 from envs.filters import apply_per_image, filter_bank
 
@@ -62,13 +63,10 @@ FILL_SIGMA = 6.0
 def centre_mask(size: int, scale: float = 0.25) -> np.ndarray:
     """The course's in-painting mask of a ``size × size`` image: 1 given, 0 in the hole.
 
-    ``low = int(size · scale)``, ``upper = int(size · (1 − scale))``, ``mask[low:upper,
-    low:upper] = 0``: with ``scale`` = 0.25 the hole is half the side (a quarter of the pixels).
+    ``mask[low:upper, low:upper] = 0`` (:func:`common.masks.centre_masks`): with ``scale`` =
+    0.25 the hole is half the side (a quarter of the pixels).
     """
-    low, upper = int(size * scale), int(size * (1 - scale))
-    mask = np.ones((size, size), np.float32)
-    mask[low:upper, low:upper] = 0
-    return mask
+    return centre_masks((1, size, size), scale)[0]
 
 
 def random_masks(size: int, scale: float, n: int, rng: np.random.Generator) -> np.ndarray:

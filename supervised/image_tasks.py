@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.masks import centre_masks
+
 TASKS = ("upres", "inpaint", "colorize", "interpolate")
 """The image-to-image tasks."""
 FACTORS = (2, 4)
 """Up-sizing factors of ``upres``."""
 MASKS = ("centre", "random")
 """Hole shapes of ``inpaint``: the course's centre square, or random rectangles."""
-SCALE = 0.25
-"""The course's centre hole spans ``[scale · size, (1 − scale) · size)`` on each axis."""
 MAX_SHIFT = 3.0
 """Largest motion of :func:`moving_frames` per frame and axis, in pixels."""
 
@@ -103,22 +103,6 @@ def upres_baselines(images: np.ndarray, factor: int) -> dict[str, np.ndarray]:
 
 
 # --- inpaint -----------------------------------------------------------------------------------
-
-
-def centre_masks(shape: tuple[int, int, int], scale: float = SCALE) -> np.ndarray:
-    """The course's masks ``(n, H, W)``: 1, and ``mask[:, low:upper, low:upper] = 0``.
-
-    ``low = int(scale · side)``, ``upper = int((1 − scale) · side)`` per axis (rows by H,
-    columns by W).
-    """
-    n, height, width = shape
-    if not 0 < scale < 0.5:
-        raise ValueError(f"scale must be in (0, 0.5), got {scale!r}")
-    mask = np.ones((n, height, width), dtype=np.float32)
-    rows = slice(int(scale * height), int((1 - scale) * height))
-    cols = slice(int(scale * width), int((1 - scale) * width))
-    mask[:, rows, cols] = 0
-    return mask
 
 
 def random_masks(shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
