@@ -65,18 +65,36 @@ class ReportConfig:
 
     def pixel_dqn_config(self) -> PixelDQNConfig:
         """:attr:`pixel_dqn` with what follows from the rest: scales, sizes, schedules."""
-        transitions = self.pixel_envs * self.steps  # crop transitions per episode of the batch
-        return replace(
+        return scheduled_pixel_dqn(
             self.pixel_dqn,
+            envs=self.pixel_envs,
+            steps=self.steps,
+            episodes=self.pixel_episodes,
             freeze_trunk=self.pixel_dqn.freeze_trunk and self.pixel_from_dncnn,
             estimate=self.pixel_dqn.estimate and self.pixel_lookahead,
             reward_scale=1.0 / self.sigma**2,
             channels=self.channels,
             depth=self.depth,
-            exploration_steps=transitions * self.pixel_episodes // 3,
-            learning_starts=transitions,
-            buffer_size=max(transitions * 50, 64),
         )
+
+
+def scheduled_pixel_dqn(
+    base: PixelDQNConfig, *, envs: int, steps: int, episodes: int, **settings
+) -> PixelDQNConfig:
+    """A report's per-pixel DQN: ``base`` with ``settings`` and the schedule of its budget.
+
+    ``envs`` crops stepped together for ``steps`` steps make one episode's transitions: learning
+    starts after the first episode, ε decays over the first third of the ``episodes``, and the
+    buffer holds 50 episodes.
+    """
+    transitions = envs * steps  # crop transitions per episode of the batch
+    return replace(
+        base,
+        **settings,
+        exploration_steps=transitions * episodes // 3,
+        learning_starts=transitions,
+        buffer_size=max(transitions * 50, 64),
+    )
 
 
 QUICK = {

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from agents.pixel_dqn_config import PixelDQNConfig
 from envs.images import MIN_CROP
 from envs.restore_tasks import MASKS, Task
+from rlcourse.denoise.config import scheduled_pixel_dqn
 from rlcourse.errors import UsageError
 
 REPORT_TASKS = ("inpaint", "upres")
@@ -77,15 +78,14 @@ class RestoreConfig:
 
     def pixel_dqn_config(self) -> PixelDQNConfig:
         """:attr:`pixel_dqn` with what follows from the rest: sizes and schedules."""
-        transitions = self.pixel_envs * self.steps  # crop transitions per episode of the batch
-        return replace(
+        return scheduled_pixel_dqn(
             self.pixel_dqn,
+            envs=self.pixel_envs,
+            steps=self.steps,
+            episodes=self.pixel_episodes,
             reward_scale=1.0 / 25.0**2,
             channels=self.channels,
             depth=self.depth,
-            exploration_steps=transitions * self.pixel_episodes // 3,
-            learning_starts=transitions,
-            buffer_size=max(transitions * 50, 64),
         )
 
 
