@@ -25,10 +25,10 @@ from rlcourse.errors import UsageError
 from rlcourse.evaluations import (
     EVAL_EPISODES,
     EVAL_SEED_OFFSET,
-    GreedyEvaluations,
     check_evaluations,
+    run_evaluated,
 )
-from rlcourse.loop import HINT, check_budget, run
+from rlcourse.loop import HINT, check_budget
 from rlcourse.memory import check_fits, compare_memory
 from rlcourse.results import Results, provenance
 from rlcourse.sweep.backends import connect, default_workers
@@ -267,23 +267,9 @@ def _run_all(
             data[label] = _in_processes(label, runs, steps, episodes, seed, evaluations, parallel)
             seconds[label] = round(time.perf_counter() - start, 4)
             continue
-        callbacks = []
-        if evaluations is not None:
-            callbacks = [GreedyEvaluations(source, runs, **evaluations, budget=steps or episodes,
-                                           seed=seed, by_episode=steps is None)]  # fmt: skip
-        data[label] = run(
-            source,
-            agent,
-            runs=runs,
-            steps=steps,
-            episodes=episodes,
-            seed=seed,
-            progress=progress,
-            desc=label,
-            callbacks=callbacks,
-        )
-        for callback in callbacks:
-            data[label].update(callback.arrays())
+        data[label] = run_evaluated(source, agent, evaluations, eval_seed=seed, runs=runs,
+                                    steps=steps, episodes=episodes, seed=seed,
+                                    progress=progress, desc=label)  # fmt: skip
         seconds[label] = round(time.perf_counter() - start, 4)
         if isinstance(agent, KeepsActionValues):
             action_values[label] = np.asarray(agent.values(), dtype=np.float32)

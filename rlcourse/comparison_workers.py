@@ -111,8 +111,7 @@ def run_unit(unit: RunUnit) -> tuple[dict[str, np.ndarray], float]:
     import agents
     from common import devices
     from rlcourse.environments import import_gym_packages, resolve_env
-    from rlcourse.evaluations import GreedyEvaluations
-    from rlcourse.loop import run
+    from rlcourse.evaluations import run_evaluated
     from supervised.train import threads
 
     start = time.perf_counter()
@@ -122,18 +121,11 @@ def run_unit(unit: RunUnit) -> tuple[dict[str, np.ndarray], float]:
         probe = source.make_one()  # the spec was checked on these spaces before the units ran
         agent = agents.make(unit.agent, probe.observation_space, probe.action_space)
         probe.close()
-        callbacks = []
-        if unit.evaluations is not None:
-            callbacks = [GreedyEvaluations(source, 1, **unit.evaluations,
-                                           budget=unit.steps or unit.episodes, seed=unit.seed,
-                                           by_episode=unit.steps is None,
-                                           first_run=unit.run)]  # fmt: skip
-        arrays = run(source, OneRunOf(agent, unit.run, unit.runs), runs=1, steps=unit.steps,
-                     episodes=unit.episodes, seed=unit.seed + unit.run,
-                     rng=np.random.default_rng([unit.seed, 1]), progress=False,
-                     callbacks=callbacks)  # fmt: skip
-    for callback in callbacks:
-        arrays.update(callback.arrays())
+        arrays = run_evaluated(source, OneRunOf(agent, unit.run, unit.runs), unit.evaluations,
+                               eval_seed=unit.seed, first_run=unit.run, runs=1,
+                               steps=unit.steps, episodes=unit.episodes,
+                               seed=unit.seed + unit.run, rng=np.random.default_rng([unit.seed, 1]),
+                               progress=False)  # fmt: skip
     return arrays, time.perf_counter() - start
 
 

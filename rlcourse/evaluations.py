@@ -109,6 +109,34 @@ class GreedyEvaluations:
         return {"eval_return": self.returns}
 
 
+def run_evaluated(
+    source: EnvSource,
+    agent: Agent,
+    evaluations: Mapping[str, int] | None,
+    *,
+    eval_seed: int,
+    first_run: int = 0,
+    **settings,
+) -> dict[str, np.ndarray]:
+    """:func:`rlcourse.loop.run` of ``agent``, with its runs' greedy evaluations when asked.
+
+    ``evaluations``: ``{"every": N, "episodes": K}`` or None; ``settings``: the run's keyword
+    arguments (``runs``, ``steps`` or ``episodes``, ``seed``, …). The evaluations are numbered
+    from ``eval_seed`` as those of runs ``first_run, first_run + 1, …`` of a whole comparison
+    (:class:`GreedyEvaluations`), and their ``eval_return`` joins the run's metrics.
+    """
+    steps, episodes = settings.get("steps"), settings.get("episodes")
+    callbacks = []
+    if evaluations is not None:
+        callbacks = [GreedyEvaluations(source, settings["runs"], **evaluations,
+                                       budget=steps or episodes, seed=eval_seed,
+                                       by_episode=steps is None, first_run=first_run)]  # fmt: skip
+    arrays = run(source, agent, callbacks=callbacks, **settings)
+    for callback in callbacks:
+        arrays.update(callback.arrays())
+    return arrays
+
+
 def _contiguous(rows: np.ndarray) -> list[tuple[int, int]]:
     """Runs of consecutive indices in sorted ``rows``, as (first, last) pairs."""
     if not len(rows):

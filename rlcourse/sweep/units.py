@@ -104,8 +104,7 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
     """Run one unit (in whichever process or machine); return its per-run arrays and seconds."""
     from rlcourse.comparison import make_agents
     from rlcourse.environments import import_gym_packages, resolve_env
-    from rlcourse.evaluations import GreedyEvaluations
-    from rlcourse.loop import run
+    from rlcourse.evaluations import run_evaluated
 
     start = time.perf_counter()
     import_gym_packages(unit.gym_packages)
@@ -116,25 +115,15 @@ def run_unit(unit: Unit) -> tuple[dict[str, np.ndarray], float]:
         from supervised.train import single_thread
 
         block = single_thread()
-    callbacks = []
-    if unit.eval_every is not None:  # numbered as compare numbers run `start` of the whole sweep
-        callbacks.append(
-            GreedyEvaluations(
-                source,
-                unit.runs,
-                every=unit.eval_every,
-                episodes=unit.eval_episodes,
-                budget=unit.steps or unit.episodes,
-                seed=unit.seed - unit.start,
-                by_episode=unit.steps is None,
-                first_run=unit.start,
-            )  # fmt: skip
-        )
+    evaluations = (  # numbered as compare numbers run `start` of the whole sweep
+        {"every": unit.eval_every, "episodes": unit.eval_episodes}
+        if unit.eval_every is not None
+        else None
+    )
     with block:
-        arrays = run(source, agent, runs=unit.runs, steps=unit.steps, episodes=unit.episodes,
-                     seed=unit.seed, progress=False, callbacks=callbacks)  # fmt: skip
-    for callback in callbacks:
-        arrays.update(callback.arrays())
+        arrays = run_evaluated(source, agent, evaluations, eval_seed=unit.seed - unit.start,
+                               first_run=unit.start, runs=unit.runs, steps=unit.steps,
+                               episodes=unit.episodes, seed=unit.seed, progress=False)  # fmt: skip
     return arrays, time.perf_counter() - start
 
 
